@@ -1,0 +1,41 @@
+# Two entry points: `make demo` (the simulated operando demo) and `make test` (the test suite).
+# Each creates .venv with Python 3.11+ and installs what it needs.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint format benchmark ioc clean system-libs
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+system-libs:
+	@bash scripts/ensure-system-libs.sh
+
+demo: $(STAMP) system-libs
+	$(BIN)/stxm-operando demo
+
+test: $(STAMP) system-libs
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check stxm_operando tests benchmarks tools
+	$(BIN)/ruff format --check stxm_operando tests benchmarks tools
+
+format: $(STAMP)
+	$(BIN)/ruff format stxm_operando tests benchmarks tools
+	$(BIN)/ruff check --fix stxm_operando tests benchmarks tools
+
+benchmark: $(STAMP)
+	for bench in benchmarks/bench_*.py; do $(BIN)/python $$bench || exit 1; done
+
+ioc: $(STAMP)
+	$(BIN)/stxm-operando ioc
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache

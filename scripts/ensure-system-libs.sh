@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install the system libraries PyQt5 needs on a bare Debian/Ubuntu machine, if any are missing.
+set -euo pipefail
+declare -A packages=(
+  [libGL.so.1]=libgl1 [libEGL.so.1]=libegl1 [libxkbcommon.so.0]=libxkbcommon0
+  [libfontconfig.so.1]=libfontconfig1 [libglib-2.0.so.0]=libglib2.0-0 [libdbus-1.so.3]=libdbus-1-3
+)
+missing=()
+for lib in "${!packages[@]}"; do
+  ldconfig -p | grep -q "$lib" || missing+=("${packages[$lib]}")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing system libraries for PyQt5: ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+if command -v apt-get >/dev/null; then
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}"
+else
+  echo "please install: ${missing[*]}" >&2; exit 1
+fi

@@ -1,0 +1,1 @@
+"""Pure numpy analysis: frames to optical density, Li fraction, drift, channels and kinetics."""

@@ -1,0 +1,262 @@
+"""Beamline configuration: dataclasses loaded from TOML and validated with clear errors.
+
+Every section is optional in a file; missing keys take the defaults below (the simulated
+beamline). Unknown keys, wrong types and inconsistent limits raise ``ConfigError``.
+"""
+
+import tomllib
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A beamline configuration is malformed; the message names the offending key."""
+
+
+Range = tuple[float, float]
+
+
+def _require(condition: bool, where: str, message: str) -> None:
+    if not condition:
+        raise ConfigError(f"{where}: {message}")
+
+
+def _check_range(value: Range, where: str) -> None:
+    _require(value[0] < value[1], where, f"lower limit must be below upper limit, got {value}")
+
+
+@dataclass(frozen=True)
+class MonoConfig:
+    """Monochromator: energy limits (eV), backlash (eV), settle time (s), speed (eV/s)."""
+
+    energy_limits_eV: Range = (700.0, 720.0)
+    backlash_eV: float = 0.5
+    settle_time_s: float = 0.05
+    velocity_eV_s: float = 2.0
+
+    def validate(self, where: str) -> None:
+        _check_range(self.energy_limits_eV, f"{where}.energy_limits_eV")
+        _require(self.backlash_eV >= 0, where, "backlash_eV must not be negative")
+        _require(self.settle_time_s >= 0, where, "settle_time_s must not be negative")
+        _require(self.velocity_eV_s > 0, where, "velocity_eV_s must be positive")
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """Sample stage travel (um) and speeds (um/s); fine = piezo, coarse = stepper."""
+
+    fine_travel_um: Range = (-50.0, 50.0)
+    coarse_travel_um: Range = (-5000.0, 5000.0)
+    fine_velocity_um_s: float = 200.0
+    coarse_velocity_um_s: float = 2000.0
+
+    def validate(self, where: str) -> None:
+        _check_range(self.fine_travel_um, f"{where}.fine_travel_um")
+        _check_range(self.coarse_travel_um, f"{where}.coarse_travel_um")
+        _require(
+            self.fine_velocity_um_s > 0 and self.coarse_velocity_um_s > 0,
+            where,
+            "velocities must be positive",
+        )
+
+
+@dataclass(frozen=True)
+class ZonePlateConfig:
+    """Zone plate: diameter (um), outer zone width (nm), Z offset and travel (um), OSA travel."""
+
+    diameter_um: float = 240.0
+    outer_zone_nm: float = 25.0
+    z_offset_um: float = 0.0
+    z_travel_um: Range = (2000.0, 6000.0)
+    osa_z_travel_um: Range = (-2000.0, 2000.0)
+    z_velocity_um_s: float = 500.0
+
+    def validate(self, where: str) -> None:
+        _require(
+            self.diameter_um > 0 and self.outer_zone_nm > 0,
+            where,
+            "diameter_um and outer_zone_nm must be positive",
+        )
+        _check_range(self.z_travel_um, f"{where}.z_travel_um")
+        _check_range(self.osa_z_travel_um, f"{where}.osa_z_travel_um")
+        _require(self.z_velocity_um_s > 0, where, "z_velocity_um_s must be positive")
+
+
+@dataclass(frozen=True)
+class PotentiostatConfig:
+    """Potentiostat: electrode capacity (Ah), current compliance (A), voltage window (V)."""
+
+    capacity_Ah: float = 1e-6
+    max_current_A: float = 2e-5
+    voltage_limits_V: Range = (2.0, 4.5)
+    log_interval_s: float = 1.0
+    log_length: int = 4096
+
+    def validate(self, where: str) -> None:
+        _require(self.capacity_Ah > 0, where, "capacity_Ah must be positive")
+        _require(self.max_current_A > 0, where, "max_current_A must be positive")
+        _check_range(self.voltage_limits_V, f"{where}.voltage_limits_V")
+        _require(self.log_interval_s > 0, where, "log_interval_s must be positive")
+        _require(self.log_length > 0, where, "log_length must be positive")
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Counting detector: incident rate (counts/s at full beam), largest raster (pixels)."""
+
+    i0_rate_hz: float = 1e7
+    max_pixels: int = 1024 * 1024
+
+    def validate(self, where: str) -> None:
+        _require(self.i0_rate_hz > 0, where, "i0_rate_hz must be positive")
+        _require(self.max_pixels > 0, where, "max_pixels must be positive")
+
+
+@dataclass(frozen=True)
+class ParticleConfig:
+    """One simulated platelet: centre (um), [001] axis angle (deg), size (pixels), thickness."""
+
+    center_um: Range = (0.0, 0.0)
+    angle_deg: float = 0.0
+    n_010: int = 10
+    n_001: int = 25
+    thickness_nm: float = 150.0
+    x0: float = 0.02
+
+    def validate(self, where: str) -> None:
+        _require(
+            self.n_010 >= 3 and self.n_001 >= 1, where, "a particle needs n_010 >= 3 and n_001 >= 1"
+        )
+        _require(self.thickness_nm > 0, where, "thickness_nm must be positive")
+        _require(0 < self.x0 < 1, where, "x0 must be inside (0, 1)")
+
+
+def _default_particles() -> tuple[ParticleConfig, ...]:
+    return (
+        ParticleConfig(center_um=(-0.9, 0.2), angle_deg=15.0, n_010=10, n_001=25),
+        ParticleConfig(
+            center_um=(1.0, -0.4), angle_deg=-20.0, n_010=9, n_001=22, thickness_nm=130.0
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Simulated world: seed, pixel size (nm), membrane OD, drift (nm/min), model, particles."""
+
+    seed: int = 0
+    pixel_nm: float = 40.0
+    membrane_od: float = 0.15
+    drift_nm_per_min: float = 6.0
+    piezo_jitter_nm: float = 2.0
+    diffusivity_cm2_s: float = 6e-13
+    rate_constant: float = 0.05
+    rate_spread: float = 0.3
+    j0_form: str = "bv"
+    particles: tuple[ParticleConfig, ...] = field(default_factory=_default_particles)
+
+    def validate(self, where: str) -> None:
+        _require(self.pixel_nm > 0, where, "pixel_nm must be positive")
+        _require(
+            self.membrane_od >= 0 and self.drift_nm_per_min >= 0,
+            where,
+            "membrane_od and drift_nm_per_min must not be negative",
+        )
+        _require(self.j0_form in ("bv", "lim"), where, "j0_form must be 'bv' or 'lim'")
+        _require(len(self.particles) > 0, where, "at least one particle is needed")
+        for i, particle in enumerate(self.particles):
+            particle.validate(f"{where}.particles[{i}]")
+
+
+@dataclass(frozen=True)
+class EpicsConfig:
+    """EPICS: PV prefix of the beamline IOC."""
+
+    prefix: str = "STXM:"
+
+    def validate(self, where: str) -> None:
+        _require(bool(self.prefix), where, "prefix must not be empty")
+
+
+@dataclass(frozen=True)
+class BeamlineConfig:
+    """The whole beamline configuration."""
+
+    mono: MonoConfig = field(default_factory=MonoConfig)
+    stage: StageConfig = field(default_factory=StageConfig)
+    zone_plate: ZonePlateConfig = field(default_factory=ZonePlateConfig)
+    potentiostat: PotentiostatConfig = field(default_factory=PotentiostatConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    sim: SimConfig = field(default_factory=SimConfig)
+    epics: EpicsConfig = field(default_factory=EpicsConfig)
+
+    def validate(self) -> None:
+        for f in fields(self):
+            getattr(self, f.name).validate(f.name)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "BeamlineConfig":
+        """Build and validate a config from nested dicts (e.g. parsed TOML)."""
+        config = _build(cls, data, "config")
+        config.validate()
+        return config
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "BeamlineConfig":
+        """Load and validate a TOML beamline config file."""
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"beamline config {path} does not exist") from None
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{path} is not valid TOML: {err}") from None
+        return cls.from_dict(data)
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    """Instantiate dataclass ``cls`` from ``data``, checking keys and types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a table, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    _require(not unknown, where, f"unknown key(s) {unknown}; known keys are {sorted(known)}")
+    values = {name: _coerce(hints[name], value, f"{where}.{name}") for name, value in data.items()}
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
+        return _build(hint, value, where)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        _require(isinstance(value, list), where, "expected an array of tables")
+        return tuple(_coerce(args[0], item, f"{where}[{i}]") for i, item in enumerate(value))
+    if origin is tuple:
+        _require(
+            isinstance(value, list | tuple) and len(value) == len(args),
+            where,
+            f"expected an array of {len(args)} numbers, got {value!r}",
+        )
+        return tuple(_coerce(a, v, where) for a, v in zip(args, value, strict=True))
+    if hint is float:
+        _require(
+            isinstance(value, int | float) and not isinstance(value, bool),
+            where,
+            f"expected a number, got {value!r}",
+        )
+        return float(value)
+    if hint is int:
+        _require(
+            isinstance(value, int) and not isinstance(value, bool),
+            where,
+            f"expected an integer, got {value!r}",
+        )
+        return value
+    if hint is str:
+        _require(isinstance(value, str), where, f"expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{where}: unsupported type {hint}")

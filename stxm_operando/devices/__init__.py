@@ -1,0 +1,42 @@
+"""Ophyd devices of the STXM beamline, each with a simulated and an EPICS backend.
+
+>>> from stxm_operando.devices import simulated_beamline
+>>> bl = simulated_beamline()
+>>> status = bl.scanner.set(708.2)    # mono and zone plate together
+"""
+
+from .beamline import Beamline, epics_beamline, simulated_beamline
+from .clock import Clock, EpicsClock, SimClock
+from .detectors import (
+    EpicsPointDetector,
+    EpicsRasterDetector,
+    PointDetector,
+    RasterDetector,
+    SimPointDetector,
+    SimRasterDetector,
+)
+from .potentiostat import ComplianceError, EpicsPotentiostat, Mode, Potentiostat, SimPotentiostat
+from .scanner import EpicsZonePlateScanner, SimZonePlateScanner, ZonePlateScanner
+
+__all__ = [
+    "Beamline",
+    "Clock",
+    "ComplianceError",
+    "EpicsClock",
+    "EpicsPointDetector",
+    "EpicsPotentiostat",
+    "EpicsRasterDetector",
+    "EpicsZonePlateScanner",
+    "Mode",
+    "PointDetector",
+    "Potentiostat",
+    "RasterDetector",
+    "SimClock",
+    "SimPointDetector",
+    "SimPotentiostat",
+    "SimRasterDetector",
+    "SimZonePlateScanner",
+    "ZonePlateScanner",
+    "epics_beamline",
+    "simulated_beamline",
+]

@@ -1,0 +1,164 @@
+"""Potentiostat: OCV / galvanostatic / potentiostatic control with device-side cutoffs.
+
+Sign convention: positive current lithiates the LiFePO4 working electrode. The instrument
+enforces compliance and voltage cutoffs itself (a crossed cutoff switches it to OCV); it also
+logs its own readings (``log_*`` arrays, newest last, ``log_count`` ever recorded) so a client
+that was paused can collect every point afterwards.
+
+``stop()`` (called by the RunEngine on pause and suspend) leaves the cell running;
+``switch_off()`` is the explicit way to stop the current.
+"""
+
+import operator
+
+import numpy as np
+from ophyd import Component as Cpt
+from ophyd import Device, EpicsSignal, EpicsSignalRO
+from ophyd.status import Status
+
+from ..sim.potentiostat import ComplianceError, Mode
+from .sim_signals import WorldReadbacks, WorldSignal
+
+__all__ = ["ComplianceError", "EpicsPotentiostat", "Mode", "Potentiostat", "SimPotentiostat"]
+
+
+class Potentiostat(Device):
+    """Interface shared by both backends.
+
+    Components: mode, output, current_setpoint (A), voltage_setpoint (V), lower_cutoff (V),
+    upper_cutoff (V), voltage (V), current (A), charge (C), trip_reason, capacity (Ah),
+    max_current (A), log_time (s), log_voltage (V), log_current (A), log_charge (C), log_count.
+    """
+
+    def current_for_c_rate(self, c_rate: float) -> float:
+        """Current (A) for a C-rate (1/h; positive = lithiation), checked against compliance."""
+        current = c_rate * self.capacity.get()
+        self.check_current(current)
+        return current
+
+    def check_current(self, current_A: float) -> None:
+        """Raise ComplianceError if the current is beyond the compliance."""
+        limit = self.max_current.get()
+        if not np.isfinite(current_A) or abs(current_A) > limit:
+            raise ComplianceError(
+                f"current {current_A:.3g} A ({current_A / self.capacity.get():.3g}C) is beyond "
+                f"the potentiostat compliance +/-{limit:.3g} A"
+            )
+
+    def read_log(self, since: int = 0) -> dict[str, np.ndarray]:
+        """Logged readings with index >= ``since`` still retained by the instrument.
+
+        Returns arrays ``index``, ``time``, ``voltage``, ``current``, ``charge``.
+        """
+        for _ in range(5):
+            count = int(self.log_count.get())
+            columns = {
+                name: np.asarray(getattr(self, f"log_{name}").get(), dtype=float)
+                for name in ("time", "voltage", "current", "charge")
+            }
+            lengths = {len(column) for column in columns.values()}
+            if int(self.log_count.get()) == count and len(lengths) == 1:
+                break
+        else:
+            raise RuntimeError(f"{self.name}: the log kept changing while it was read")
+        index = np.arange(count - lengths.pop(), count)
+        keep = index >= since
+        return {"index": index[keep]} | {k: v[keep] for k, v in columns.items()}
+
+    def switch_off(self) -> Status:
+        """Open the circuit: mode OCV and output off. Returns one status for both puts."""
+        return self.mode.set(Mode.OCV.value) & self.output.set(0)
+
+    def stop(self, *, success: bool = False) -> None:
+        """Do nothing: a RunEngine pause or suspend must not switch the cell off."""
+
+
+def _pstat(attribute: str):
+    return lambda world: getattr(world.potentiostat, attribute)
+
+
+def _log_column(column: int):
+    return lambda world: world.potentiostat.log_array()[:, column]
+
+
+class SimPotentiostat(WorldReadbacks, Potentiostat):
+    """Potentiostat of the simulated beamline; pass ``world=``."""
+
+    mode = Cpt(
+        WorldSignal,
+        getter=lambda w: w.potentiostat.mode.value,
+        setter=lambda w, v: w.potentiostat.set_mode(v),
+        kind="config",
+    )
+    output = Cpt(
+        WorldSignal,
+        getter=lambda w: int(w.potentiostat.output_on),
+        setter=lambda w, v: w.potentiostat.set_output(bool(v)),
+        kind="config",
+    )
+    current_setpoint = Cpt(
+        WorldSignal,
+        getter=_pstat("current_setpoint_A"),
+        setter=lambda w, v: w.potentiostat.set_current(v),
+        kind="config",
+    )
+    voltage_setpoint = Cpt(
+        WorldSignal,
+        getter=_pstat("voltage_setpoint_V"),
+        setter=lambda w, v: w.potentiostat.set_voltage(v),
+        kind="config",
+    )
+    lower_cutoff = Cpt(
+        WorldSignal,
+        getter=_pstat("lower_cutoff_V"),
+        setter=lambda w, v: w.potentiostat.set_cutoffs(v, w.potentiostat.upper_cutoff_V),
+        kind="config",
+    )
+    upper_cutoff = Cpt(
+        WorldSignal,
+        getter=_pstat("upper_cutoff_V"),
+        setter=lambda w, v: w.potentiostat.set_cutoffs(w.potentiostat.lower_cutoff_V, v),
+        kind="config",
+    )
+    voltage = Cpt(WorldSignal, getter=_pstat("voltage_V"), kind="hinted")
+    current = Cpt(WorldSignal, getter=_pstat("current_A"), kind="hinted")
+    charge = Cpt(WorldSignal, getter=_pstat("charge_C"))
+    trip_reason = Cpt(WorldSignal, getter=_pstat("trip_reason"))
+    capacity = Cpt(
+        WorldSignal, getter=operator.attrgetter("config.potentiostat.capacity_Ah"), kind="config"
+    )
+    max_current = Cpt(
+        WorldSignal, getter=operator.attrgetter("config.potentiostat.max_current_A"), kind="config"
+    )
+    log_time = Cpt(WorldSignal, getter=_log_column(0), kind="omitted")
+    log_voltage = Cpt(WorldSignal, getter=_log_column(1), kind="omitted")
+    log_current = Cpt(WorldSignal, getter=_log_column(2), kind="omitted")
+    log_charge = Cpt(WorldSignal, getter=_log_column(3), kind="omitted")
+    log_count = Cpt(WorldSignal, getter=_pstat("log_count"), kind="omitted")
+
+    def __init__(self, prefix: str = "", *, world, **kwargs) -> None:
+        self.world = world
+        super().__init__(prefix, **kwargs)
+        self._watch_world()
+
+
+class EpicsPotentiostat(Potentiostat):
+    """Potentiostat over Channel Access, PVs ``{prefix}Mode``, ``{prefix}CurrentSP``, ..."""
+
+    mode = Cpt(EpicsSignal, "Mode", string=True, kind="config")
+    output = Cpt(EpicsSignal, "Output", kind="config")
+    current_setpoint = Cpt(EpicsSignal, "CurrentSP", limits=True, kind="config")
+    voltage_setpoint = Cpt(EpicsSignal, "VoltageSP", limits=True, kind="config")
+    lower_cutoff = Cpt(EpicsSignal, "LowerCutoff", limits=True, kind="config")
+    upper_cutoff = Cpt(EpicsSignal, "UpperCutoff", limits=True, kind="config")
+    voltage = Cpt(EpicsSignalRO, "Voltage", kind="hinted")
+    current = Cpt(EpicsSignalRO, "Current", kind="hinted")
+    charge = Cpt(EpicsSignalRO, "Charge")
+    trip_reason = Cpt(EpicsSignalRO, "TripReason", string=True)
+    capacity = Cpt(EpicsSignalRO, "Capacity", kind="config")
+    max_current = Cpt(EpicsSignalRO, "MaxCurrent", kind="config")
+    log_time = Cpt(EpicsSignalRO, "LogTime", kind="omitted")
+    log_voltage = Cpt(EpicsSignalRO, "LogVoltage", kind="omitted")
+    log_current = Cpt(EpicsSignalRO, "LogCurrent", kind="omitted")
+    log_charge = Cpt(EpicsSignalRO, "LogCharge", kind="omitted")
+    log_count = Cpt(EpicsSignalRO, "LogCount", kind="omitted")

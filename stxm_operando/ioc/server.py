@@ -1,0 +1,360 @@
+"""caproto IOC serving a ``SimulatedBeamline`` with the PV layout the EPICS devices use.
+
+Simulated time runs at ``speed`` times wall time (a tick every ``tick_s``), and actions that
+take beamline time (moves, rasters, dwells) advance it as they do in-process. Cutoffs and
+compliance are enforced by the simulated potentiostat inside the IOC.
+"""
+
+import asyncio
+import logging
+import os
+
+from caproto import ChannelType
+from caproto.asyncio.server import run as run_asyncio_server
+from caproto.server import PVGroup, SubGroup, pvproperty
+
+from ..config import BeamlineConfig
+from ..sim import SimulatedBeamline
+from ..sim.potentiostat import Mode
+
+log = logging.getLogger(__name__)
+
+MAX_IOC_PIXELS = 1024 * 1024
+TRIP_REASON_LENGTH = 256
+
+
+def _world(group: PVGroup) -> SimulatedBeamline:
+    return group.parent.world
+
+
+class MotorAxis(PVGroup):
+    """A motor record for one world axis, with limits, units and done-moving flags."""
+
+    motor = pvproperty(value=0.0, name="", record="motor", precision=4)
+
+    def __init__(self, *args, axis: str, **kwargs) -> None:
+        self.axis = axis
+        super().__init__(*args, **kwargs)
+
+    @motor.startup
+    async def motor(self, instance, async_lib) -> None:
+        world = _world(self)
+        low, high = world.limits(self.axis)
+        units = "eV" if self.axis == "energy" else "um"
+        fields = instance.field_inst
+        await instance.write_metadata(lower_ctrl_limit=low, upper_ctrl_limit=high, units=units)
+        await instance.write(world.positions[self.axis], verify_value=False)
+        await fields.user_low_limit.write(low)
+        await fields.user_high_limit.write(high)
+        await fields.engineering_units.write(units)
+        await fields.velocity.write(world.velocity(self.axis))
+        await fields.user_readback_value.write(world.positions[self.axis])
+        await fields.done_moving_to_value.write(1)
+        await fields.motor_is_moving.write(0)
+
+    @motor.putter
+    async def motor(self, instance, value: float) -> float:
+        world = _world(self)
+        world.check_position(self.axis, value)
+        fields = instance.field_inst
+        await fields.done_moving_to_value.write(0)
+        await fields.motor_is_moving.write(1)
+        asyncio.get_running_loop().create_task(self._complete_move(value))
+        return value
+
+    async def _complete_move(self, value: float) -> None:
+        world, fields = _world(self), self.motor.field_inst
+        settle = world.config.mono.settle_time_s if self.axis == "energy" else 0.0
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                None, world.move, self.axis, value, settle
+            )
+            await asyncio.sleep(self.parent.motion_latency_s)
+        finally:
+            await fields.user_readback_value.write(world.positions[self.axis])
+            await fields.motor_is_moving.write(0)
+            await fields.done_moving_to_value.write(1)
+            await self.parent.publish()
+
+    async def publish(self) -> None:
+        """Follow the world position (the raster moves the fine stage) when idle."""
+        fields = self.motor.field_inst
+        position = _world(self).positions[self.axis]
+        if fields.done_moving_to_value.value and fields.user_readback_value.value != position:
+            await fields.user_readback_value.write(position)
+
+
+class PotentiostatPVs(PVGroup):
+    """Potentiostat setpoints, readbacks and its own log."""
+
+    mode = pvproperty(
+        value=Mode.OCV.value,
+        name="Mode",
+        dtype=ChannelType.ENUM,
+        enum_strings=[m.value for m in Mode],
+    )
+    output = pvproperty(value=0, name="Output")
+    current_sp = pvproperty(value=0.0, name="CurrentSP", units="A", precision=9)
+    voltage_sp = pvproperty(value=3.4, name="VoltageSP", units="V", precision=4)
+    lower_cutoff = pvproperty(value=2.0, name="LowerCutoff", units="V", precision=4)
+    upper_cutoff = pvproperty(value=4.5, name="UpperCutoff", units="V", precision=4)
+    voltage = pvproperty(value=0.0, name="Voltage", units="V", precision=5, read_only=True)
+    current = pvproperty(value=0.0, name="Current", units="A", precision=9, read_only=True)
+    charge = pvproperty(value=0.0, name="Charge", units="C", precision=9, read_only=True)
+    trip_reason = pvproperty(
+        value="",
+        name="TripReason",
+        dtype=ChannelType.CHAR,
+        max_length=TRIP_REASON_LENGTH,
+        report_as_string=True,
+        read_only=True,
+    )
+    capacity = pvproperty(value=0.0, name="Capacity", units="Ah", read_only=True)
+    max_current = pvproperty(value=0.0, name="MaxCurrent", units="A", read_only=True)
+    log_count = pvproperty(value=0, name="LogCount", read_only=True)
+    log_time = pvproperty(value=[0.0], name="LogTime", max_length=65536, read_only=True)
+    log_voltage = pvproperty(value=[0.0], name="LogVoltage", max_length=65536, read_only=True)
+    log_current = pvproperty(value=[0.0], name="LogCurrent", max_length=65536, read_only=True)
+    log_charge = pvproperty(value=[0.0], name="LogCharge", max_length=65536, read_only=True)
+
+    @capacity.startup
+    async def capacity(self, instance, async_lib) -> None:
+        config = _world(self).config.potentiostat
+        await instance.write(config.capacity_Ah, verify_value=False)
+        await self.max_current.write(config.max_current_A, verify_value=False)
+        limit = config.max_current_A
+        await self.current_sp.write_metadata(lower_ctrl_limit=-limit, upper_ctrl_limit=limit)
+        low, high = config.voltage_limits_V
+        for pv in (self.voltage_sp, self.lower_cutoff, self.upper_cutoff):
+            await pv.write_metadata(lower_ctrl_limit=low, upper_ctrl_limit=high)
+        await self.publish()
+
+    @mode.putter
+    async def mode(self, instance, value):
+        _world(self).potentiostat.set_mode(value)
+        return value
+
+    @output.putter
+    async def output(self, instance, value):
+        _world(self).potentiostat.set_output(bool(value))
+        return int(bool(value))
+
+    @current_sp.putter
+    async def current_sp(self, instance, value):
+        _world(self).potentiostat.set_current(value)
+        return value
+
+    @voltage_sp.putter
+    async def voltage_sp(self, instance, value):
+        _world(self).potentiostat.set_voltage(value)
+        return value
+
+    @lower_cutoff.putter
+    async def lower_cutoff(self, instance, value):
+        pstat = _world(self).potentiostat
+        pstat.set_cutoffs(value, pstat.upper_cutoff_V)
+        return value
+
+    @upper_cutoff.putter
+    async def upper_cutoff(self, instance, value):
+        pstat = _world(self).potentiostat
+        pstat.set_cutoffs(pstat.lower_cutoff_V, value)
+        return value
+
+    async def publish(self) -> None:
+        """Copy the simulated potentiostat's state to the PVs (readbacks and trips)."""
+        world = _world(self)
+        with world.lock:
+            pstat = world.potentiostat
+            state = {
+                self.mode: pstat.mode.value,
+                self.output: int(pstat.output_on),
+                self.current_sp: pstat.current_setpoint_A,
+                self.voltage_sp: pstat.voltage_setpoint_V,
+                self.lower_cutoff: pstat.lower_cutoff_V,
+                self.upper_cutoff: pstat.upper_cutoff_V,
+                self.voltage: pstat.voltage_V,
+                self.current: pstat.current_A,
+                self.charge: pstat.charge_C,
+                self.trip_reason: pstat.trip_reason[: TRIP_REASON_LENGTH - 1],
+            }
+            count = pstat.log_count
+            log = pstat.log_array() if count != self.log_count.value else None
+        for pv, value in state.items():
+            if pv.value != value:
+                await pv.write(value, verify_value=False)
+        if log is not None:
+            for pv, column in zip(
+                (self.log_time, self.log_voltage, self.log_current, self.log_charge),
+                log.T,
+                strict=True,
+            ):
+                await pv.write(column.tolist(), verify_value=False)
+            await self.log_count.write(count, verify_value=False)
+
+
+class RasterPVs(PVGroup):
+    """Raster settings, the trigger and the image with its recorded positions."""
+
+    center_x = pvproperty(value=0.0, name="CenterX", units="um", precision=4)
+    center_y = pvproperty(value=0.0, name="CenterY", units="um", precision=4)
+    num_x = pvproperty(value=64, name="NumX")
+    num_y = pvproperty(value=64, name="NumY")
+    step = pvproperty(value=40.0, name="Step", units="nm", precision=2)
+    dwell = pvproperty(value=1.0, name="Dwell", units="ms", precision=3)
+    acquire = pvproperty(value=0, name="Acquire")
+    image = pvproperty(value=[0], name="Image", max_length=MAX_IOC_PIXELS, read_only=True)
+    pos_x = pvproperty(value=[0.0], name="PosX", max_length=MAX_IOC_PIXELS, read_only=True)
+    pos_y = pvproperty(value=[0.0], name="PosY", max_length=MAX_IOC_PIXELS, read_only=True)
+    energy = pvproperty(value=0.0, name="Energy", units="eV", precision=3, read_only=True)
+    start_time = pvproperty(value=0.0, name="StartTime", units="s", precision=3, read_only=True)
+    end_time = pvproperty(value=0.0, name="EndTime", units="s", precision=3, read_only=True)
+    i0 = pvproperty(value=0.0, name="I0", read_only=True)
+
+    @acquire.putter
+    async def acquire(self, instance, value):
+        if not value:
+            return 0
+        world = _world(self)
+        settings = (
+            self.center_x.value,
+            self.center_y.value,
+            self.num_x.value,
+            self.num_y.value,
+            self.step.value,
+            self.dwell.value,
+        )
+        if self.num_x.value * self.num_y.value > MAX_IOC_PIXELS:
+            raise ValueError(f"this IOC serves at most {MAX_IOC_PIXELS} pixels")
+        result = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: world.acquire_raster(*settings)
+        )
+        await self.image.write(result.counts.ravel().tolist(), verify_value=False)
+        await self.pos_x.write(result.x_um.ravel().tolist(), verify_value=False)
+        await self.pos_y.write(result.y_um.ravel().tolist(), verify_value=False)
+        for pv, value_ in (
+            (self.energy, result.energy_eV),
+            (self.start_time, result.start_s),
+            (self.end_time, result.end_s),
+            (self.i0, result.i0_counts),
+        ):
+            await pv.write(value_, verify_value=False)
+        await self.parent.publish()
+        return 0
+
+
+class PointPVs(PVGroup):
+    """Point detector: dwell, trigger, counts."""
+
+    dwell = pvproperty(value=1.0, name="Dwell", units="ms", precision=3)
+    acquire = pvproperty(value=0, name="Acquire")
+    counts = pvproperty(value=0, name="Counts", read_only=True)
+
+    @acquire.putter
+    async def acquire(self, instance, value):
+        if not value:
+            return 0
+        world = _world(self)
+        counts = await asyncio.get_running_loop().run_in_executor(
+            None, world.acquire_point, self.dwell.value
+        )
+        await self.counts.write(counts, verify_value=False)
+        await self.parent.publish()
+        return 0
+
+
+class ClockPVs(PVGroup):
+    """Beamline clock; its startup hook runs the world at ``speed`` x wall time."""
+
+    time = pvproperty(value=0.0, name="Time", units="s", precision=3, read_only=True)
+
+    @time.startup
+    async def time(self, instance, async_lib) -> None:
+        ioc = self.parent
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(ioc.tick_s)
+            await loop.run_in_executor(None, ioc.world.advance, ioc.tick_s * ioc.speed)
+            await ioc.publish()
+
+
+class StxmIOC(PVGroup):
+    """The simulated STXM beamline over Channel Access (see README, PV layout).
+
+    Parameters
+    ----------
+    world : the simulated beamline to serve.
+    speed : simulated seconds per wall second for the free-running clock.
+    tick_s : wall seconds between clock ticks.
+    """
+
+    energy = SubGroup(MotorAxis, prefix="Energy", axis="energy")
+    zp_z = SubGroup(MotorAxis, prefix="ZpZ", axis="zp_z")
+    osa_z = SubGroup(MotorAxis, prefix="OsaZ", axis="osa_z")
+    fine_x = SubGroup(MotorAxis, prefix="FineX", axis="fine_x")
+    fine_y = SubGroup(MotorAxis, prefix="FineY", axis="fine_y")
+    coarse_x = SubGroup(MotorAxis, prefix="CoarseX", axis="coarse_x")
+    coarse_y = SubGroup(MotorAxis, prefix="CoarseY", axis="coarse_y")
+    potentiostat = SubGroup(PotentiostatPVs, prefix="Pstat:")
+    raster = SubGroup(RasterPVs, prefix="Raster:")
+    point = SubGroup(PointPVs, prefix="Point:")
+    clock = SubGroup(ClockPVs, prefix="Clock:")
+
+    motion_latency_s = 0.02
+
+    def __init__(
+        self, *args, world: SimulatedBeamline, speed: float = 10.0, tick_s: float = 0.05, **kwargs
+    ) -> None:
+        if not (speed > 0 and tick_s > 0):
+            raise ValueError(f"speed ({speed}) and tick_s ({tick_s}) must be positive")
+        self.world, self.speed, self.tick_s = world, speed, tick_s
+        super().__init__(*args, **kwargs)
+
+    async def publish(self) -> None:
+        """Push the world's state (clock, potentiostat, motor readbacks) to the PVs."""
+        await self.clock.time.write(self.world.clock_s, verify_value=False)
+        await self.potentiostat.publish()
+        for axis in (
+            self.energy,
+            self.zp_z,
+            self.osa_z,
+            self.fine_x,
+            self.fine_y,
+            self.coarse_x,
+            self.coarse_y,
+        ):
+            await axis.publish()
+
+
+class _DropBeaconErrors(logging.Filter):
+    """No CA repeater listens on loopback in tests; failed beacons are harmless there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Failed to send beacon" not in record.getMessage()
+
+
+def run_ioc(
+    config: BeamlineConfig | None = None,
+    *,
+    prefix: str | None = None,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    speed: float = 10.0,
+) -> None:
+    """Serve a new simulated beamline until interrupted. Binds ``host`` only."""
+    config = config or BeamlineConfig()
+    if port is not None:
+        os.environ["EPICS_CA_SERVER_PORT"] = str(port)
+    os.environ["EPICS_CAS_INTF_ADDR_LIST"] = host
+    os.environ.setdefault("EPICS_CAS_BEACON_ADDR_LIST", host)
+    os.environ.setdefault("EPICS_CAS_AUTO_BEACON_ADDR_LIST", "NO")
+    logging.getLogger("caproto.ctx").addFilter(_DropBeaconErrors())
+    ioc = StxmIOC(
+        prefix=config.epics.prefix if prefix is None else prefix,
+        world=SimulatedBeamline(config),
+        speed=speed,
+    )
+    log.info(
+        "serving %d PVs on %s:%s", len(ioc.pvdb), host, os.environ.get("EPICS_CA_SERVER_PORT", 5064)
+    )
+    run_asyncio_server(ioc.pvdb, interfaces=[host])

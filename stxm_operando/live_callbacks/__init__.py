@@ -1,0 +1,1 @@
+"""Bluesky callbacks that turn documents into Li maps, rate maps and j_Ch via ``analysis``."""

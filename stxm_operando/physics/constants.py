@@ -1,0 +1,28 @@
+"""Physical constants used across the simulator and the analysis (SI unless the name says)."""
+
+HC_EV_NM = 1239.841984
+"""Planck constant times speed of light, eV nm."""
+
+BOLTZMANN_EV_K = 8.617333262e-5
+"""Boltzmann constant, eV/K."""
+
+FARADAY_C_MOL = 96485.33212
+"""Faraday constant, C/mol."""
+
+ROOM_TEMPERATURE_K = 298.15
+
+LFP_SITE_DENSITY_MOL_CM3 = 3.60 / 157.76
+"""Li sites per volume of LiFePO4 (density 3.60 g/cm3, molar mass 157.76 g/mol), mol/cm3."""
+
+OCV_PLATEAU_V = 3.422
+"""Cell voltage (V vs Li) at zero electrode chemical potential in the particle model."""
+
+
+def thermal_voltage(temperature_K: float = ROOM_TEMPERATURE_K) -> float:
+    """Return kT/e in V."""
+    return BOLTZMANN_EV_K * temperature_K
+
+
+def wavelength_nm(energy_eV: float) -> float:
+    """Return the photon wavelength in nm for an energy in eV."""
+    return HC_EV_NM / energy_eV

@@ -1,0 +1,117 @@
+"""An electrode of platelet particles sharing one electrode potential.
+
+Galvanostatic control fixes the total reaction rate and solves the common potential in closed
+form (symmetric Butler-Volmer); potentiostatic control fixes the potential. Positive current
+lithiates the LiFePO4 (discharge of the cathode); the cell voltage is
+``V = 3.422 V - (kT/e) mu_e``.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .constants import OCV_PLATEAU_V, ROOM_TEMPERATURE_K, thermal_voltage
+from .particle import PlateletModel
+
+_MU_E_LIMIT_KT = 60.0  # |mu_e| never exceeds this (~1.5 V of overpotential)
+
+
+@dataclass(frozen=True)
+class ElectrodeReading:
+    """Current (A, positive = lithiation) and cell voltage (V vs Li) after a step."""
+
+    current_A: float
+    voltage_V: float
+
+
+class Electrode:
+    """Particles of one electrode, its capacity and its voltage.
+
+    Parameters
+    ----------
+    particles : the simulated particles; they stand for the whole electrode.
+    capacity_Ah : electrode capacity, Ah; converts currents to C-rates.
+    temperature_K : cell temperature, K.
+    max_step : largest model time step (model units).
+    step_per_rate : the step shrinks as ``step_per_rate / |rate|`` at high rate (model units).
+    """
+
+    def __init__(
+        self,
+        particles: list[PlateletModel],
+        capacity_Ah: float,
+        temperature_K: float = ROOM_TEMPERATURE_K,
+        max_step: float = 2e-3,
+        step_per_rate: float = 2e-4,
+    ) -> None:
+        if not particles:
+            raise ValueError("an electrode needs at least one particle")
+        if len({p.params.time_unit_s for p in particles}) != 1:
+            raise ValueError("all particles of an electrode must share one time unit")
+        if not capacity_Ah > 0:
+            raise ValueError(f"capacity must be positive, got {capacity_Ah} Ah")
+        self.particles = particles
+        self.capacity_Ah = capacity_Ah
+        self.kT_e = thermal_voltage(temperature_K)
+        self.time_unit_s = particles[0].params.time_unit_s
+        self.max_step, self.step_per_rate = max_step, step_per_rate
+        self._n_pixels = sum(p.c.size for p in particles)
+        self.mu_e = self._galvanostatic_potential([p.chemical_potential() for p in particles], 0.0)
+
+    @property
+    def mean_fraction(self) -> float:
+        """Pixel-averaged Li fraction of all particles (state of charge on lithiation)."""
+        return sum(p.c.sum() for p in self.particles) / self._n_pixels
+
+    def c_rate(self, current_A: float) -> float:
+        """C-rate of a current, 1/h (positive = lithiation)."""
+        return current_A / self.capacity_Ah
+
+    def voltage(self, mu_e: float | None = None) -> float:
+        """Cell voltage at electrode potential ``mu_e`` (kT), V."""
+        return OCV_PLATEAU_V - self.kT_e * (self.mu_e if mu_e is None else mu_e)
+
+    def _rate_from_current(self, current_A: float) -> float:
+        return self.c_rate(current_A) / 3600.0 * self.time_unit_s
+
+    def _current_from_rate(self, rate: float) -> float:
+        return rate / self.time_unit_s * 3600.0 * self.capacity_Ah
+
+    def step_s(self, current_A: float) -> float:
+        """Stable, accurate step for this current, s; one of a few cached power-of-two levels."""
+        rate = abs(self._rate_from_current(current_A))
+        level = max(0, math.ceil(math.log2(max(rate * self.max_step / self.step_per_rate, 1.0))))
+        return self.max_step / 2**level * self.time_unit_s
+
+    def step(
+        self, dt_s: float, *, current_A: float | None = None, voltage_V: float | None = None
+    ) -> ElectrodeReading:
+        """Advance all particles by ``dt_s`` at a fixed current or a fixed voltage.
+
+        Exactly one of ``current_A`` (galvanostatic; 0 is open circuit) and ``voltage_V``
+        (potentiostatic) must be given.
+        """
+        if (current_A is None) == (voltage_V is None):
+            raise ValueError("give exactly one of current_A and voltage_V")
+        potentials = [p.chemical_potential() for p in self.particles]
+        if voltage_V is not None:
+            self.mu_e = (OCV_PLATEAU_V - voltage_V) / self.kT_e
+        else:
+            self.mu_e = self._galvanostatic_potential(potentials, current_A)
+        dt = dt_s / self.time_unit_s
+        total = 0.0
+        for particle, mu in zip(self.particles, potentials, strict=True):
+            total += particle.step(dt, mu, self.mu_e).sum() / particle.h
+        delivered = self._current_from_rate(total / self._n_pixels)
+        return ElectrodeReading(current_A=delivered, voltage_V=self.voltage())
+
+    def _galvanostatic_potential(self, potentials: list[np.ndarray], current_A: float) -> float:
+        forward = backward = 0.0
+        for particle, mu in zip(self.particles, potentials, strict=True):
+            mu_s, j0 = particle.surface_kinetics(mu)
+            forward += (j0 * np.exp(-0.5 * mu_s)).sum() / particle.h
+            backward += (j0 * np.exp(0.5 * mu_s)).sum() / particle.h
+        demand = self._rate_from_current(current_A) * self._n_pixels
+        u = (demand + math.sqrt(demand**2 + 4 * forward * backward)) / (2 * forward)
+        return float(np.clip(2 * math.log(u), -_MU_E_LIMIT_KT, _MU_E_LIMIT_KT))

@@ -1,0 +1,1 @@
+"""Bluesky plans: imaging, electrochemistry steps and the operando protocol."""

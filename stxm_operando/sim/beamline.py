@@ -1,0 +1,282 @@
+"""The simulated beamline world: a clock, the stage and optics, a liquid cell of particles.
+
+Time advances only when something takes time: a motor move, a raster line, a point dwell or an
+explicit hold. The electrochemistry runs during all of it. Everything is deterministic for a
+given seed.
+"""
+
+import math
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import BeamlineConfig
+from ..physics.electrode import Electrode
+from ..physics.optics import focal_length_um, probe_sigma_nm
+from ..physics.particle import PlateletModel, PlateletParameters
+from ..physics.spectra import ReferenceSpectra
+from .potentiostat import PotentiostatModel
+from .sample import PlacedParticle
+
+AXES = ("energy", "zp_z", "osa_z", "fine_x", "fine_y", "coarse_x", "coarse_y")
+"""Simulated axes: energy in eV, all others in um."""
+
+
+class LimitViolation(ValueError):
+    """A requested position is outside an axis' travel or a raster outside the fine stage."""
+
+
+@dataclass(frozen=True)
+class RasterResult:
+    """One raster image and what was recorded with it.
+
+    Attributes
+    ----------
+    counts : (ny, nx) int array of detector counts.
+    x_um, y_um : (ny, nx) recorded fine-stage positions of every pixel, um.
+    energy_eV : mono energy during the raster.
+    start_s, end_s : simulated clock at the first and after the last pixel, s.
+    i0_counts : counts per pixel with no sample and no membrane (flux monitor).
+    """
+
+    counts: np.ndarray
+    x_um: np.ndarray
+    y_um: np.ndarray
+    energy_eV: float
+    start_s: float
+    end_s: float
+    i0_counts: float
+
+
+class SimulatedBeamline:
+    """The world that the simulated devices and the caproto IOC share.
+
+    Parameters
+    ----------
+    config : beamline configuration (limits, optics, potentiostat, particles).
+    """
+
+    def __init__(self, config: BeamlineConfig | None = None) -> None:
+        self.config = config = config or BeamlineConfig()
+        config.validate()
+        self.lock = threading.RLock()
+        sim = config.sim
+        self.spectra = ReferenceSpectra.load_default()
+        params = PlateletParameters(
+            diffusivity_cm2_s=sim.diffusivity_cm2_s,
+            rate_constant=sim.rate_constant,
+            rate_spread=sim.rate_spread,
+            j0_form=sim.j0_form,
+        )
+        self.particles = [
+            PlacedParticle(
+                PlateletModel(
+                    p.n_010, p.n_001, sim.pixel_nm, params, seed=sim.seed + 101 * i, x0=p.x0
+                ),
+                p.center_um,
+                p.angle_deg,
+                p.thickness_nm,
+            )
+            for i, p in enumerate(sim.particles)
+        ]
+        self.electrode = Electrode(
+            [p.model for p in self.particles], config.potentiostat.capacity_Ah
+        )
+        self.potentiostat = PotentiostatModel(self.electrode, config.potentiostat)
+        self.clock_s = 0.0
+        self.listeners: list = []
+        """Callables run with no arguments after every clock advance (e.g. device monitors)."""
+        self.beam_current_mA = 500.0
+        self.nominal_beam_current_mA = 500.0
+        self._rng = np.random.default_rng(sim.seed + 7)
+        drift_rng = np.random.default_rng(sim.seed + 13)
+        self._drift_direction = drift_rng.uniform(0, 2 * np.pi)
+        self._drift_wobble = drift_rng.uniform(0, 2 * np.pi, size=(2, 3))
+        energy = float(np.mean(config.mono.energy_limits_eV))
+        self.positions = {axis: 0.0 for axis in AXES}
+        self.positions["energy"] = energy
+        self.positions["zp_z"] = self.focus_z_um(energy)
+
+    # --- limits and geometry ---------------------------------------------------------------
+    def limits(self, axis: str) -> tuple[float, float]:
+        """Travel of an axis (eV for energy, um otherwise)."""
+        c = self.config
+        return {
+            "energy": c.mono.energy_limits_eV,
+            "zp_z": c.zone_plate.z_travel_um,
+            "osa_z": c.zone_plate.osa_z_travel_um,
+            "fine_x": c.stage.fine_travel_um,
+            "fine_y": c.stage.fine_travel_um,
+            "coarse_x": c.stage.coarse_travel_um,
+            "coarse_y": c.stage.coarse_travel_um,
+        }[axis]
+
+    def velocity(self, axis: str) -> float:
+        """Speed of an axis, eV/s or um/s."""
+        c = self.config
+        return {
+            "energy": c.mono.velocity_eV_s,
+            "zp_z": c.zone_plate.z_velocity_um_s,
+            "osa_z": c.zone_plate.z_velocity_um_s,
+            "fine_x": c.stage.fine_velocity_um_s,
+            "fine_y": c.stage.fine_velocity_um_s,
+            "coarse_x": c.stage.coarse_velocity_um_s,
+            "coarse_y": c.stage.coarse_velocity_um_s,
+        }[axis]
+
+    def check_position(self, axis: str, value: float) -> None:
+        """Raise LimitViolation if ``value`` is outside the axis travel."""
+        low, high = self.limits(axis)
+        if not (math.isfinite(value) and low <= value <= high):
+            unit = "eV" if axis == "energy" else "um"
+            raise LimitViolation(
+                f"{axis} = {value} {unit} is outside its travel [{low}, {high}] {unit}"
+            )
+
+    def focus_z_um(self, energy_eV: float) -> float:
+        """Zone-plate Z that focuses this energy on the sample, um."""
+        zp = self.config.zone_plate
+        return focal_length_um(energy_eV, zp.diameter_um, zp.outer_zone_nm) + zp.z_offset_um
+
+    def drift_um(self, time_s: float | None = None) -> np.ndarray:
+        """Sample drift (x, y) at a time: a steady creep plus slow wobble, um."""
+        t = self.clock_s if time_s is None else time_s
+        rate = self.config.sim.drift_nm_per_min / 60e3
+        direction = np.array([np.cos(self._drift_direction), np.sin(self._drift_direction)])
+        periods = np.array([600.0, 1700.0, 4100.0])
+        wobble = (np.sin(2 * np.pi * t / periods + self._drift_wobble) / [1, 2, 3]).sum(axis=1)
+        return rate * t * direction + 0.3 * rate * 60 * wobble
+
+    # --- time ----------------------------------------------------------------------------
+    def advance(self, duration_s: float) -> None:
+        """Let simulated time pass; the electrochemistry runs meanwhile."""
+        if duration_s < 0 or not math.isfinite(duration_s):
+            raise ValueError(f"cannot advance the clock by {duration_s} s")
+        with self.lock:
+            self.potentiostat.advance(duration_s)
+            self.clock_s += duration_s
+            for listener in self.listeners:
+                listener()
+
+    def move(self, axis: str, value: float, settle_s: float = 0.0) -> None:
+        """Move an axis (validated first); the clock advances by the travel and settle time."""
+        with self.lock:
+            self.check_position(axis, value)
+            travel = abs(value - self.positions[axis]) / self.velocity(axis)
+            self.advance(travel + settle_s)
+            self.positions[axis] = float(value)
+
+    # --- imaging ---------------------------------------------------------------------------
+    def beam_position_um(self) -> np.ndarray:
+        """Stage position of the beam on the sample holder (fine + coarse), um."""
+        p = self.positions
+        return np.array([p["coarse_x"] + p["fine_x"], p["coarse_y"] + p["fine_y"]])
+
+    def optical_density(self, x_um: np.ndarray, y_um: np.ndarray) -> np.ndarray:
+        """Noise-free optical density at stage positions, at the current energy and focus."""
+        energy = self.positions["energy"]
+        mu_lfp, mu_fp = self.spectra.mu(energy)
+        defocus = self.positions["zp_z"] - self.focus_z_um(energy)
+        sigma = probe_sigma_nm(defocus, energy, self.config.zone_plate.outer_zone_nm)
+        drift = self.drift_um()
+        sx = np.asarray(x_um) + self.positions["coarse_x"] - drift[0]
+        sy = np.asarray(y_um) + self.positions["coarse_y"] - drift[1]
+        od = np.full(sx.shape, self.config.sim.membrane_od)
+        for particle in self.particles:
+            lithiated, delithiated = particle.phase_thickness_nm(sx, sy, sigma)
+            od += (lithiated * mu_lfp + delithiated * mu_fp) / 1e3
+        return od
+
+    def incident_counts(self, dwell_s: float) -> float:
+        """Expected counts with nothing in the beam for one dwell."""
+        scale = self.beam_current_mA / self.nominal_beam_current_mA
+        return self.config.detector.i0_rate_hz * dwell_s * scale
+
+    def check_raster(
+        self,
+        center_x_um: float,
+        center_y_um: float,
+        num_x: int,
+        num_y: int,
+        step_nm: float,
+        dwell_ms: float,
+    ) -> None:
+        """Raise ValueError / LimitViolation for a raster the instrument cannot do."""
+        if num_x < 1 or num_y < 1 or num_x * num_y > self.config.detector.max_pixels:
+            raise ValueError(
+                f"raster {num_x} x {num_y} pixels: each side must be >= 1 and "
+                f"the total <= {self.config.detector.max_pixels}"
+            )
+        if not (step_nm > 0 and dwell_ms > 0):
+            raise ValueError(f"step ({step_nm} nm) and dwell ({dwell_ms} ms) must be positive")
+        for axis, centre, n in (("fine_x", center_x_um, num_x), ("fine_y", center_y_um, num_y)):
+            half = (n - 1) * step_nm / 2e3
+            for edge in (centre - half, centre + half):
+                try:
+                    self.check_position(axis, edge)
+                except LimitViolation as err:
+                    raise LimitViolation(f"raster reaches beyond the fine stage: {err}") from None
+
+    def acquire_raster(
+        self,
+        center_x_um: float,
+        center_y_um: float,
+        num_x: int,
+        num_y: int,
+        step_nm: float,
+        dwell_ms: float,
+    ) -> RasterResult:
+        """Raster the fine stage line by line and count; time passes pixel by pixel.
+
+        The sample (and its electrochemistry) keeps changing during the image and drifts
+        between lines. Recorded positions include the piezo jitter the encoders see.
+        """
+        self.check_raster(center_x_um, center_y_um, num_x, num_y, step_nm, dwell_ms)
+        with self.lock:
+            step_um, dwell_s = step_nm / 1e3, dwell_ms / 1e3
+            x_line = center_x_um + (np.arange(num_x) - (num_x - 1) / 2) * step_um
+            y_lines = center_y_um + (np.arange(num_y) - (num_y - 1) / 2) * step_um
+            jitter = self.config.sim.piezo_jitter_nm / 1e3
+            counts = np.empty((num_y, num_x), dtype=np.int64)
+            xs, ys = np.empty(counts.shape), np.empty(counts.shape)
+            start = self.clock_s
+            for row, y in enumerate(y_lines):
+                xs[row] = x_line + jitter * self._rng.standard_normal(num_x)
+                ys[row] = y + jitter * self._rng.standard_normal(num_x)
+                od = self.optical_density(xs[row], ys[row])
+                counts[row] = self._rng.poisson(self.incident_counts(dwell_s) * np.exp(-od))
+                self.advance(num_x * dwell_s)
+            self.positions["fine_x"], self.positions["fine_y"] = xs[-1, -1], ys[-1, -1]
+            return RasterResult(
+                counts,
+                xs,
+                ys,
+                self.positions["energy"],
+                start,
+                self.clock_s,
+                self.incident_counts(dwell_s),
+            )
+
+    def acquire_point(self, dwell_ms: float) -> int:
+        """Count at the current stage position for one dwell."""
+        if not dwell_ms > 0:
+            raise ValueError(f"dwell must be positive, got {dwell_ms} ms")
+        with self.lock:
+            od = self.optical_density(
+                np.array([self.positions["fine_x"]]), np.array([self.positions["fine_y"]])
+            )
+            counts = self._rng.poisson(self.incident_counts(dwell_ms / 1e3) * np.exp(-od[0]))
+            self.advance(dwell_ms / 1e3)
+            return int(counts)
+
+    # --- ground truth ----------------------------------------------------------------------
+    def true_fraction_maps(self) -> list[np.ndarray]:
+        """Li fraction grid of every particle now (axis 0 = [010], axis 1 = [001])."""
+        with self.lock:
+            return [p.model.c.copy() for p in self.particles]
+
+    def true_end_uptake(self) -> list[np.ndarray]:
+        """Integrated end flux of every particle (model units); differences give j_Ch."""
+        with self.lock:
+            return [p.model.end_uptake.copy() for p in self.particles]

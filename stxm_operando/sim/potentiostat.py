@@ -1,0 +1,144 @@
+"""The simulated potentiostat: control modes, compliance, cutoffs, charge and its own log."""
+
+import enum
+from collections import deque
+
+import numpy as np
+
+from ..config import PotentiostatConfig
+from ..physics.electrode import Electrode
+
+
+class Mode(enum.StrEnum):
+    """Control mode. OCV draws no current whatever the output switch says."""
+
+    OCV = "OCV"
+    GALVANOSTATIC = "GALVANOSTATIC"
+    POTENTIOSTATIC = "POTENTIOSTATIC"
+
+
+class ComplianceError(ValueError):
+    """A setpoint is beyond what the potentiostat can deliver."""
+
+
+class PotentiostatModel:
+    """Runs the electrode under the instrument's control, like the firmware of a potentiostat.
+
+    Cutoffs and compliance are enforced here, not by the caller: crossing a voltage cutoff in
+    galvanostatic mode, or the current compliance in potentiostatic mode, switches the cell to
+    OCV with the output off and records why in ``trip_reason``. Readings are logged every
+    ``log_interval_s`` of simulated time, so none is lost while a client is away.
+    """
+
+    def __init__(self, electrode: Electrode, config: PotentiostatConfig) -> None:
+        self.electrode, self.config = electrode, config
+        self.mode = Mode.OCV
+        self.output_on = False
+        self.current_setpoint_A = 0.0
+        self.voltage_setpoint_V = electrode.voltage()
+        self.lower_cutoff_V, self.upper_cutoff_V = config.voltage_limits_V
+        self.time_s = 0.0
+        self.current_A = 0.0
+        self.voltage_V = electrode.voltage()
+        self.charge_C = 0.0
+        self.trip_reason = ""
+        self.log: deque[tuple[float, float, float, float]] = deque(maxlen=config.log_length)
+        self.log_count = 0
+        self._pending_s = 0.0
+        self._next_log_s = 0.0
+        self._record()
+
+    # --- setpoints, validated before anything flows -------------------------------------
+    def check_current(self, current_A: float) -> None:
+        """Raise ComplianceError if |current| exceeds the compliance."""
+        if not np.isfinite(current_A) or abs(current_A) > self.config.max_current_A:
+            raise ComplianceError(
+                f"current {current_A:.3g} A is beyond the potentiostat compliance "
+                f"+/-{self.config.max_current_A:.3g} A "
+                f"({self.config.max_current_A / self.config.capacity_Ah:.3g}C)"
+            )
+
+    def check_voltage(self, voltage_V: float) -> None:
+        """Raise ComplianceError if a voltage is outside the potentiostat's window."""
+        low, high = self.config.voltage_limits_V
+        if not np.isfinite(voltage_V) or not low <= voltage_V <= high:
+            raise ComplianceError(f"voltage {voltage_V} V is outside the window {low}-{high} V")
+
+    def set_current(self, current_A: float) -> None:
+        self.check_current(current_A)
+        self.current_setpoint_A = float(current_A)
+
+    def set_voltage(self, voltage_V: float) -> None:
+        self.check_voltage(voltage_V)
+        self.voltage_setpoint_V = float(voltage_V)
+
+    def set_cutoffs(self, lower_V: float, upper_V: float) -> None:
+        self.check_voltage(lower_V)
+        self.check_voltage(upper_V)
+        if not lower_V < upper_V:
+            raise ComplianceError(f"lower cutoff {lower_V} V must be below upper {upper_V} V")
+        self.lower_cutoff_V, self.upper_cutoff_V = float(lower_V), float(upper_V)
+
+    def set_mode(self, mode: str) -> None:
+        self.mode = Mode(mode)
+
+    def set_output(self, on: bool) -> None:
+        if on:
+            self.trip_reason = ""
+        self.output_on = bool(on)
+
+    # --- time ----------------------------------------------------------------------------
+    def advance(self, duration_s: float) -> None:
+        """Let ``duration_s`` of simulated time pass (in whole model steps)."""
+        self._pending_s += duration_s
+        while True:
+            dt = self.electrode.step_s(self._step_current_estimate())
+            if self._pending_s < dt:
+                return
+            self._pending_s -= dt
+            self._step(dt)
+
+    def _drives(self) -> bool:
+        return self.output_on and self.mode is not Mode.OCV
+
+    def _step_current_estimate(self) -> float:
+        if self._drives() and self.mode is Mode.GALVANOSTATIC:
+            return self.current_setpoint_A
+        return self.current_A
+
+    def _step(self, dt: float) -> None:
+        if self._drives() and self.mode is Mode.POTENTIOSTATIC:
+            reading = self.electrode.step(dt, voltage_V=self.voltage_setpoint_V)
+        else:
+            current = self.current_setpoint_A if self._drives() else 0.0
+            reading = self.electrode.step(dt, current_A=current)
+        self.time_s += dt
+        self.current_A, self.voltage_V = reading.current_A, reading.voltage_V
+        self.charge_C += reading.current_A * dt
+        self._enforce_limits()
+        if self.time_s >= self._next_log_s:
+            self._record()
+
+    def _enforce_limits(self) -> None:
+        if not self._drives():
+            return
+        reason = ""
+        if self.mode is Mode.GALVANOSTATIC and self.voltage_V <= self.lower_cutoff_V:
+            reason = f"lower cutoff {self.lower_cutoff_V:.3f} V"
+        elif self.mode is Mode.GALVANOSTATIC and self.voltage_V >= self.upper_cutoff_V:
+            reason = f"upper cutoff {self.upper_cutoff_V:.3f} V"
+        elif abs(self.current_A) > self.config.max_current_A:
+            reason = f"current compliance {self.config.max_current_A:.3g} A"
+        if reason:
+            self.trip_reason = f"{reason} crossed at t = {self.time_s:.1f} s"
+            self.mode, self.output_on = Mode.OCV, False
+            self._record()
+
+    def _record(self) -> None:
+        self.log.append((self.time_s, self.voltage_V, self.current_A, self.charge_C))
+        self.log_count += 1
+        self._next_log_s = self.time_s + self.config.log_interval_s
+
+    def log_array(self) -> np.ndarray:
+        """The retained log as an (n, 4) array of time (s), voltage (V), current (A), charge (C)."""
+        return np.array(self.log, dtype=float).reshape(-1, 4)

@@ -1,0 +1,79 @@
+"""Beamline config: TOML loading and clear errors for malformed input."""
+
+import subprocess
+import sys
+
+import pytest
+
+from stxm_operando.config import BeamlineConfig, ConfigError
+from stxm_operando.sim import SimulatedBeamline
+
+GOOD = """
+[mono]
+energy_limits_eV = [702.0, 718.0]
+backlash_eV = 0.3
+
+[potentiostat]
+capacity_Ah = 2e-6
+
+[[sim.particles]]
+center_um = [0.5, -0.5]
+n_010 = 8
+n_001 = 20
+"""
+
+
+def test_toml_config_is_loaded_with_defaults_for_the_rest(tmp_path):
+    path = tmp_path / "beamline.toml"
+    path.write_text(GOOD)
+    config = BeamlineConfig.from_toml(path)
+    assert config.mono.energy_limits_eV == (702.0, 718.0)
+    assert config.mono.settle_time_s == BeamlineConfig().mono.settle_time_s
+    assert config.potentiostat.capacity_Ah == 2e-6
+    assert len(config.sim.particles) == 1 and config.sim.particles[0].n_001 == 20
+    world = SimulatedBeamline(config)
+    assert world.limits("energy") == (702.0, 718.0)
+    assert world.particles[0].model.c.shape == (8, 20)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[mono]\nenergy_limits_eV = [720.0, 700.0]", "lower limit must be below"),
+        ("[mono]\nenergy_limit = [700.0, 720.0]", "unknown key"),
+        ("[mono]\nbacklash_eV = 'half'", "expected a number"),
+        ("[stage]\nfine_travel_um = [1.0]", "array of 2 numbers"),
+        ("[potentiostat]\nmax_current_A = -1.0", "must be positive"),
+        ("[potentiostat]\nlog_length = 2.5", "expected an integer"),
+        ("[sim]\nparticles = []", "at least one particle"),
+        ("[[sim.particles]]\nn_010 = 1", "n_010 >= 3"),
+        ("[[sim.particles]]\nx0 = 1.5", "x0 must be inside"),
+        ("[sim]\nj0_form = 'tafel'", "j0_form"),
+        ("mono = 3", "expected a table"),
+        ("[mono\nenergy = 1", "not valid TOML"),
+        ("[epics]\nprefix = ''", "prefix must not be empty"),
+    ],
+)
+def test_malformed_configs_give_clear_errors(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        BeamlineConfig.from_toml(path)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        BeamlineConfig.from_toml(tmp_path / "nope.toml")
+
+
+def test_cli_reports_bad_config_without_a_traceback(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[mono]\nenergy_limits_eV = [720.0, 700.0]")
+    result = subprocess.run(
+        [sys.executable, "-m", "stxm_operando.cli", "ioc", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "bad config" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,106 @@
+"""The EPICS backend against the caproto IOC, over real Channel Access on 127.0.0.1."""
+
+import time
+
+import numpy as np
+import pytest
+from caproto.sync.client import write as ca_write
+from ophyd.utils import LimitError
+
+from stxm_operando.config import BeamlineConfig
+from stxm_operando.devices import ComplianceError
+
+CONFIG = BeamlineConfig()
+
+
+def wait_for(predicate, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_motor_records_carry_limits_and_units(epics):
+    scanner = epics.scanner
+    assert scanner.fine_x.limits == CONFIG.stage.fine_travel_um
+    assert scanner.mono.limits == CONFIG.mono.energy_limits_eV
+    assert scanner.zp_z.limits == CONFIG.zone_plate.z_travel_um
+    assert scanner.mono.egu == "eV" and scanner.fine_y.egu == "um"
+
+
+def test_energy_move_moves_mono_and_zone_plate_with_one_status(epics):
+    scanner = epics.scanner
+    status = scanner.set(711.0)
+    status.wait(15)
+    assert status.success
+    assert scanner.mono.position == pytest.approx(711.0, abs=1e-3)
+    assert scanner.zp_z.position == pytest.approx(scanner.focus_z_um(711.0), abs=1e-3)
+    scanner.set(708.2).wait(15)  # from above: via the backlash overshoot
+    assert scanner.energy.position == pytest.approx(708.2, abs=1e-3)
+
+
+def test_out_of_range_is_refused_by_client_and_by_ioc(epics, ioc_process):
+    _, prefix = ioc_process
+    before = epics.scanner.fine_x.position
+    with pytest.raises(LimitError):
+        epics.scanner.set(690.0)
+    with pytest.raises(LimitError):
+        epics.scanner.fine_x.set(75.0)
+    with pytest.raises(Exception):  # noqa: B017 - the IOC answers a CA write error
+        ca_write(f"{prefix}FineX", 75.0, notify=True, timeout=5)
+    assert epics.scanner.fine_x.position == before
+
+
+def test_raster_over_channel_access_returns_image_and_positions(epics):
+    raster = epics.raster
+    raster.configure_raster(-0.9, 0.2, 32, 24, 40.0, 1.0)
+    status = raster.trigger()
+    status.wait(30)
+    reading = raster.read()
+    image = reading["raster_image"]["value"]
+    xs = reading["raster_x_positions"]["value"]
+    assert image.shape == xs.shape == (24, 32)
+    assert np.mean(xs) == pytest.approx(-0.9, abs=0.01)
+    assert image.min() < 0.5 * reading["raster_i0"]["value"] < image.max()
+    assert reading["raster_end_time"]["value"] - reading["raster_start_time"][
+        "value"
+    ] == pytest.approx(32 * 24 * 1e-3, rel=1e-3)
+    with pytest.raises(LimitError):
+        raster.configure_raster(48.0, 0.0, 200, 10, 40.0, 1.0)
+
+
+def test_point_detector_counts(epics):
+    epics.point.dwell.put(2.0)
+    epics.point.trigger().wait(10)
+    counts = epics.point.counts.get()
+    assert 0 < counts <= 1.1 * CONFIG.detector.i0_rate_hz * 2e-3
+
+
+def test_galvanostatic_step_hits_cutoff_in_the_ioc(epics):
+    pstat = epics.potentiostat
+    with pytest.raises(ComplianceError):
+        pstat.current_for_c_rate(100.0)
+    with pytest.raises(LimitError):
+        pstat.current_setpoint.put(1e-3)
+    pstat.lower_cutoff.put(3.05)
+    pstat.upper_cutoff.put(3.9)
+    pstat.current_setpoint.put(pstat.current_for_c_rate(10.0))
+    pstat.mode.put("GALVANOSTATIC")
+    count_before = pstat.log_count.get()
+    pstat.output.put(1)
+    assert wait_for(lambda: "lower cutoff" in pstat.trip_reason.get(), timeout=30)
+    assert wait_for(lambda: pstat.mode.get() == "OCV" and pstat.output.get() == 0)
+    log = pstat.read_log(since=count_before)
+    assert len(log["index"]) > 5 and np.array_equal(
+        np.diff(log["index"]), np.ones(len(log["index"]) - 1)
+    )
+    assert log["voltage"].min() <= 3.05 + 0.02 < 3.2 < log["voltage"].max()
+    assert log["current"].max() == pytest.approx(1e-5, rel=1e-6)
+
+
+def test_clock_hold_waits_for_beamline_time(epics):
+    start = epics.clock.time.get()
+    epics.clock.set(5.0).wait(10)
+    assert epics.clock.time.get() >= start + 5.0

@@ -1,0 +1,166 @@
+"""The simulator's science: spectra, optics, particle model and electrode."""
+
+import numpy as np
+import pytest
+
+from stxm_operando.physics.constants import OCV_PLATEAU_V, thermal_voltage
+from stxm_operando.physics.electrode import Electrode
+from stxm_operando.physics.kinetics import j0_skewed
+from stxm_operando.physics.optics import focal_length_um, probe_sigma_nm
+from stxm_operando.physics.particle import PlateletModel, PlateletParameters
+from stxm_operando.physics.spectra import ReferenceSpectra
+
+CAPACITY_AH = 1e-6
+
+
+def run_to_half(
+    c_rate: float,
+    seed: int = 0,
+    n_010: int = 10,
+    n_001: int = 25,
+    params: PlateletParameters | None = None,
+) -> tuple[PlateletModel, Electrode]:
+    """Charge (c_rate > 0) or discharge a fresh particle at constant current to SoC 0.5."""
+    particle = PlateletModel(
+        n_010,
+        n_001,
+        params=params or PlateletParameters(),
+        seed=seed,
+        x0=0.02 if c_rate > 0 else 0.98,
+    )
+    electrode = Electrode([particle], CAPACITY_AH)
+    current = c_rate * CAPACITY_AH
+    dt = electrode.step_s(current)
+    while (electrode.mean_fraction < 0.5) if c_rate > 0 else (electrode.mean_fraction > 0.5):
+        electrode.step(dt, current_A=current)
+    return particle, electrode
+
+
+def test_reference_spectra_match_published_ratios_and_peaks():
+    spectra = ReferenceSpectra.load_default()
+    od_708, od_710 = spectra.mu_matrix([708.2, 710.2])
+    assert od_710[0] / od_708[0] == pytest.approx(0.52, abs=0.01)
+    assert od_710[1] / od_708[1] == pytest.approx(2.14, abs=0.02)
+    peaks = spectra.energy_eV[np.argmax(spectra.mu_per_um, axis=0)]
+    assert peaks == pytest.approx([708.2, 710.2], abs=0.1)
+    low, high = spectra.energy_range
+    assert low <= 700 and high >= 720
+    with pytest.raises(ValueError, match="outside the reference spectra"):
+        spectra.mu(750.0)
+
+
+def test_zone_plate_focal_length_follows_energy():
+    # f = D dr E / hc by hand: 240 um * 25 nm * 710 eV / 1239.84 eV nm
+    assert focal_length_um(710.0, 240.0, 25.0) == pytest.approx(240 * 25 * 710 / 1239.84198)
+    assert focal_length_um(720.0, 240.0, 25.0) > focal_length_um(700.0, 240.0, 25.0)
+    assert probe_sigma_nm(0.0, 708.0, 25.0) < probe_sigma_nm(3.0, 708.0, 25.0)
+
+
+def test_slow_rate_delithiation_goes_channel_by_channel_lithiation_stays_uniform():
+    params = PlateletParameters()
+    slow_c_rate = 0.1 * 3600 / params.time_unit_s  # 0.1 in diffusion units
+    lithiated, _ = run_to_half(slow_c_rate)
+    delithiated, _ = run_to_half(-slow_c_rate)
+    spread_lith = lithiated.c.mean(axis=0).std()
+    spread_delith = delithiated.c.mean(axis=0).std()
+    assert spread_delith > 2.5 * spread_lith
+    assert spread_delith > 0.2
+
+
+def test_high_rate_surface_is_li_rich_on_lithiation_and_li_poor_on_delithiation():
+    lithiated, _ = run_to_half(4.0)
+    delithiated, _ = run_to_half(-4.0)
+
+    def surface_minus_interior(p: PlateletModel) -> float:
+        return p.c[[0, -1], :].mean() - p.c[2:-2, :].mean()
+
+    assert surface_minus_interior(lithiated) > 0.08
+    assert surface_minus_interior(delithiated) < -0.08
+
+
+def test_galvanostatic_charge_is_conserved():
+    # Li fraction gained equals the integral of the delivered current over the capacity
+    electrode = Electrode([PlateletModel(10, 25, x0=0.02)], CAPACITY_AH)
+    dt = electrode.step_s(2e-6)
+    charge = sum(electrode.step(dt, current_A=2e-6).current_A * dt for _ in range(400))
+    assert charge == pytest.approx(2e-6 * 400 * dt)
+    gained = electrode.mean_fraction - 0.02
+    assert gained == pytest.approx(charge / 3600 / CAPACITY_AH, rel=1e-3)
+
+
+def test_potentiostatic_and_rest_control():
+    particle = PlateletModel(10, 12, x0=0.5)
+    electrode = Electrode([particle], CAPACITY_AH)
+    below = electrode.step(10.0, voltage_V=OCV_PLATEAU_V - 0.1)
+    assert below.current_A > 0 and below.voltage_V == pytest.approx(OCV_PLATEAU_V - 0.1)
+    above = electrode.step(10.0, voltage_V=OCV_PLATEAU_V + 0.1)
+    assert above.current_A < 0
+    before = electrode.mean_fraction
+    for _ in range(20):
+        rest = electrode.step(5.0, current_A=0.0)
+    assert rest.current_A == pytest.approx(0.0, abs=1e-15)
+    assert electrode.mean_fraction == pytest.approx(before, abs=1e-9)
+    # V = 3.422 - (kT/e) mu_e
+    assert rest.voltage_V == pytest.approx(OCV_PLATEAU_V - thermal_voltage() * electrode.mu_e)
+
+
+def test_overpotential_grows_with_rate_and_sign_follows_direction():
+    _, slow = run_to_half(0.5)
+    _, fast = run_to_half(8.0)
+    _, fast_delith = run_to_half(-8.0)
+    assert fast.voltage() < slow.voltage() < OCV_PLATEAU_V
+    assert fast_delith.voltage() > OCV_PLATEAU_V
+
+
+def test_model_is_deterministic_for_a_seed_and_heterogeneous_across_seeds():
+    a, _ = run_to_half(4.0, seed=3)
+    b, _ = run_to_half(4.0, seed=3)
+    c, _ = run_to_half(4.0, seed=4)
+    assert np.array_equal(a.c, b.c)
+    assert not np.allclose(a.k0, c.k0)
+    assert a.k0.std() > 0  # per-channel rate heterogeneity
+
+
+def test_lim_exchange_current_option_changes_kinetics():
+    lim, _ = run_to_half(4.0, params=PlateletParameters(j0_form="lim"))
+    bv, _ = run_to_half(4.0)
+    assert not np.allclose(lim.c, bv.c, atol=1e-3)
+    assert j0_skewed(0.25) == pytest.approx(1.0)
+    assert j0_skewed(0.64) == pytest.approx(0.52, abs=0.02)
+    assert j0_skewed(0.41) == pytest.approx(0.87, abs=0.03)
+
+
+def test_true_channel_current_matches_electrode_current():
+    particle, electrode = run_to_half(4.0)
+    uptake0, t = particle.end_uptake.copy(), 0.0
+    dt = electrode.step_s(4e-6)
+    for _ in range(50):
+        electrode.step(dt, current_A=4e-6)
+        t += dt
+    flux = (particle.end_uptake - uptake0) / (t / particle.params.time_unit_s)
+    j_ch = particle.channel_current_mA_cm2(flux)
+    assert j_ch.shape == (25,)
+    assert np.all(j_ch > 0)  # lithiation is positive
+    # mean over channels of (flux per end) relates to the mean Li uptake:
+    # d<c>/dt * n_010 * h = sum of both ends
+    rate = 4.0 / 3600 * particle.params.time_unit_s
+    assert (2 * flux.mean()) == pytest.approx(rate * particle.n_010 * particle.h, rel=0.02)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [dict(j0_form="tafel"), dict(omega_kT=0.0), dict(diffusivity_cm2_s=-1.0)]
+)
+def test_bad_material_parameters_are_rejected(kwargs):
+    with pytest.raises(ValueError):
+        PlateletParameters(**kwargs)
+
+
+def test_bad_electrode_inputs_are_rejected():
+    particle = PlateletModel(5, 5)
+    with pytest.raises(ValueError, match="capacity"):
+        Electrode([particle], 0.0)
+    electrode = Electrode([particle], CAPACITY_AH)
+    with pytest.raises(ValueError, match="exactly one"):
+        electrode.step(1.0)
+    with pytest.raises(ValueError):
+        PlateletModel(2, 5)
