@@ -1,1 +1,63 @@
-"""Pure numpy analysis: frames to optical density, Li fraction, drift, channels and kinetics."""
+"""Pure numpy analysis: frames to optical density, Li fraction, drift, channels and kinetics.
+
+Usable from a notebook; the live callbacks and the offline replay call the same functions.
+Nothing here imports bluesky or Qt.
+"""
+
+from .channels import Channel, ParticleAxes, channels, particle_axes
+from .electrochem import (
+    REFERENCE_OCV_V,
+    GalvanostaticStep,
+    OverpotentialRow,
+    c_rate,
+    charge_passed_Ah,
+    overpotential,
+    overpotential_table,
+    state_of_charge,
+)
+from .kinetics import (
+    J0Fit,
+    channel_current,
+    exchange_current,
+    fit_j0,
+    j0_skewed,
+    rate_map,
+    surface_composition,
+)
+from .masks import particle_mask
+from .optical_density import fraction_and_thickness, optical_density, unmix_stack, unmix_two_energy
+from .registration import align_series, apply_shift, register_frames, register_series
+from .statistics import SurfaceStatistics, surface_statistics
+
+__all__ = [
+    "REFERENCE_OCV_V",
+    "Channel",
+    "GalvanostaticStep",
+    "J0Fit",
+    "OverpotentialRow",
+    "ParticleAxes",
+    "SurfaceStatistics",
+    "align_series",
+    "apply_shift",
+    "c_rate",
+    "channel_current",
+    "channels",
+    "charge_passed_Ah",
+    "exchange_current",
+    "fit_j0",
+    "fraction_and_thickness",
+    "j0_skewed",
+    "optical_density",
+    "overpotential",
+    "overpotential_table",
+    "particle_axes",
+    "particle_mask",
+    "rate_map",
+    "register_frames",
+    "register_series",
+    "state_of_charge",
+    "surface_composition",
+    "surface_statistics",
+    "unmix_stack",
+    "unmix_two_energy",
+]

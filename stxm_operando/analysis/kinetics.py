@@ -1,0 +1,188 @@
+"""Rates, per-channel current densities, surface composition and exchange currents."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import curve_fit
+
+from ..physics.constants import FARADAY_C_MOL, LFP_SITE_DENSITY_MOL_CM3, thermal_voltage
+from ..physics.kinetics import j0_skewed
+from .channels import Channel
+
+__all__ = [
+    "J0Fit",
+    "channel_current",
+    "exchange_current",
+    "fit_j0",
+    "j0_skewed",
+    "rate_map",
+    "surface_composition",
+]
+
+LINEAR_REGIME_V = 0.120
+"""Largest |overpotential| for which the linear current-overpotential relation holds, V."""
+
+
+def rate_map(x_before, x_after, dt_s: float) -> np.ndarray:
+    """Lithiation rate dx/dt between two registered Li fraction maps, 1/s.
+
+    Examples
+    --------
+    >>> rate_map([[0.2, 0.4]], [[0.3, 0.4]], 10.0)
+    array([[0.01, 0.  ]])
+    """
+    x_before, x_after = np.asarray(x_before, dtype=float), np.asarray(x_after, dtype=float)
+    if x_before.shape != x_after.shape:
+        raise ValueError(f"x maps differ in shape: {x_before.shape} vs {x_after.shape}")
+    if not dt_s > 0:
+        raise ValueError(f"dt must be positive, got {dt_s} s")
+    return (x_after - x_before) / dt_s
+
+
+def _pixel_values(image: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    return image[pixels[:, 0], pixels[:, 1]]
+
+
+def channel_current(
+    rate, channel_list: Sequence[Channel], pixel_size_nm: float, thickness_nm=None
+) -> np.ndarray:
+    """Current density j_Ch of each channel per reacting (010) surface area, mA/cm2.
+
+    ``j_Ch = F rho_Li a sum_i (dx/dt)_i t_i / (t_first + t_last)``: the Li taken up along
+    the channel (pixel pitch a, thickness t_i) divided by the area of its two end faces.
+    Positive for lithiation.
+
+    Parameters
+    ----------
+    rate : 2-D array
+        dx/dt map, 1/s.
+    channel_list : sequence of Channel
+    pixel_size_nm : float
+        Pixel pitch along the channel, nm.
+    thickness_nm : float or 2-D array, optional
+        Particle thickness, nm; it cancels when uniform (the default).
+
+    Returns
+    -------
+    ndarray, one value per channel, mA/cm2.
+
+    Examples
+    --------
+    >>> from stxm_operando.analysis.channels import Channel
+    >>> ch = Channel(0, np.array([[0, 0], [1, 0], [2, 0], [3, 0]]))
+    >>> j = channel_current(np.full((4, 1), 1e-3), [ch], pixel_size_nm=40.0)
+    >>> round(float(j[0]), 4)  # F rho * 4 px * 40 nm * 1e-3 /s / 2, in mA/cm2
+    0.0176
+    """
+    rate = np.asarray(rate, dtype=float)
+    if not pixel_size_nm > 0:
+        raise ValueError(f"pixel size must be positive, got {pixel_size_nm} nm")
+    thickness = np.broadcast_to(
+        np.asarray(1.0 if thickness_nm is None else thickness_nm, dtype=float), rate.shape
+    )
+    pitch_cm = pixel_size_nm * 1e-7
+    charge_density = FARADAY_C_MOL * LFP_SITE_DENSITY_MOL_CM3  # C/cm3
+    currents = np.empty(len(channel_list))
+    for k, channel in enumerate(channel_list):
+        t = _pixel_values(thickness, channel.pixels)
+        uptake = np.sum(_pixel_values(rate, channel.pixels) * t) * pitch_cm
+        currents[k] = charge_density * uptake / (t[0] + t[-1]) * 1e3
+    return currents
+
+
+def surface_composition(x, channel_list: Sequence[Channel]) -> np.ndarray:
+    """x_surf of each channel: the mean Li fraction of its two end pixels.
+
+    Examples
+    --------
+    >>> from stxm_operando.analysis.channels import Channel
+    >>> ch = Channel(0, np.array([[0, 0], [1, 0], [2, 0]]))
+    >>> surface_composition(np.array([[0.8], [0.5], [0.6]]), [ch])
+    array([0.7])
+    """
+    x = np.asarray(x, dtype=float)
+    return np.array([_pixel_values(x, channel.ends).mean() for channel in channel_list])
+
+
+def exchange_current(j_ch, eta_V, temperature_K: float = 298.15) -> np.ndarray:
+    """Exchange current density from the linear current-overpotential relation.
+
+    ``j = -j0 e eta / kT`` (lithiation, j > 0, needs eta < 0), so ``j0 = -j kT / (e eta)``,
+    valid only for 0 < |eta| < 120 mV. A negative result marks a channel reacting against
+    the overpotential.
+
+    Parameters
+    ----------
+    j_ch : array
+        Current densities, mA/cm2 (positive = lithiation).
+    eta_V : float or array
+        Overpotential V - V_eq, V.
+    temperature_K : float
+
+    Returns
+    -------
+    ndarray, mA/cm2.
+
+    Examples
+    --------
+    >>> round(float(exchange_current(0.2, -0.05)), 4)
+    0.1028
+    """
+    eta = np.asarray(eta_V, dtype=float)
+    if np.any(~np.isfinite(eta)) or np.any(np.abs(eta) >= LINEAR_REGIME_V) or np.any(eta == 0):
+        raise ValueError(
+            f"the linear current-overpotential relation needs 0 < |eta| < "
+            f"{LINEAR_REGIME_V * 1e3:.0f} mV, got eta = {eta_V} V"
+        )
+    return -np.asarray(j_ch, dtype=float) * thermal_voltage(temperature_K) / eta
+
+
+@dataclass(frozen=True)
+class J0Fit:
+    """Fit of ``j0(x) = amplitude x^a (1 - x)^b`` with one-sigma uncertainties."""
+
+    amplitude: float
+    a: float
+    b: float
+    stderr: tuple[float, float, float]
+
+    def __call__(self, x) -> np.ndarray:
+        x = np.clip(np.asarray(x, dtype=float), 0.0, 1.0)
+        return self.amplitude * x**self.a * (1 - x) ** self.b
+
+    @property
+    def x_max(self) -> float:
+        """Composition of the maximum, a / (a + b)."""
+        return self.a / (self.a + self.b)
+
+
+def fit_j0(x_surf, j0) -> J0Fit:
+    """Fit a skewed ``A x^a (1-x)^b`` to exchange currents against surface composition.
+
+    The Lim 2016 form is a = 0.5, b = 1.5 (maximum at x = 0.25).
+
+    Examples
+    --------
+    >>> x = np.linspace(0.05, 0.95, 30)
+    >>> fit = fit_j0(x, 2.0 * j0_skewed(x))
+    >>> round(fit.a, 2), round(fit.b, 2), round(fit.x_max, 2)
+    (0.5, 1.5, 0.25)
+    """
+    x, j0 = np.asarray(x_surf, dtype=float).ravel(), np.asarray(j0, dtype=float).ravel()
+    if x.shape != j0.shape:
+        raise ValueError(f"x_surf and j0 differ in length: {x.size} vs {j0.size}")
+    keep = np.isfinite(x) & np.isfinite(j0) & (x > 0) & (x < 1) & (j0 > 0)
+    if keep.sum() < 4:
+        raise ValueError(f"need at least 4 points with 0 < x < 1 and j0 > 0, got {keep.sum()}")
+    x, j0 = x[keep], j0[keep]
+
+    def model(x, amplitude, a, b):
+        return amplitude * x**a * (1 - x) ** b
+
+    guess = (j0.max() / 0.33, 0.5, 1.5)
+    params, covariance = curve_fit(
+        model, x, j0, p0=guess, bounds=([0, 0, 0], [np.inf, 10, 10]), maxfev=20000
+    )
+    stderr = np.sqrt(np.clip(np.diag(covariance), 0, np.inf))
+    return J0Fit(*(float(p) for p in params), stderr=tuple(float(s) for s in stderr))

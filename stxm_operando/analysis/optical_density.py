@@ -1,0 +1,158 @@
+"""Counts to optical density, and optical density to Li fraction and thickness."""
+
+import warnings
+
+import numpy as np
+
+MIN_COUNTS = 0.5
+"""Non-positive counts are clamped to half a count before the logarithm."""
+
+
+def optical_density(counts, i0=None, blank_mask=None) -> np.ndarray:
+    """Optical density OD = -ln(I / I0) of a transmission image.
+
+    Parameters
+    ----------
+    counts : array
+        Transmitted counts I.
+    i0 : float or array, optional
+        Incident counts, a scalar or an array broadcastable to ``counts``.
+    blank_mask : bool array, optional
+        Pixels with no sample; I0 is their mean count. Give exactly one of ``i0`` and
+        ``blank_mask``. A blank region in the same image also removes the membrane's OD.
+
+    Returns
+    -------
+    ndarray
+        Optical density (dimensionless), same shape as ``counts``.
+
+    Warns
+    -----
+    RuntimeWarning
+        When non-positive counts are clamped to ``MIN_COUNTS``.
+
+    Examples
+    --------
+    >>> optical_density([500.0, 250.0], i0=1000.0).round(3)
+    array([0.693, 1.386])
+    """
+    counts = np.asarray(counts, dtype=float)
+    if (i0 is None) == (blank_mask is None):
+        raise ValueError("give exactly one of i0 and blank_mask")
+    if blank_mask is not None:
+        blank_mask = np.asarray(blank_mask, dtype=bool)
+        if blank_mask.shape != counts.shape:
+            raise ValueError(f"blank_mask shape {blank_mask.shape} != counts {counts.shape}")
+        if not blank_mask.any():
+            raise ValueError("blank_mask selects no pixels")
+        i0 = counts[blank_mask].mean()
+    i0 = np.asarray(i0, dtype=float)
+    try:
+        np.broadcast_shapes(i0.shape, counts.shape)
+    except ValueError:
+        raise ValueError(f"i0 shape {i0.shape} does not match counts {counts.shape}") from None
+    if np.any(~(i0 > 0)):
+        raise ValueError("i0 must be positive")
+    low = ~(counts > 0)
+    if low.any():
+        warnings.warn(
+            f"{int(low.sum())} non-positive counts clamped to {MIN_COUNTS}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        counts = np.where(low, MIN_COUNTS, counts)
+    return -np.log(counts / i0)
+
+
+def _check_mu(mu: np.ndarray, n_energies: int) -> np.ndarray:
+    mu = np.asarray(mu, dtype=float)
+    if mu.ndim != 2 or mu.shape[0] != n_energies or mu.shape[1] > n_energies:
+        raise ValueError(
+            f"mu must be (n_energies={n_energies}, n_phases <= n_energies), got shape {mu.shape}"
+        )
+    if not np.all(np.isfinite(mu)) or np.linalg.cond(mu) > 1e8:
+        raise ValueError("mu is singular: the energies do not distinguish the phases")
+    return mu
+
+
+def unmix_two_energy(od_e1, od_e2, mu) -> tuple[np.ndarray, np.ndarray]:
+    """Li fraction and thickness from OD maps at two energies (per-pixel 2 x 2 solve).
+
+    ``OD(E_i) = sum_j mu[i][j] t_j`` with phase 0 = LiFePO4 and 1 = FePO4; then
+    ``x = t_0 / (t_0 + t_1)`` and thickness ``t_0 + t_1``.
+
+    Parameters
+    ----------
+    od_e1, od_e2 : array
+        OD maps at the two energies (e.g. 708.2 and 710.2 eV), same shape.
+    mu : (2, 2) array_like
+        ``mu[i][j]`` = absorption per unit thickness of phase j at energy i, e.g. 1/um.
+
+    Returns
+    -------
+    x : ndarray
+        Li fraction, clipped to [0, 1]; NaN where the thickness is not positive.
+    thickness : ndarray
+        Total thickness in the inverse unit of ``mu`` (um for mu in 1/um).
+
+    Examples
+    --------
+    >>> mu = [[9.0, 4.44], [4.68, 9.5]]
+    >>> x, t = unmix_two_energy([9.0 * 0.1 + 4.44 * 0.05], [4.68 * 0.1 + 9.5 * 0.05], mu)
+    >>> float(x[0].round(3)), float(t[0].round(3))
+    (0.667, 0.15)
+    """
+    od_e1, od_e2 = np.asarray(od_e1, dtype=float), np.asarray(od_e2, dtype=float)
+    if od_e1.shape != od_e2.shape:
+        raise ValueError(f"OD maps differ in shape: {od_e1.shape} vs {od_e2.shape}")
+    mu = _check_mu(mu, 2)
+    if mu.shape != (2, 2):
+        raise ValueError(f"mu must be 2 x 2 for two energies, got {mu.shape}")
+    phases = unmix_stack(np.stack([od_e1, od_e2]), mu)
+    return fraction_and_thickness(phases)
+
+
+def unmix_stack(od_stack, mu_matrix) -> np.ndarray:
+    """Per-pixel least-squares phase thicknesses from an N-energy OD stack.
+
+    Parameters
+    ----------
+    od_stack : (n_energies, ...) array
+        OD maps, one per energy.
+    mu_matrix : (n_energies, n_phases) array_like
+        Absorption per unit thickness of each phase at each energy.
+
+    Returns
+    -------
+    (n_phases, ...) ndarray
+        Thickness of each phase in the inverse unit of ``mu_matrix``; for LiFePO4 / FePO4
+        the Li fraction is ``t[0] / (t[0] + t[1])``.
+
+    Examples
+    --------
+    >>> mu = [[9.0, 4.44], [4.68, 9.5], [1.0, 1.0]]
+    >>> unmix_stack([[0.9], [0.47], [0.1]], mu).round(3)[:, 0]
+    array([0.1, 0. ])
+    """
+    od_stack = np.asarray(od_stack, dtype=float)
+    mu = _check_mu(mu_matrix, od_stack.shape[0])
+    flat = od_stack.reshape(od_stack.shape[0], -1)
+    phases = np.linalg.pinv(mu) @ flat
+    return phases.reshape((mu.shape[1], *od_stack.shape[1:]))
+
+
+def fraction_and_thickness(phases) -> tuple[np.ndarray, np.ndarray]:
+    """Li fraction (clipped to [0, 1], NaN where not positive) and total thickness from
+    (LiFePO4, FePO4) thickness maps, e.g. after registering those maps.
+
+    Examples
+    --------
+    >>> x, t = fraction_and_thickness(np.array([[0.1, 0.0], [0.05, 0.0]]))
+    >>> x.round(3).tolist(), t.round(3).tolist()
+    ([0.667, nan], [0.15, 0.0])
+    """
+    phases = np.asarray(phases, dtype=float)
+    thickness = phases[0] + phases[1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x = np.where(thickness > 0, phases[0] / thickness, np.nan)
+    return np.clip(x, 0.0, 1.0), thickness
