@@ -1,14 +1,30 @@
-"""Command line: ``stxm-operando demo | ioc``."""
+"""Command line: ``stxm-operando demo | ioc | replay | export | catalog-server``."""
 
 import argparse
 import logging
+import os
 import sys
+from pathlib import Path
 
 from .config import BeamlineConfig, ConfigError
+from .storage import CatalogError, UnknownRunError
+
+DEFAULT_CATALOG = os.environ.get("STXM_OPERANDO_CATALOG", "demo-output/catalog")
 
 
 def _load_config(path: str | None) -> BeamlineConfig:
     return BeamlineConfig.from_toml(path) if path else BeamlineConfig()
+
+
+def _open_catalog(args: argparse.Namespace):
+    from .storage import Catalog
+
+    location = args.catalog
+    if location.startswith(("http://", "https://")):
+        return Catalog.remote(location, api_key=os.environ.get("TILED_API_KEY"))
+    if not Path(location).exists():
+        raise CatalogError(f"no catalog at {location}")
+    return Catalog.embedded(location)
 
 
 def _ioc(args: argparse.Namespace) -> None:
@@ -30,13 +46,52 @@ def _demo(args: argparse.Namespace) -> None:
     run_demo(_load_config(args.config), output=args.output)
 
 
+def _replay(args: argparse.Namespace) -> None:
+    from .demo import print_summary
+    from .live_callbacks import OperandoAnalysis
+    from .replay import replay
+
+    with _open_catalog(args) as catalog:
+        analysis = OperandoAnalysis()
+        count = replay(catalog, args.run, analysis)
+    print(f"replayed {count} documents of run {args.run}: {len(analysis.frames)} particle frames")
+    print_summary(analysis.summary(0.5))
+
+
+def _export(args: argparse.Namespace) -> None:
+    from .export import export_csv, export_nxstxm
+
+    with _open_catalog(args) as catalog:
+        catalog.run(args.run)  # unknown ids fail before any file is written
+        if args.nxstxm:
+            print(f"wrote {export_nxstxm(catalog, args.run, args.nxstxm)}")
+        if args.csv:
+            for path in export_csv(catalog, args.run, args.csv):
+                print(f"wrote {path}")
+
+
+def _catalog_server(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from .storage import build_catalog_app, check_server_security
+
+    api_key = os.environ.get("TILED_API_KEY") or args.api_key
+    check_server_security(args.host, api_key)
+    path = Path(args.path).expanduser().resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    uvicorn.run(
+        build_catalog_app(path, api_key), host=args.host, port=args.port, log_level="warning"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stxm-operando", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the simulated operando demo")
     demo.add_argument("--config", help="beamline TOML config (default: simulated beamline)")
-    demo.add_argument("--output", default="demo-output", help="folder for figures and data")
+    demo.add_argument("--output", default="demo-output", help="folder for catalog and figures")
     demo.set_defaults(func=_demo)
+
     ioc = commands.add_parser("ioc", help="serve the simulated beamline over Channel Access")
     ioc.add_argument("--config", help="beamline TOML config (default: simulated beamline)")
     ioc.add_argument("--prefix", help="PV prefix (default: from the config, 'STXM:')")
@@ -46,15 +101,45 @@ def build_parser() -> argparse.ArgumentParser:
         "--speed", type=float, default=10.0, help="simulated seconds per wall second (default 10)"
     )
     ioc.set_defaults(func=_ioc)
+
+    for name, func, text in (
+        ("replay", _replay, "replay a stored run through the analysis"),
+        ("export", _export, "export a stored run"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("run", help="start uid of the run (the operando run for a series)")
+        sub.add_argument(
+            "--catalog",
+            default=DEFAULT_CATALOG,
+            help=f"catalog directory or tiled URI (default {DEFAULT_CATALOG}; "
+            "TILED_API_KEY for servers)",
+        )
+        sub.set_defaults(func=func)
+        if name == "export":
+            sub.add_argument("--nxstxm", help="write NXstxm HDF5 to this file")
+            sub.add_argument("--csv", help="write electrochemistry and frame CSVs here")
+
+    server = commands.add_parser("catalog-server", help="serve a catalog over tiled (HTTP)")
+    server.add_argument("--path", required=True, help="catalog directory")
+    server.add_argument("--host", default="127.0.0.1", help="interface (default loopback)")
+    server.add_argument("--port", type=int, default=8000)
+    server.add_argument("--api-key", help="required key (or TILED_API_KEY); needed off loopback")
+    server.set_defaults(func=_catalog_server)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "export" and not (args.nxstxm or args.csv):
+        parser.error("export needs --nxstxm FILE and/or --csv DIR")
     try:
         args.func(args)
     except ConfigError as err:
         print(f"stxm-operando: bad config: {err}", file=sys.stderr)
+        return 2
+    except (CatalogError, UnknownRunError, ValueError) as err:
+        print(f"stxm-operando: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

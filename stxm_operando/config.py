@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .physics.optics import focal_length_um
+
 
 class ConfigError(ValueError):
     """A beamline configuration is malformed; the message names the offending key."""
@@ -72,6 +74,10 @@ class ZonePlateConfig:
     z_travel_um: Range = (2000.0, 6000.0)
     osa_z_travel_um: Range = (-2000.0, 2000.0)
     z_velocity_um_s: float = 500.0
+
+    def focus_z_um(self, energy_eV: float) -> float:
+        """Zone-plate Z that focuses ``energy_eV`` on the nominal sample plane, um."""
+        return focal_length_um(energy_eV, self.diameter_um, self.outer_zone_nm) + self.z_offset_um
 
     def validate(self, where: str) -> None:
         _require(
@@ -144,13 +150,15 @@ def _default_particles() -> tuple[ParticleConfig, ...]:
 
 @dataclass(frozen=True)
 class SimConfig:
-    """Simulated world: seed, pixel size (nm), membrane OD, drift (nm/min), model, particles."""
+    """Simulated world: seed, pixel size (nm), membrane OD, drift (nm/min), piezo jitter (nm),
+    sample height off the nominal focal plane (um, unknown to the controls), model, particles."""
 
     seed: int = 0
     pixel_nm: float = 40.0
     membrane_od: float = 0.15
     drift_nm_per_min: float = 6.0
     piezo_jitter_nm: float = 2.0
+    sample_z_offset_um: float = 0.0
     diffusivity_cm2_s: float = 6e-13
     rate_constant: float = 0.05
     rate_spread: float = 0.3

@@ -1,68 +1,120 @@
-"""The simulated operando demo: 4C lithiation and delithiation of two particles, imaged at
-both Fe L3 energies every simulated minute, on the RunEngine."""
+"""The simulated operando demo: two particles, 4C lithiation and 4C delithiation with rests,
+two-energy images every simulated minute, stored in the embedded catalog."""
 
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
-import bluesky.plan_stubs as bps
 import numpy as np
 from bluesky import RunEngine
 
 from .config import BeamlineConfig
 from .devices import simulated_beamline
+from .live_callbacks import OperandoAnalysis, SummaryRow
+from .plans import Galvanostatic, Rest, find_particles, operando
+from .storage import Catalog
 
-ENERGIES_EV = (708.2, 710.2)
+
+@dataclass
+class DemoResult:
+    """What the demo made: the catalog, run ids, the analysis and the figures."""
+
+    catalog_path: Path
+    operando_uid: str
+    summary: list[SummaryRow]
+    figures: list[Path]
+    analysis: OperandoAnalysis
 
 
-def _surface_and_interior(c: np.ndarray) -> tuple[float, float]:
-    return float(c[[0, -1], :].mean()), float(c[1:-1, :].mean())
+def print_summary(rows: list[SummaryRow]) -> None:
+    """The paper's Fig. 5b/5c numbers: surface vs interior at SoC ~0.5."""
+    print(
+        f"{'direction':13s} {'C-rate':>6s} {'particle':>8s} {'<x>':>6s} {'<x_surf>':>9s} "
+        f"{'<x_int>':>8s} {'active':>7s} {'transf.':>7s}"
+    )
+    for r in rows:
+        print(
+            f"{r.direction:13s} {r.c_rate:6.1f} {r.particle_id:8d} {r.mean_fraction:6.3f} "
+            f"{r.mean_surface:9.3f} {r.mean_internal:8.3f} {r.active_fraction:7.0%} "
+            f"{r.transformed_fraction:7.0%}"
+        )
 
 
 def run_demo(
-    config: BeamlineConfig | None = None, output: str | Path = "demo-output", c_rate: float = 4.0
-) -> dict[str, list[tuple[float, float]]]:
-    """Run the demo; return the true (x_surf, x_internal) per particle at SoC ~0.5 for each
-    direction and print a summary table."""
-    bl = simulated_beamline(config)
-    RE = RunEngine({})
-    pstat, world = bl.potentiostat, bl.world
-    summary: dict[str, list[tuple[float, float]]] = {}
+    config: BeamlineConfig | None = None,
+    output: str | Path = "demo-output",
+    c_rate: float = 4.0,
+    every_s: float = 60.0,
+    progress: bool = True,
+) -> DemoResult:
+    """Find the particles, run the operando protocol, print the summary, save figures."""
+    from .gui.figures import save_li_maps, save_voltage_curve
 
-    def image_particles():
-        for energy in ENERGIES_EV:
-            yield from bps.mv(bl.scanner, energy)
-            for particle in bl.config.sim.particles:
-                yield from bps.mv(
-                    bl.raster.center_x,
-                    particle.center_um[0],
-                    bl.raster.center_y,
-                    particle.center_um[1],
-                )
-                yield from bps.trigger_and_read([bl.raster, pstat, bl.clock])
+    started = time.perf_counter()
+    output = Path(output)
+    beamline = simulated_beamline(config)
+    analysis = OperandoAnalysis()
+    with Catalog.embedded(output / "catalog") as catalog:
+        RE = RunEngine({}, call_returns_result=True)
+        writer = catalog.writer()
+        RE.subscribe(writer)
+        RE.subscribe(analysis)
+        rois = RE(find_particles(beamline, num_x=80, num_y=60, dwell_ms=0.5)).plan_result
+        print(
+            f"found {len(rois)} particles: "
+            + ", ".join(
+                f"#{r.particle_id} at ({r.center_x_um:.2f}, {r.center_y_um:.2f}) um" for r in rois
+            )
+        )
+        protocol = [
+            Galvanostatic(c_rate=c_rate, until_V=3.0),
+            Rest(600.0),
+            Galvanostatic(c_rate=-c_rate, until_V=3.9),
+            Rest(600.0),
+        ]
+        result = RE(
+            operando(
+                beamline,
+                protocol,
+                rois,
+                every_s=every_s,
+                progress=progress,
+                sample="LiFePO4 platelets (simulated)",
+                initial_soc=beamline.world.electrode.mean_fraction,
+            )
+        )
+        uid = result.run_start_uids[0]
+        writer.flush()
+    rows = analysis.summary(0.5)
+    figures = _figures(analysis, output, save_li_maps, save_voltage_curve)
+    print(f"\ndata: embedded catalog {output / 'catalog'}, operando run {uid}")
+    print(f"steps ended by: {'; '.join(result.plan_result)}")
+    print(f"{len(analysis.frames)} particle frames analysed; surface vs interior at SoC 0.5:")
+    print_summary(rows)
+    print("figures: " + ", ".join(str(f) for f in figures))
+    print(
+        f"simulated {beamline.world.clock_s / 60:.1f} min in {time.perf_counter() - started:.1f} s"
+    )
+    return DemoResult(output / "catalog", uid, rows, figures, analysis)
 
-    def step(direction: str, current_A: float):
-        yield from bps.open_run(md={"direction": direction, "c_rate": c_rate})
-        yield from bps.mv(bl.raster.num_x, 40, bl.raster.num_y, 40, bl.raster.dwell, 0.5)
-        yield from bps.mv(pstat.lower_cutoff, 2.9, pstat.upper_cutoff, 3.95)
-        yield from bps.mv(pstat.current_setpoint, current_A, pstat.mode, "GALVANOSTATIC")
-        yield from bps.mv(pstat.output, 1)
-        half_done = False
-        while pstat.output.get():
-            yield from image_particles()
-            fraction = world.electrode.mean_fraction
-            if not half_done and (fraction >= 0.5 if current_A > 0 else fraction <= 0.5):
-                summary[direction] = [_surface_and_interior(c) for c in world.true_fraction_maps()]
-                half_done = True
-            yield from bps.mv(bl.clock, 60.0)
-        yield from bps.mv(bl.clock, 600.0)  # rest
-        yield from bps.close_run()
 
-    current = pstat.current_for_c_rate(c_rate)
-    RE(step("lithiation", current))
-    RE(step("delithiation", -current))
-    Path(output).mkdir(parents=True, exist_ok=True)
-    print(f"{'direction':14s} {'particle':>8s} {'<x_surf>':>9s} {'<x_int>':>8s}")
-    for direction, rows in summary.items():
-        for i, (surface, interior) in enumerate(rows):
-            print(f"{direction:14s} {i:8d} {surface:9.3f} {interior:8.3f}")
-    print(f"simulated time {world.clock_s / 60:.1f} min, last trip: {pstat.trip_reason.get()}")
-    return summary
+def _figures(analysis, output, save_li_maps, save_voltage_curve) -> list[Path]:
+    ec = analysis.electrochemistry()
+    figures = [save_voltage_curve(ec["time"], ec["voltage"], output / "voltage.png")]
+    particles = sorted({f.particle_id for f in analysis.frames})
+    directions = [
+        d for d in ("lithiation", "delithiation") if any(f.direction == d for f in analysis.frames)
+    ]
+    maps, labels = [], []
+    for direction in directions:
+        for pid in particles:
+            frames = [
+                f for f in analysis.frames if f.particle_id == pid and f.direction == direction
+            ]
+            picks = [frames[round(k * (len(frames) - 1) / 5)] for k in range(6)]
+            maps.append([np.where(f.analysis.labels > 0, f.analysis.x, np.nan) for f in picks])
+            labels.append(f"{direction[:5]}. #{pid}")
+    figures.append(
+        save_li_maps(maps, labels, [f"frame {k + 1}/6" for k in range(6)], output / "li_maps.png")
+    )
+    return figures

@@ -5,6 +5,7 @@
 >>> status = bl.scanner.set(708.2)    # mono and zone plate together
 """
 
+from .beam import BeamMonitor, EpicsBeamMonitor, SimBeamMonitor
 from .beamline import Beamline, epics_beamline, simulated_beamline
 from .clock import Clock, EpicsClock, SimClock
 from .detectors import (
@@ -19,9 +20,11 @@ from .potentiostat import ComplianceError, EpicsPotentiostat, Mode, Potentiostat
 from .scanner import EpicsZonePlateScanner, SimZonePlateScanner, ZonePlateScanner
 
 __all__ = [
+    "BeamMonitor",
     "Beamline",
     "Clock",
     "ComplianceError",
+    "EpicsBeamMonitor",
     "EpicsClock",
     "EpicsPointDetector",
     "EpicsPotentiostat",
@@ -31,6 +34,7 @@ __all__ = [
     "PointDetector",
     "Potentiostat",
     "RasterDetector",
+    "SimBeamMonitor",
     "SimClock",
     "SimPointDetector",
     "SimPotentiostat",

@@ -6,6 +6,7 @@ from ophyd import Device
 
 from ..config import BeamlineConfig
 from ..sim import SimulatedBeamline
+from .beam import BeamMonitor, EpicsBeamMonitor, SimBeamMonitor
 from .clock import Clock, EpicsClock, SimClock
 from .detectors import (
     EpicsPointDetector,
@@ -24,6 +25,7 @@ PV_GROUPS = {
     "raster": "Raster:",
     "point": "Point:",
     "clock": "Clock:",
+    "beam": "Beam:",
 }
 """PV prefix of each device, appended to the beamline prefix (see README, PV layout)."""
 
@@ -37,6 +39,7 @@ class Beamline:
     raster: RasterDetector
     point: PointDetector
     clock: Clock
+    beam: BeamMonitor
     config: BeamlineConfig
     world: SimulatedBeamline | None = None
 
@@ -56,6 +59,7 @@ def simulated_beamline(
         raster=SimRasterDetector(world=world, name="raster"),
         point=SimPointDetector(world=world, name="point"),
         clock=SimClock(world=world, name="clock"),
+        beam=SimBeamMonitor(world=world, name="beam"),
         config=world.config,
         world=world,
     )
@@ -73,6 +77,7 @@ def epics_beamline(
         "raster": EpicsRasterDetector(base + PV_GROUPS["raster"], config=config, name="raster"),
         "point": EpicsPointDetector(base + PV_GROUPS["point"], name="point"),
         "clock": EpicsClock(base + PV_GROUPS["clock"], name="clock"),
+        "beam": EpicsBeamMonitor(base + PV_GROUPS["beam"], name="beam"),
     }
     for device in devices.values():
         device.wait_for_connection(timeout=timeout)

@@ -11,7 +11,6 @@ from ophyd.pseudopos import pseudo_position_argument, real_position_argument
 from ophyd.utils import LimitError
 
 from ..config import BeamlineConfig
-from ..physics.optics import focal_length_um
 from .axes import EpicsMonochromator, SimAxis, SimMonochromator
 from .sim_signals import WorldReadbacks
 
@@ -32,8 +31,7 @@ class ZonePlateScanner(PseudoPositioner):
 
     def focus_z_um(self, energy_eV: float) -> float:
         """Zone-plate Z that focuses ``energy_eV``, um."""
-        zp = self.config.zone_plate
-        return focal_length_um(energy_eV, zp.diameter_um, zp.outer_zone_nm) + zp.z_offset_um
+        return self.config.zone_plate.focus_z_um(energy_eV)
 
     def check_value(self, value) -> None:
         energy = value[0] if isinstance(value, tuple | list) else getattr(value, "energy", value)

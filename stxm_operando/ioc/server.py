@@ -278,6 +278,17 @@ class ClockPVs(PVGroup):
             await ioc.publish()
 
 
+class BeamPVs(PVGroup):
+    """Storage-ring current."""
+
+    current = pvproperty(value=0.0, name="Current", units="mA", precision=2, read_only=True)
+
+    async def publish(self) -> None:
+        current = _world(self).beam_current_mA
+        if self.current.value != current:
+            await self.current.write(current, verify_value=False)
+
+
 class StxmIOC(PVGroup):
     """The simulated STXM beamline over Channel Access (see README, PV layout).
 
@@ -299,6 +310,7 @@ class StxmIOC(PVGroup):
     raster = SubGroup(RasterPVs, prefix="Raster:")
     point = SubGroup(PointPVs, prefix="Point:")
     clock = SubGroup(ClockPVs, prefix="Clock:")
+    beam = SubGroup(BeamPVs, prefix="Beam:")
 
     motion_latency_s = 0.02
 
@@ -314,6 +326,7 @@ class StxmIOC(PVGroup):
         """Push the world's state (clock, potentiostat, motor readbacks) to the PVs."""
         await self.clock.time.write(self.world.clock_s, verify_value=False)
         await self.potentiostat.publish()
+        await self.beam.publish()
         for axis in (
             self.energy,
             self.zp_z,

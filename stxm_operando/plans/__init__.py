@@ -1,1 +1,43 @@
-"""Bluesky plans: imaging, electrochemistry steps and the operando protocol."""
+"""Bluesky plans: imaging, electrochemistry steps and the operando protocol.
+
+Every plan takes the beamline's devices (``stxm_operando.devices.Beamline``) first and checks
+all its arguments before anything moves or any current flows (``PlanArgumentError``).
+"""
+
+from .electrochem import (
+    Galvanostatic,
+    HoldPotential,
+    Rest,
+    electrochemistry,
+    galvanostatic,
+    hold_potential,
+    rest,
+)
+from .imaging import (
+    FE_L3_ENERGIES_EV,
+    ParticleROI,
+    find_particles,
+    focus_scan,
+    stack,
+    two_energy_image,
+)
+from .operando import operando
+from .validation import PlanArgumentError
+
+__all__ = [
+    "FE_L3_ENERGIES_EV",
+    "Galvanostatic",
+    "HoldPotential",
+    "ParticleROI",
+    "PlanArgumentError",
+    "Rest",
+    "electrochemistry",
+    "find_particles",
+    "focus_scan",
+    "galvanostatic",
+    "hold_potential",
+    "operando",
+    "rest",
+    "stack",
+    "two_energy_image",
+]

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..config import BeamlineConfig
 from ..physics.electrode import Electrode
-from ..physics.optics import focal_length_um, probe_sigma_nm
+from ..physics.optics import probe_sigma_nm
 from ..physics.particle import PlateletModel, PlateletParameters
 from ..physics.spectra import ReferenceSpectra
 from .potentiostat import PotentiostatModel
@@ -87,8 +87,9 @@ class SimulatedBeamline:
         self.clock_s = 0.0
         self.listeners: list = []
         """Callables run with no arguments after every clock advance (e.g. device monitors)."""
-        self.beam_current_mA = 500.0
         self.nominal_beam_current_mA = 500.0
+        self.beam_dumps: list[tuple[float, float]] = []
+        """Scheduled beam losses as (start, end) on the simulated clock, s."""
         self._rng = np.random.default_rng(sim.seed + 7)
         drift_rng = np.random.default_rng(sim.seed + 13)
         self._drift_direction = drift_rng.uniform(0, 2 * np.pi)
@@ -96,7 +97,7 @@ class SimulatedBeamline:
         energy = float(np.mean(config.mono.energy_limits_eV))
         self.positions = {axis: 0.0 for axis in AXES}
         self.positions["energy"] = energy
-        self.positions["zp_z"] = self.focus_z_um(energy)
+        self.positions["zp_z"] = config.zone_plate.focus_z_um(energy)
 
     # --- limits and geometry ---------------------------------------------------------------
     def limits(self, axis: str) -> tuple[float, float]:
@@ -135,9 +136,8 @@ class SimulatedBeamline:
             )
 
     def focus_z_um(self, energy_eV: float) -> float:
-        """Zone-plate Z that focuses this energy on the sample, um."""
-        zp = self.config.zone_plate
-        return focal_length_um(energy_eV, zp.diameter_um, zp.outer_zone_nm) + zp.z_offset_um
+        """Zone-plate Z that truly focuses this energy on the sample, um."""
+        return self.config.zone_plate.focus_z_um(energy_eV) + self.config.sim.sample_z_offset_um
 
     def drift_um(self, time_s: float | None = None) -> np.ndarray:
         """Sample drift (x, y) at a time: a steady creep plus slow wobble, um."""
@@ -187,6 +187,18 @@ class SimulatedBeamline:
             lithiated, delithiated = particle.phase_thickness_nm(sx, sy, sigma)
             od += (lithiated * mu_lfp + delithiated * mu_fp) / 1e3
         return od
+
+    @property
+    def beam_current_mA(self) -> float:
+        """Storage-ring current now: nominal, or 0 during a scheduled beam dump, mA."""
+        dumped = any(start <= self.clock_s < end for start, end in self.beam_dumps)
+        return 0.0 if dumped else self.nominal_beam_current_mA
+
+    def schedule_beam_dump(self, start_s: float, duration_s: float) -> None:
+        """Lose the beam from ``start_s`` for ``duration_s`` of simulated time."""
+        if not duration_s > 0:
+            raise ValueError(f"a beam dump must last a positive time, got {duration_s} s")
+        self.beam_dumps.append((float(start_s), float(start_s + duration_s)))
 
     def incident_counts(self, dwell_s: float) -> float:
         """Expected counts with nothing in the beam for one dwell."""

@@ -1,0 +1,310 @@
+"""Electrochemistry steps and plans: galvanostatic, rest and potentiostatic hold.
+
+The potentiostat runs each step itself (with its own cutoffs); the plan arms it, holds while
+time passes, records its log and decides when the step is over.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+
+import bluesky.plan_stubs as bps
+import bluesky.preprocessors as bpp
+from tqdm.auto import tqdm
+
+from ..devices import Beamline, ComplianceError
+from .records import ElectrochemistryRecorder
+from .validation import PlanArgumentError, check_positive, require
+
+
+@dataclass(frozen=True)
+class Galvanostatic:
+    """Constant current, given as a C-rate (1/h) or in A; positive lithiates.
+
+    Ends at the first of: ``until_V`` (a device cutoff: lower on lithiation, upper on
+    delithiation), ``until_capacity`` (fraction of the electrode capacity passed) or
+    ``duration_s``.
+    """
+
+    c_rate: float | None = None
+    current_A: float | None = None
+    until_V: float | None = None
+    until_capacity: float | None = None
+    duration_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Rest:
+    """Open circuit for ``duration_s``."""
+
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class HoldPotential:
+    """Constant voltage (V) until |current| falls below ``until_current_A`` or
+    ``duration_s`` passes."""
+
+    voltage_V: float
+    until_current_A: float | None = None
+    duration_s: float | None = None
+
+
+Step = Galvanostatic | Rest | HoldPotential
+
+
+@dataclass(frozen=True)
+class ArmedStep:
+    """A validated step with its current resolved (A) and a printable label."""
+
+    step: Step
+    current_A: float
+    label: str
+    direction: str
+
+    def describe(self) -> dict:
+        """Searchable metadata for the step."""
+        return {
+            "kind": type(self.step).__name__,
+            "current_A": self.current_A,
+            "direction": self.direction,
+            "label": self.label,
+        } | {k: v for k, v in asdict(self.step).items() if v is not None}
+
+
+def arm_step(beamline: Beamline, step: Step) -> ArmedStep:
+    """Validate a step against the potentiostat (compliance, window) before anything flows."""
+    pstat = beamline.potentiostat
+    low, high = beamline.config.potentiostat.voltage_limits_V
+    if isinstance(step, Galvanostatic):
+        require(
+            (step.c_rate is None) != (step.current_A is None),
+            "a galvanostatic step needs exactly one of c_rate and current_A",
+        )
+        try:
+            current = (
+                pstat.current_for_c_rate(step.c_rate)
+                if step.c_rate is not None
+                else (pstat.check_current(step.current_A) or step.current_A)
+            )
+        except (ComplianceError, TypeError) as err:
+            raise PlanArgumentError(str(err)) from None
+        require(current != 0, "a galvanostatic step needs a non-zero current (use Rest)")
+        require(
+            any(v is not None for v in (step.until_V, step.until_capacity, step.duration_s)),
+            "a galvanostatic step needs until_V, until_capacity or duration_s to end",
+        )
+        if step.until_V is not None:
+            require(
+                low <= step.until_V <= high,
+                f"until_V {step.until_V} V is outside the potentiostat window {low}-{high} V",
+            )
+        if step.until_capacity is not None:
+            check_positive(step.until_capacity, "until_capacity", "capacity fractions")
+        if step.duration_s is not None:
+            check_positive(step.duration_s, "duration_s", "s")
+        rate = current / beamline.config.potentiostat.capacity_Ah
+        direction = "lithiation" if current > 0 else "delithiation"
+        return ArmedStep(step, float(current), f"{rate:+.3g}C {direction}", direction)
+    if isinstance(step, Rest):
+        check_positive(step.duration_s, "rest duration_s", "s")
+        return ArmedStep(step, 0.0, f"rest {step.duration_s:g} s", "rest")
+    if isinstance(step, HoldPotential):
+        require(
+            isinstance(step.voltage_V, int | float) and low <= step.voltage_V <= high,
+            f"hold voltage {step.voltage_V} V is outside the window {low}-{high} V",
+        )
+        require(
+            step.until_current_A is not None or step.duration_s is not None,
+            "a potential hold needs until_current_A or duration_s to end",
+        )
+        if step.until_current_A is not None:
+            check_positive(step.until_current_A, "until_current_A", "A")
+        if step.duration_s is not None:
+            check_positive(step.duration_s, "duration_s", "s")
+        return ArmedStep(step, 0.0, f"hold {step.voltage_V:.3f} V", "hold")
+    raise PlanArgumentError(f"unknown protocol step {step!r}")
+
+
+def _start(beamline: Beamline, armed: ArmedStep):
+    """Configure and switch on the potentiostat for a step (plan stub)."""
+    pstat, step = beamline.potentiostat, armed.step
+    low, high = beamline.config.potentiostat.voltage_limits_V
+    if isinstance(step, Rest):
+        yield from bps.mv(pstat.output, 0, pstat.mode, "OCV")
+        return
+    if isinstance(step, Galvanostatic):
+        lower = step.until_V if step.until_V is not None and armed.current_A > 0 else low
+        upper = step.until_V if step.until_V is not None and armed.current_A < 0 else high
+        yield from bps.mv(pstat.lower_cutoff, low, pstat.upper_cutoff, high)
+        yield from bps.mv(
+            pstat.lower_cutoff,
+            lower,
+            pstat.upper_cutoff,
+            upper,
+            pstat.current_setpoint,
+            armed.current_A,
+        )
+        yield from bps.mv(pstat.mode, "GALVANOSTATIC")
+    else:
+        yield from bps.mv(
+            pstat.lower_cutoff,
+            low,
+            pstat.upper_cutoff,
+            high,
+            pstat.voltage_setpoint,
+            step.voltage_V,
+        )
+        yield from bps.mv(pstat.mode, "POTENTIOSTATIC")
+    yield from bps.mv(pstat.output, 1)
+
+
+def switch_off(beamline: Beamline):
+    """Open the circuit: OCV, output off (plan stub)."""
+    yield from bps.mv(beamline.potentiostat.mode, "OCV", beamline.potentiostat.output, 0)
+
+
+def run_step(
+    beamline: Beamline,
+    armed: ArmedStep,
+    recorder: ElectrochemistryRecorder,
+    every_s: float,
+    on_tick: Callable[[], Iterator] | None = None,
+    progress: bool = True,
+):
+    """Run one armed step: arm the potentiostat, then until the step ends, call ``on_tick``
+    (e.g. imaging), hold for the rest of ``every_s`` and record the log. Returns why the
+    step ended."""
+    pstat, clock, step = beamline.potentiostat, beamline.clock, armed.step
+    capacity_C = beamline.config.potentiostat.capacity_Ah * 3600.0
+    yield from _start(beamline, armed)
+    yield from recorder.record("start", armed.label)
+    start_time, start_charge = clock.time.get(), pstat.charge.get()
+    duration = getattr(step, "duration_s", None)
+    until_capacity = getattr(step, "until_capacity", None)
+    total = duration or (
+        until_capacity * capacity_C / abs(armed.current_A) if until_capacity else None
+    )
+    bar = tqdm(total=total, desc=armed.label, unit="s", disable=not progress, leave=False)
+    reason = ""
+    while not reason:
+        tick_start = clock.time.get()
+        if on_tick is not None:
+            yield from on_tick()
+        elapsed = clock.time.get() - start_time
+        hold = max(every_s - (clock.time.get() - tick_start), 0.0)
+        if duration is not None:
+            hold = min(hold, duration - elapsed)
+        if until_capacity is not None:
+            remaining = until_capacity * capacity_C - abs(pstat.charge.get() - start_charge)
+            hold = min(hold, remaining / abs(armed.current_A))
+        if hold > 0:
+            yield from bps.mv(clock, hold)
+        yield from recorder.collect()
+        bar.update(clock.time.get() - tick_start)
+        reason = _step_over(beamline, armed, start_time, start_charge, capacity_C)
+    bar.close()
+    yield from recorder.record("end", reason)
+    return reason
+
+
+def _step_over(beamline, armed, start_time, start_charge, capacity_C) -> str:
+    pstat, step = beamline.potentiostat, armed.step
+    if armed.current_A != 0 or isinstance(step, HoldPotential):
+        if pstat.mode.get() == "OCV" and pstat.output.get() == 0:
+            return pstat.trip_reason.get() or "potentiostat switched off"
+    elapsed = beamline.clock.time.get() - start_time
+    duration = getattr(step, "duration_s", None)
+    if duration is not None and elapsed >= duration - 1e-9:
+        return f"duration {duration:g} s"
+    until_capacity = getattr(step, "until_capacity", None)
+    passed = abs(pstat.charge.get() - start_charge) / capacity_C
+    if until_capacity is not None and passed >= until_capacity - 1e-6:
+        return f"capacity {until_capacity:g}"
+    until_current = getattr(step, "until_current_A", None)
+    if until_current is not None and elapsed > 0 and abs(pstat.current.get()) < until_current:
+        return f"current below {until_current:g} A"
+    return ""
+
+
+def electrochemistry(
+    beamline: Beamline,
+    steps: list[Step],
+    record_every_s: float = 10.0,
+    md: dict | None = None,
+    progress: bool = True,
+):
+    """Run electrochemistry steps alone in one run, recording the potentiostat log.
+
+    The cell is switched to OCV when the plan ends, fails or is aborted.
+    """
+    armed = [arm_step(beamline, s) for s in steps]
+    require(len(armed) > 0, "at least one step is needed")
+    check_positive(record_every_s, "record_every_s", "s")
+    recorder = ElectrochemistryRecorder(beamline.potentiostat, beamline.clock)
+    metadata = {
+        "plan_name": "electrochemistry",
+        "protocol": [a.describe() for a in armed],
+        "capacity_Ah": beamline.config.potentiostat.capacity_Ah,
+    } | dict(md or {})
+
+    def plan():
+        yield from bps.open_run(md=metadata)
+        reasons = []
+        for index, step in enumerate(armed):
+            recorder.step = index
+            reasons.append(
+                (yield from run_step(beamline, step, recorder, record_every_s, progress=progress))
+            )
+        yield from bps.close_run()
+        return reasons
+
+    return bpp.finalize_wrapper(plan(), switch_off(beamline))
+
+
+def galvanostatic(
+    beamline: Beamline,
+    c_rate: float | None = None,
+    current_A: float | None = None,
+    until_V: float | None = None,
+    until_capacity: float | None = None,
+    duration_s: float | None = None,
+    **kwargs,
+):
+    """A single galvanostatic step as its own run (see ``Galvanostatic``)."""
+    return electrochemistry(
+        beamline, [Galvanostatic(c_rate, current_A, until_V, until_capacity, duration_s)], **kwargs
+    )
+
+
+def rest(beamline: Beamline, duration_s: float, **kwargs):
+    """Open circuit for ``duration_s`` as its own run."""
+    return electrochemistry(beamline, [Rest(duration_s)], **kwargs)
+
+
+def hold_potential(
+    beamline: Beamline,
+    voltage_V: float,
+    until_current_A: float | None = None,
+    duration_s: float | None = None,
+    **kwargs,
+):
+    """A potentiostatic hold as its own run (see ``HoldPotential``)."""
+    return electrochemistry(
+        beamline, [HoldPotential(voltage_V, until_current_A, duration_s)], **kwargs
+    )
+
+
+__all__ = [
+    "ArmedStep",
+    "Galvanostatic",
+    "HoldPotential",
+    "Rest",
+    "Step",
+    "arm_step",
+    "electrochemistry",
+    "galvanostatic",
+    "hold_potential",
+    "rest",
+    "run_step",
+    "switch_off",
+]

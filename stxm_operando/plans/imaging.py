@@ -1,0 +1,299 @@
+"""Imaging plans: two-energy images, XANES stacks, focus scans and particle finding."""
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import bluesky.plan_stubs as bps
+import numpy as np
+from ophyd import Signal
+
+from ..analysis import optical_density, particle_mask, unmix_two_energy
+from ..analysis.pipeline import blank_region
+from ..devices import Beamline
+from ..physics.spectra import ReferenceSpectra
+from .validation import check_energies, check_positive, check_raster, require
+
+FE_L3_ENERGIES_EV = (708.2, 710.2)
+"""Fe2+ and Fe3+ L3 peaks, eV."""
+
+
+@dataclass(frozen=True)
+class ParticleROI:
+    """A raster region around one particle: centre (um) and size (pixels)."""
+
+    particle_id: int
+    center_x_um: float
+    center_y_um: float
+    num_x: int
+    num_y: int
+
+    def stream_name(self) -> str:
+        """Name of the event stream holding this particle's images."""
+        return f"particle_{self.particle_id}"
+
+
+def check_rois(
+    beamline: Beamline, rois: Sequence[ParticleROI], step_nm: float, dwell_ms: float
+) -> tuple[ParticleROI, ...]:
+    """ROIs with unique ids whose rasters the stage and detector can do."""
+    rois = tuple(rois)
+    require(len(rois) > 0, "at least one particle ROI is needed")
+    require(all(isinstance(r, ParticleROI) for r in rois), "ROIs must be ParticleROI objects")
+    ids = [r.particle_id for r in rois]
+    require(len(set(ids)) == len(ids), f"particle ids must be unique, got {ids}")
+    for roi in rois:
+        check_raster(
+            beamline, roi.center_x_um, roi.center_y_um, roi.num_x, roi.num_y, step_nm, dwell_ms
+        )
+    return rois
+
+
+def frame_counter() -> Signal:
+    """The soft signal that tags each image with its imaging pass (``frame_index``)."""
+    return Signal(name="frame_index", value=0, kind="hinted")
+
+
+def image_particles(
+    beamline: Beamline,
+    rois: Sequence[ParticleROI],
+    energies: Sequence[float],
+    step_nm: float,
+    dwell_ms: float,
+    frame: Signal,
+):
+    """Inside an open run: at each energy, one raster per ROI, into that ROI's stream.
+
+    Each event holds the whole image with each pixel's recorded position, the energy and
+    zone-plate Z, the potentiostat readings, the beamline clock and ``frame`` (the imaging
+    pass, shared by the images of all energies; the same signal for the whole run).
+    """
+    for energy in energies:
+        yield from bps.mv(beamline.scanner, energy)
+        for roi in rois:
+            yield from bps.mv(
+                beamline.raster.center_x,
+                roi.center_x_um,
+                beamline.raster.center_y,
+                roi.center_y_um,
+                beamline.raster.num_x,
+                roi.num_x,
+                beamline.raster.num_y,
+                roi.num_y,
+                beamline.raster.step,
+                step_nm,
+                beamline.raster.dwell,
+                dwell_ms,
+            )
+            yield from bps.trigger_and_read(
+                [beamline.raster, beamline.scanner, beamline.potentiostat, beamline.clock, frame],
+                name=roi.stream_name(),
+            )
+
+
+def _image_run(beamline, rois, energies, step_nm, dwell_ms, md):
+    yield from bps.open_run(md=md)
+    yield from image_particles(beamline, rois, energies, step_nm, dwell_ms, frame_counter())
+    return (yield from bps.close_run())
+
+
+def _image_md(plan_name, rois, energies, step_nm, dwell_ms, md):
+    return {
+        "plan_name": plan_name,
+        "particle_ids": [r.particle_id for r in rois],
+        "rois": [asdict(r) for r in rois],
+        "energies": list(energies),
+        "pixel_size_nm": step_nm,
+        "dwell_ms": dwell_ms,
+    } | dict(md or {})
+
+
+def two_energy_image(
+    beamline: Beamline,
+    roi: ParticleROI,
+    energies: Sequence[float] = FE_L3_ENERGIES_EV,
+    dwell_ms: float = 1.0,
+    step_nm: float = 40.0,
+    md: dict | None = None,
+):
+    """One raster of a particle at each of two energies (default the Fe L3 pair), one run."""
+    energies = check_energies(beamline, energies, count=2)
+    rois = check_rois(beamline, [roi], step_nm, dwell_ms)
+    return _image_run(
+        beamline,
+        rois,
+        energies,
+        step_nm,
+        dwell_ms,
+        _image_md("two_energy_image", rois, energies, step_nm, dwell_ms, md),
+    )
+
+
+def stack(
+    beamline: Beamline,
+    roi: ParticleROI,
+    energies: Sequence[float],
+    dwell_ms: float = 1.0,
+    step_nm: float = 40.0,
+    md: dict | None = None,
+):
+    """XANES image stack: one raster per energy (eV), e.g. for reference spectra."""
+    energies = check_energies(beamline, energies)
+    require(len(energies) >= 2, "a stack needs at least two energies")
+    rois = check_rois(beamline, [roi], step_nm, dwell_ms)
+    return _image_run(
+        beamline,
+        rois,
+        energies,
+        step_nm,
+        dwell_ms,
+        _image_md("stack", rois, energies, step_nm, dwell_ms, md),
+    )
+
+
+def edge_sharpness(image: np.ndarray) -> float:
+    """Focus figure of merit: mean squared gradient of the image normalised by its mean."""
+    image = np.asarray(image, dtype=float)
+    gy, gx = np.gradient(image / max(image.mean(), 1e-12))
+    return float(np.mean(gx**2 + gy**2))
+
+
+def focus_scan(
+    beamline: Beamline,
+    roi: ParticleROI,
+    defocus_um: Sequence[float],
+    energy: float = FE_L3_ENERGIES_EV[0],
+    dwell_ms: float = 1.0,
+    step_nm: float = 40.0,
+    md: dict | None = None,
+):
+    """Raster a particle at zone-plate Z offsets (um) from the computed focus; return the
+    offset of the sharpest image and leave the zone plate there."""
+    (energy,) = check_energies(beamline, [energy], count=1)
+    rois = check_rois(beamline, [roi], step_nm, dwell_ms)
+    offsets = [float(d) for d in defocus_um]
+    require(len(offsets) >= 3, "a focus scan needs at least three Z offsets")
+    focus = beamline.scanner.focus_z_um(energy)
+    low, high = beamline.config.zone_plate.z_travel_um
+    require(
+        all(low <= focus + d <= high for d in offsets),
+        f"zone-plate Z {focus:.1f} + offsets {offsets} um leaves its travel [{low}, {high}]",
+    )
+
+    def plan():
+        yield from bps.open_run(
+            md=_image_md(
+                "focus_scan",
+                rois,
+                [energy],
+                step_nm,
+                dwell_ms,
+                {"defocus_um": offsets} | dict(md or {}),
+            )
+        )
+        yield from bps.mv(beamline.scanner, energy)
+        yield from bps.mv(
+            beamline.raster.center_x,
+            roi.center_x_um,
+            beamline.raster.center_y,
+            roi.center_y_um,
+            beamline.raster.num_x,
+            roi.num_x,
+            beamline.raster.num_y,
+            roi.num_y,
+            beamline.raster.step,
+            step_nm,
+            beamline.raster.dwell,
+            dwell_ms,
+        )
+        sharpness = []
+        for offset in offsets:
+            yield from bps.mv(beamline.scanner.zp_z, focus + offset)
+            yield from bps.trigger_and_read([beamline.raster, beamline.scanner])
+            sharpness.append(edge_sharpness(beamline.raster.image.get()))
+        best = offsets[int(np.argmax(sharpness))]
+        yield from bps.mv(beamline.scanner.zp_z, focus + best)
+        yield from bps.close_run()
+        return best
+
+    return plan()
+
+
+def find_particles(
+    beamline: Beamline,
+    center_x_um: float = 0.0,
+    center_y_um: float = 0.0,
+    num_x: int = 100,
+    num_y: int = 100,
+    step_nm: float = 40.0,
+    dwell_ms: float = 0.5,
+    energies: Sequence[float] = FE_L3_ENERGIES_EV,
+    margin_px: int = 4,
+    min_thickness_um: float = 0.05,
+    md: dict | None = None,
+):
+    """Coarse two-energy image of a field; returns one ParticleROI per particle found.
+
+    The ROIs enclose each particle of the thickness mask with ``margin_px`` to spare.
+    """
+    energies = check_energies(beamline, energies, count=2)
+    check_raster(beamline, center_x_um, center_y_um, num_x, num_y, step_nm, dwell_ms)
+    check_positive(min_thickness_um, "min_thickness_um", "um")
+    field = ParticleROI(-1, center_x_um, center_y_um, num_x, num_y)
+    mu = ReferenceSpectra.load_default().mu_matrix(energies)
+
+    def plan():
+        yield from bps.open_run(
+            md=_image_md("find_particles", [field], energies, step_nm, dwell_ms, md)
+        )
+        counts = []
+        for energy in energies:
+            yield from bps.mv(beamline.scanner, energy)
+            yield from bps.mv(
+                beamline.raster.center_x,
+                center_x_um,
+                beamline.raster.center_y,
+                center_y_um,
+                beamline.raster.num_x,
+                num_x,
+                beamline.raster.num_y,
+                num_y,
+                beamline.raster.step,
+                step_nm,
+                beamline.raster.dwell,
+                dwell_ms,
+            )
+            yield from bps.trigger_and_read(
+                [beamline.raster, beamline.scanner], name=field.stream_name()
+            )
+            counts.append(beamline.raster.image.get())
+            positions = (beamline.raster.x_positions.get(), beamline.raster.y_positions.get())
+        yield from bps.close_run()
+        od = [optical_density(c, blank_mask=blank_region(c)) for c in counts]
+        _, thickness = unmix_two_energy(od[0], od[1], mu)
+        return rois_from_labels(
+            particle_mask(thickness, min_thickness=min_thickness_um), positions, margin_px
+        )
+
+    return plan()
+
+
+def rois_from_labels(
+    labels: np.ndarray, positions: tuple[np.ndarray, np.ndarray], margin_px: int
+) -> list[ParticleROI]:
+    """A ROI per labelled particle, centred on it in stage coordinates (um)."""
+    x_um, y_um = (np.asarray(p, dtype=float) for p in positions)
+    rois = []
+    for label in range(1, int(labels.max()) + 1):
+        rows, cols = np.nonzero(labels == label)
+        rows_span = rows.max() - rows.min() + 1 + 2 * margin_px
+        cols_span = cols.max() - cols.min() + 1 + 2 * margin_px
+        rois.append(
+            ParticleROI(
+                label - 1,
+                float(x_um[rows, cols].mean()),
+                float(y_um[rows, cols].mean()),
+                int(cols_span),
+                int(rows_span),
+            )
+        )
+    return rois

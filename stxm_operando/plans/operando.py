@@ -1,0 +1,158 @@
+"""The operando protocol: electrochemistry steps with two-energy images of chosen particles.
+
+One outer run (``plan_name='operando'``) holds the continuous electrochemistry and the
+protocol milestones. The images of each protocol step form an inner run
+(``plan_name='operando_images'``) with one stream per particle; each imaging pass adds one
+event per energy to every stream, tagged with its ``frame_index``. All runs of a protocol
+carry the same ``series_id`` and searchable metadata.
+"""
+
+import uuid
+from collections.abc import Sequence
+
+import bluesky.plan_stubs as bps
+import bluesky.preprocessors as bpp
+
+from ..devices import Beamline
+from .electrochem import Step, arm_step, run_step, switch_off
+from .imaging import FE_L3_ENERGIES_EV, ParticleROI, check_rois, frame_counter, image_particles
+from .records import ElectrochemistryRecorder
+from .validation import check_energies, check_positive, require
+
+OUTER, FRAME = "operando", "frame"
+
+
+def operando(
+    beamline: Beamline,
+    protocol: Sequence[Step],
+    particles: Sequence[ParticleROI],
+    energies: Sequence[float] = FE_L3_ENERGIES_EV,
+    every_s: float = 60.0,
+    *,
+    dwell_ms: float = 1.0,
+    step_nm: float = 40.0,
+    sample: str = "LiFePO4",
+    initial_soc: float | None = None,
+    beam_threshold_mA: float = 10.0,
+    md: dict | None = None,
+    progress: bool = True,
+):
+    """Run ``protocol`` while imaging each particle at each energy every ``every_s`` s.
+
+    Every argument is checked before anything moves or any current flows. The current keeps
+    flowing during imaging; when the beam is lost, imaging pauses while the electrochemistry
+    carries on and is recorded. The cell is left at OCV when the plan ends, fails or is
+    aborted; a pause or suspend leaves it running.
+
+    Parameters
+    ----------
+    beamline : the devices (simulated or EPICS).
+    protocol : Galvanostatic / Rest / HoldPotential steps.
+    particles : one ParticleROI per particle to image.
+    energies : imaging energies, eV (the Fe L3 pair by default).
+    every_s : imaging period, s of beamline time.
+    dwell_ms, step_nm : raster dwell (ms) and pixel size (nm).
+    sample : sample name (searchable).
+    initial_soc : Li fraction of the electrode at the start, if known.
+    beam_threshold_mA : ring current below which imaging pauses, mA.
+    md : extra start-document metadata for both runs.
+    progress : show a progress bar per step.
+    """
+    energies = check_energies(beamline, energies)
+    rois = check_rois(beamline, particles, step_nm, dwell_ms)
+    check_positive(every_s, "every_s", "s")
+    check_positive(dwell_ms, "dwell_ms", "ms")
+    check_positive(step_nm, "step_nm", "nm")
+    require(
+        initial_soc is None or 0 <= initial_soc <= 1,
+        f"initial_soc must be within [0, 1], got {initial_soc}",
+    )
+    armed = [arm_step(beamline, step) for step in protocol]
+    require(len(armed) > 0, "the protocol has no steps")
+    series = {
+        "series_id": str(uuid.uuid4()),
+        "sample": sample,
+        "particle_ids": [r.particle_id for r in rois],
+        "energies": list(energies),
+        "pixel_size_nm": step_nm,
+        "dwell_ms": dwell_ms,
+        "every_s": every_s,
+        "capacity_Ah": beamline.config.potentiostat.capacity_Ah,
+        "c_rates": sorted(
+            {
+                round(a.current_A / beamline.config.potentiostat.capacity_Ah, 6)
+                for a in armed
+                if a.current_A
+            }
+        ),
+        "voltage_limits_V": list(beamline.config.potentiostat.voltage_limits_V),
+        "initial_soc": initial_soc,
+    } | dict(md or {})
+    outer_md = series | {
+        "plan_name": "operando",
+        "protocol": [a.describe() for a in armed],
+        "rois": [vars(r) for r in rois],
+    }
+    recorder = ElectrochemistryRecorder(beamline.potentiostat, beamline.clock)
+    frame = frame_counter()
+    capacity = beamline.config.potentiostat.capacity_Ah
+
+    class StepImages:
+        """The inner image run of one protocol step, opened at its first imaging pass."""
+
+        def __init__(self, index: int) -> None:
+            self.index, self.open = index, False
+
+        def tick(self):
+            if not beamline.beam.beam_available(beam_threshold_mA):
+                reason = (
+                    f"ring current {beamline.beam.current.get():.1f} mA < {beam_threshold_mA} mA"
+                )
+                yield from bpp.set_run_key_wrapper(recorder.record("beam_lost", reason), OUTER)
+                return
+            step = armed[self.index]
+            if not self.open:
+                self.open = True
+                yield from bpp.set_run_key_wrapper(
+                    bps.open_run(
+                        md=series
+                        | {
+                            "plan_name": "operando_images",
+                            "protocol_step": self.index,
+                            "step_kind": type(step.step).__name__,
+                            "step_label": step.label,
+                            "direction": step.direction,
+                            "c_rate": step.current_A / capacity,
+                        }
+                    ),
+                    FRAME,
+                )
+            yield from bpp.set_run_key_wrapper(
+                image_particles(beamline, rois, energies, step_nm, dwell_ms, frame), FRAME
+            )
+            frame.put(frame.get() + 1)
+
+        def close(self):
+            if self.open:
+                yield from bpp.set_run_key_wrapper(bps.close_run(), FRAME)
+
+    def outer():
+        yield from bps.open_run(md=outer_md)
+        reasons = []
+        for index, step in enumerate(armed):
+            recorder.step = index
+            images = StepImages(index)
+            reasons.append(
+                (
+                    yield from run_step(
+                        beamline, step, recorder, every_s, on_tick=images.tick, progress=progress
+                    )
+                )
+            )
+            yield from images.close()
+        yield from bps.close_run()
+        return reasons
+
+    plan = bpp.set_run_key_wrapper(outer(), OUTER)
+    plan = bpp.finalize_wrapper(plan, switch_off(beamline))
+    return bpp.rewindable_wrapper(plan, False)

@@ -1,0 +1,302 @@
+"""Run storage: a databroker/tiled catalog, embedded in a directory or on a tiled server.
+
+The embedded catalog is a tiled SQL catalog (SQLite plus zarr files) in a local directory,
+served in-process, with no server to start. The same code writes to a tiled server given its
+URI and API key. Every document is also appended, as it arrives, to a per-run JSON-lines
+journal before it reaches the (batching) tiled writer, so a run cut off by a crash is still
+complete on disk and replays from its journal.
+"""
+
+import copy
+import json
+import logging
+import os
+import queue
+import threading
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+JSON_SEQ = "application/json-seq"
+CATALOG_SPEC = {"name": "CatalogOfBlueskyRuns", "version": "3.0"}
+
+
+class CatalogError(RuntimeError):
+    """The catalog cannot be opened or written."""
+
+
+class UnknownRunError(KeyError):
+    """No run with that id is in the catalog."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _serialization_registry():
+    from bluesky_tiled_plugins.exporters import json_seq_exporter
+    from tiled.media_type_registration import default_serialization_registry
+
+    registry = copy.copy(default_serialization_registry)
+    registry.register("BlueskyRun", JSON_SEQ, json_seq_exporter)
+    return registry
+
+
+def catalog_adapter(path: Path):
+    """The tiled SQL catalog adapter of an embedded catalog directory (created if absent)."""
+    from tiled.catalog import from_uri
+
+    database = path / "catalog.db"
+    return from_uri(
+        f"sqlite:///{database}",
+        specs=[CATALOG_SPEC],
+        writable_storage=[str(path / "data"), f"sqlite:///{path / 'tables.db'}"],
+        init_if_not_exists=not database.exists(),
+    )
+
+
+def build_catalog_app(path: Path, api_key: str | None = None):
+    """A tiled ASGI app serving the catalog in ``path``; with ``api_key``, access needs it."""
+    from tiled.config import Authentication
+    from tiled.server.app import build_app
+
+    logging.getLogger("tiled.server.app").setLevel(logging.WARNING)
+    authentication = Authentication(single_user_api_key=api_key) if api_key else None
+    return build_app(
+        catalog_adapter(path),
+        authentication=authentication,
+        serialization_registry=_serialization_registry(),
+    )
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def check_server_security(host: str, api_key: str | None) -> None:
+    """A catalog server off loopback must require an API key (alphanumeric)."""
+    if host not in LOOPBACK_HOSTS and not api_key:
+        raise CatalogError(f"serving the catalog on {host} (not loopback) needs an API key")
+    if api_key is not None and not api_key.isalnum():
+        raise CatalogError("the API key must be letters and digits only")
+
+
+def _check_writable(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as err:
+        raise CatalogError(f"catalog directory {path} is not writable: {err}") from err
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in a document")
+
+
+class Catalog:
+    """A catalog of bluesky runs. Use ``Catalog.embedded(path)`` or ``Catalog.remote(uri)``.
+
+    Parameters
+    ----------
+    client : tiled client of the catalog's root container.
+    journal_dir : where per-run journals are written (None: no journal).
+    context : the in-process tiled context of an embedded catalog, closed by ``close()``.
+    """
+
+    def __init__(self, client, journal_dir: Path | None, context=None, location: str = "") -> None:
+        self.client, self.journal_dir, self._context = client, journal_dir, context
+        self.location = location
+        self._writers: list[CatalogWriter] = []
+
+    @classmethod
+    def embedded(cls, path: str | Path) -> "Catalog":
+        """Open (creating if needed) the file-backed catalog in directory ``path``."""
+        from tiled.client import Context, from_context
+
+        path = Path(path).expanduser().resolve()
+        _check_writable(path)
+        with warnings.catch_warnings():  # tiled's in-process transport uses starlette's client
+            warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
+            context = Context.from_app(build_catalog_app(path))
+        return cls(from_context(context), path / "journal", context, str(path))
+
+    @classmethod
+    def remote(
+        cls, uri: str, api_key: str | None = None, journal_dir: str | Path | None = None
+    ) -> "Catalog":
+        """Connect to a tiled server; journals go to ``journal_dir`` on this machine."""
+        from tiled.client import from_uri
+
+        try:
+            client = from_uri(uri, api_key=api_key)
+        except Exception as err:  # tiled raises several connection error types
+            raise CatalogError(f"cannot open the catalog at {uri}: {err}") from err
+        journal = Path(journal_dir).expanduser() if journal_dir else None
+        if journal:
+            _check_writable(journal)
+        return cls(client, journal, location=uri)
+
+    def __repr__(self) -> str:
+        return f"Catalog({self.location!r})"
+
+    def __enter__(self) -> "Catalog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Let the writers finish, then release the in-process server of an embedded catalog."""
+        for writer in self._writers:
+            writer.stop()
+        self._writers.clear()
+        if self._context is not None:
+            self._context.close()
+            self._context = None
+
+    def writer(self, batch_size: int = 50) -> "CatalogWriter":
+        """A RunEngine callback that stores every document in this catalog."""
+        writer = CatalogWriter(self, batch_size)
+        self._writers.append(writer)
+        return writer
+
+    def uids(self) -> list[str]:
+        """Start uids of all runs, oldest first."""
+        return list(self.client.keys())
+
+    def search(self, **metadata: Any) -> list[str]:
+        """Start uids of runs whose start document has these key = value pairs."""
+        from tiled.queries import Key
+
+        results = self.client
+        for key, value in metadata.items():
+            results = results.search(Key(key) == value)
+        return list(results.keys())
+
+    def run(self, uid: str):
+        """The stored run (a bluesky-tiled-plugins BlueskyRun); a unique uid prefix of at
+        least 5 characters also works. UnknownRunError if absent."""
+        if not isinstance(uid, str) or not uid:
+            raise UnknownRunError(f"run ids are non-empty strings, got {uid!r}")
+        try:
+            return self.client[uid]
+        except KeyError:
+            raise UnknownRunError(f"no run {uid!r} in {self}") from None
+        except ValueError as err:  # e.g. a uid prefix that is too short
+            raise UnknownRunError(f"no run {uid!r} in {self}: {err}") from None
+
+    def start(self, uid: str) -> dict:
+        """The start document of a run."""
+        return dict(self.run(uid).metadata["start"])
+
+    def documents(self, uid: str) -> Iterator[tuple[str, dict]]:
+        """The run's documents, stream by stream. A run with no stop document in the catalog
+        (cut off) is read from its journal when this machine has it."""
+        run = self.run(uid)
+        journal = self._journal_path(uid)
+        if run.metadata.get("stop") is None and journal is not None and journal.exists():
+            yield from read_journal(journal)
+        else:
+            yield from run.documents()
+
+    def _journal_path(self, uid: str) -> Path | None:
+        return None if self.journal_dir is None else self.journal_dir / f"{uid}.jsonl"
+
+
+def read_journal(path: Path) -> Iterator[tuple[str, dict]]:
+    """Documents of a journal file; a torn last line (crash mid-write) is skipped."""
+    with open(path) as lines:
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                return
+            yield record["name"], record["doc"]
+
+
+class CatalogWriter:
+    """RunEngine callback: journal every document at once, then store it in tiled from a
+    worker thread so a slow catalog never holds up the RunEngine.
+
+    A failure to store is raised at the next document (stopping the plan with a clear
+    error); the journal keeps everything meanwhile. Call ``flush()`` before reading back.
+    """
+
+    def __init__(self, catalog: Catalog, batch_size: int = 50) -> None:
+        from bluesky_tiled_plugins import TiledWriter
+
+        self.catalog = catalog
+        self._tiled = TiledWriter(catalog.client, batch_size=batch_size)
+        self._journals: dict[str, Any] = {}
+        self._run_of_descriptor: dict[str, str] = {}
+        self._queue: queue.Queue = queue.Queue()
+        self._error: BaseException | None = None
+        self._worker = threading.Thread(target=self._store, name="catalog-writer", daemon=True)
+        self._worker.start()
+
+    def __call__(self, name: str, doc: dict) -> None:
+        if self._error is not None:
+            raise CatalogError(
+                f"storing documents in {self.catalog} failed: {self._error}"
+            ) from self._error
+        if self.catalog.journal_dir is not None:
+            self._journal(name, doc)
+        self._queue.put((name, doc))
+        if name == "start":  # the run is in the catalog before anything else happens
+            self.flush()
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every document so far is in the catalog; raise if storing failed."""
+        done = threading.Event()
+        self._queue.put(("_flush", done))
+        if not done.wait(timeout):
+            raise CatalogError(f"the catalog did not catch up within {timeout} s")
+        if self._error is not None:
+            raise CatalogError(
+                f"storing documents in {self.catalog} failed: {self._error}"
+            ) from self._error
+
+    def stop(self, timeout: float = 120.0) -> None:
+        """Store what is queued and end the worker thread."""
+        self._queue.put(("_stop", None))
+        self._worker.join(timeout)
+
+    def _store(self) -> None:
+        while True:
+            name, doc = self._queue.get()
+            if name == "_stop":
+                return
+            if name == "_flush":
+                doc.set()
+            elif self._error is None:
+                try:
+                    self._tiled(name, doc)
+                except Exception as err:  # reported to the RunEngine thread
+                    self._error = err
+
+    def _journal(self, name: str, doc: dict) -> None:
+        if name == "start":
+            path = self.catalog.journal_dir / f"{doc['uid']}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._journals[doc["uid"]] = open(path, "a")
+            run = doc["uid"]
+        elif name == "descriptor":
+            run = self._run_of_descriptor[doc["uid"]] = doc["run_start"]
+        elif name in ("event", "event_page"):
+            run = self._run_of_descriptor[doc["descriptor"]]
+        else:
+            run = doc.get("run_start")
+        journal = self._journals.get(run)
+        if journal is None:
+            return
+        journal.write(json.dumps({"name": name, "doc": doc}, default=_to_json) + "\n")
+        journal.flush()
+        if name == "stop":
+            os.fsync(journal.fileno())
+            journal.close()
+            del self._journals[run]

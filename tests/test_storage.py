@@ -1,0 +1,295 @@
+"""Catalog storage, replay, a tiled server, schema validity and NXstxm / CSV export."""
+
+import csv
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import h5py
+import numpy as np
+import pytest
+from bluesky import RunEngine
+from event_model import DocumentNames, schema_validators
+
+from stxm_operando.devices import simulated_beamline
+from stxm_operando.export import export_csv, export_nxstxm
+from stxm_operando.live_callbacks import OperandoAnalysis
+from stxm_operando.plans import Galvanostatic, ParticleROI, Rest, operando, two_energy_image
+from stxm_operando.replay import replay
+from stxm_operando.storage import Catalog, CatalogError, UnknownRunError, read_journal
+
+ROIS = [ParticleROI(0, -0.9, 0.2, 34, 22), ParticleROI(1, 1.0, -0.4, 34, 22)]
+PROTOCOL = [
+    Galvanostatic(c_rate=4.0, until_V=3.0, duration_s=480.0),
+    Rest(120.0),
+    Galvanostatic(c_rate=-4.0, until_V=3.9, duration_s=480.0),
+]
+
+
+def validate(name: str, doc: dict) -> None:
+    schema_validators[DocumentNames[name]].validate(doc)
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    """An operando series run live with analysis, stored in an embedded catalog."""
+    path = tmp_path_factory.mktemp("catalog")
+    bl = simulated_beamline()
+    live = OperandoAnalysis()
+    documents = []
+    with Catalog.embedded(path) as catalog:
+        RE = RunEngine({}, call_returns_result=True)
+        writer = catalog.writer()
+        for callback in (writer, live, lambda n, d: documents.append((n, d))):
+            RE.subscribe(callback)
+        result = RE(
+            operando(
+                bl, PROTOCOL, ROIS, every_s=60.0, dwell_ms=0.5, sample="LFP-A7", progress=False
+            )
+        )
+        writer.flush()
+    return path, result.run_start_uids[0], live, documents
+
+
+def test_every_emitted_document_is_schema_valid(stored):
+    _, _, _, documents = stored
+    assert {n for n, _ in documents} == {"start", "descriptor", "event", "stop"}
+    for name, doc in documents:
+        validate(name, doc)
+
+
+def test_runs_are_searchable_by_metadata(stored):
+    path, uid, _, _ = stored
+    with Catalog.embedded(path) as catalog:
+        assert catalog.search(plan_name="operando", sample="LFP-A7") == [uid]
+        series = catalog.start(uid)["series_id"]
+        images = catalog.search(series_id=series, plan_name="operando_images")
+        assert len(images) == 3
+        assert catalog.search(series_id=series, direction="delithiation", protocol_step=2)
+        start = catalog.start(images[0])
+        assert start["c_rate"] == 4.0 and start["pixel_size_nm"] == 40.0
+        assert catalog.search(sample="no such sample") == []
+
+
+def test_replay_from_the_catalog_gives_the_live_results(stored):
+    path, uid, live, _ = stored
+    replayed = OperandoAnalysis()
+    with Catalog.embedded(path) as catalog:
+        count = replay(catalog, uid, replayed, validate)
+    assert count > 500
+    assert len(replayed.frames) == len(live.frames) > 20
+    for a, b in zip(live.frames, replayed.frames, strict=True):
+        assert (a.frame_index, a.particle_id) == (b.frame_index, b.particle_id)
+        assert np.allclose(a.analysis.x, b.analysis.x, equal_nan=True)
+    assert replayed.summary() == live.summary()
+    for key in ("time", "voltage", "current"):
+        assert np.allclose(replayed.electrochemistry()[key], live.electrochemistry()[key])
+
+
+def test_unknown_run_ids_are_a_clear_error(stored):
+    path, _, _, _ = stored
+    with Catalog.embedded(path) as catalog:
+        for bad in ("not-a-run", "", None):
+            with pytest.raises(UnknownRunError, match="run"):
+                catalog.run(bad)
+    result = subprocess.run(
+        [sys.executable, "-m", "stxm_operando.cli", "replay", "nope", "--catalog", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "no run 'nope'" in result.stderr
+
+
+def test_nxstxm_export_has_the_application_definition_fields(stored, tmp_path):
+    path, uid, live, _ = stored
+    with Catalog.embedded(path) as catalog:
+        nexus = export_nxstxm(catalog, uid, tmp_path / "series.h5")
+    with h5py.File(nexus) as f:
+        entries = [k for k in f if f[k].attrs.get("NX_class") == "NXentry"]
+        assert len(entries) == len(live.frames) + 1  # + the electrochemistry entry
+        entry = f["entry0001"]
+        assert entry["definition"][()] == b"NXstxm"
+        for field in ("title", "start_time", "end_time"):
+            assert field in entry
+        instrument = entry["instrument"]
+        assert instrument.attrs["NX_class"] == "NXinstrument"
+        assert instrument["source/probe"][()] == b"x-ray"
+        assert list(instrument["monochromator/energy"][()]) == pytest.approx([708.2, 710.2])
+        assert instrument["detector/data"].shape == (2, 22, 34)
+        assert instrument["sample_x/data"].shape == (2, 22, 34)
+        assert entry["sample/rotation_angle"][()] == 0.0
+        data = entry["data"]
+        assert data.attrs["signal"] == "data"
+        assert data["stxm_scan_type"][()] == b"sample image stack"
+        assert data["data"].shape == (2, 22, 34) and data["energy"].shape == (2,)
+        assert data["sample_x"].shape == (34,) and data["sample_y"].shape == (22,)
+        log = f["electrochemistry/potentiostat/voltage"]
+        assert log.attrs["NX_class"] == "NXlog" and log["value"].attrs["units"] == "V"
+        assert log["time"].shape == log["value"].shape == live.electrochemistry()["index"].shape
+        frame_log = instrument["potentiostat/current/value"][()]
+        assert frame_log.size > 0 and np.allclose(frame_log, 4e-6)
+
+
+def test_csv_export(stored, tmp_path):
+    path, uid, live, _ = stored
+    with Catalog.embedded(path) as catalog:
+        ec_path, frames_path = export_csv(catalog, uid, tmp_path)
+    ec_rows = list(csv.DictReader(open(ec_path)))
+    assert len(ec_rows) == len(live.electrochemistry()["index"])
+    assert float(ec_rows[10]["current_A"]) == pytest.approx(4e-6)
+    frames = list(csv.DictReader(open(frames_path)))
+    assert len(frames) == len(live.frames)
+    assert {row["direction"] for row in frames} == {"lithiation", "rest", "delithiation"}
+
+
+def test_an_image_run_exports_and_replays_alone(tmp_path):
+    bl = simulated_beamline()
+    with Catalog.embedded(tmp_path / "cat") as catalog:
+        RE = RunEngine({})
+        writer = catalog.writer()
+        RE.subscribe(writer)
+        (uid,) = RE(two_energy_image(bl, ROIS[0], dwell_ms=0.5))
+        writer.flush()
+        analysis = OperandoAnalysis()
+        replay(catalog, uid, analysis)
+        nexus = export_nxstxm(catalog, uid, tmp_path / "image.h5")
+    assert len(analysis.frames) == 1 and analysis.frames[0].particle is not None
+    with h5py.File(nexus) as f:
+        assert f["entry0001/data/data"].shape == (2, 22, 34)
+
+
+CRASHING_RUN = textwrap.dedent("""
+    import os, sys
+    from bluesky import RunEngine
+    from stxm_operando.devices import simulated_beamline
+    from stxm_operando.plans import Galvanostatic, ParticleROI, operando
+    from stxm_operando.storage import Catalog
+
+    catalog = Catalog.embedded(sys.argv[1])
+    RE = RunEngine({})
+    RE.subscribe(catalog.writer())
+    images = []
+
+    def crash(name, doc):
+        if name == "event" and "raster_image" in doc["data"]:
+            images.append(doc)
+            if len(images) == 6:
+                os._exit(3)  # the process dies mid-run: no stop document, no cleanup
+
+    RE.subscribe(crash)
+    RE(operando(simulated_beamline(), [Galvanostatic(c_rate=4.0, duration_s=600.0)],
+                [ParticleROI(0, -0.9, 0.2, 34, 22)], every_s=60.0, dwell_ms=0.5,
+                progress=False))
+""")
+
+
+def test_a_run_cut_off_by_a_crash_is_readable_and_replayable(tmp_path):
+    path = tmp_path / "cat"
+    result = subprocess.run(
+        [sys.executable, "-c", CRASHING_RUN, str(path)], timeout=300, capture_output=True, text=True
+    )
+    assert result.returncode == 3, result.stderr[-2000:]
+    with Catalog.embedded(path) as catalog:
+        (uid,) = catalog.search(plan_name="operando")
+        assert catalog.run(uid).metadata.get("stop") is None
+        documents = list(catalog.documents(uid))
+        names = [n for n, _ in documents]
+        assert names[0] == "start" and "stop" not in names
+        assert names.count("event") > 100  # electrochemistry up to the crash
+        for name, doc in documents:
+            validate(name, doc)
+        analysis = OperandoAnalysis()
+        replay(catalog, uid, analysis)
+    assert len(analysis.frames) == 3  # six images = three two-energy frames, all analysed
+    journals = list((path / "journal").glob("*.jsonl"))
+    assert any(len(list(read_journal(j))) > 100 for j in journals)
+
+
+def test_unwritable_catalog_location_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(CatalogError, match="not writable"):
+        Catalog.embedded(blocker / "catalog")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_same_code_writes_to_a_tiled_server(tmp_path):
+    port, key = free_port(), "s3cretKey42"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "stxm_operando.cli",
+            "catalog-server",
+            "--path",
+            str(tmp_path / "served"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--api-key",
+            key,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        uri = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, server.stdout.read().decode()[-2000:]
+            try:
+                catalog = Catalog.remote(uri, api_key=key, journal_dir=tmp_path / "journal")
+                break
+            except CatalogError:
+                assert time.monotonic() < deadline, "the tiled server did not come up"
+                time.sleep(0.5)
+        with pytest.raises(CatalogError):
+            Catalog.remote(uri, api_key="wrongKey")
+        bl = simulated_beamline()
+        RE = RunEngine({})
+        writer = catalog.writer()
+        RE.subscribe(writer)
+        (uid,) = RE(two_energy_image(bl, ROIS[1], dwell_ms=0.5, md={"sample": "remote"}))
+        writer.flush()
+        assert catalog.search(sample="remote") == [uid]
+        analysis = OperandoAnalysis()
+        replay(catalog, uid, analysis, validate)
+        assert len(analysis.frames) == 1
+        assert analysis.frames[0].analysis.x.shape == (22, 34)
+        catalog.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert server.poll() is not None
+
+
+def test_a_catalog_server_off_loopback_needs_an_api_key(tmp_path):
+    env = dict(os.environ)
+    env.pop("TILED_API_KEY", None)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stxm_operando.cli",
+            "catalog-server",
+            "--path",
+            str(tmp_path),
+            "--host",
+            "0.0.0.0",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "needs an API key" in result.stderr
