@@ -1,4 +1,5 @@
-"""Command line: ``stxm-operando demo | ioc | replay | export | catalog-server``."""
+"""Command line: ``stxm-operando demo | ioc | monitor | proxy | replay | export |
+catalog-server``."""
 
 import argparse
 import logging
@@ -43,7 +44,7 @@ def _ioc(args: argparse.Namespace) -> None:
 def _demo(args: argparse.Namespace) -> None:
     from .demo import run_demo
 
-    run_demo(_load_config(args.config), output=args.output)
+    run_demo(_load_config(args.config), output=args.output, publish=args.publish)
 
 
 def _replay(args: argparse.Namespace) -> None:
@@ -52,10 +53,34 @@ def _replay(args: argparse.Namespace) -> None:
     from .replay import replay
 
     with _open_catalog(args) as catalog:
+        catalog.run(args.run)  # unknown ids fail before any window opens
+        if not args.print:
+            from .gui.app import run_monitor
+
+            run_monitor(catalog=catalog, uid=args.run)
+            return
         analysis = OperandoAnalysis()
         count = replay(catalog, args.run, analysis)
     print(f"replayed {count} documents of run {args.run}: {len(analysis.frames)} particle frames")
     print_summary(analysis.summary(0.5))
+
+
+def _monitor(args: argparse.Namespace) -> None:
+    from .gui.app import run_monitor
+
+    catalog = _open_catalog(args) if args.catalog else None
+    run_monitor(address=args.address, catalog=catalog)
+
+
+def _proxy(args: argparse.Namespace) -> None:
+    from .live_callbacks import run_proxy
+
+    print(
+        f"0MQ proxy: publish to {args.host}:{args.in_port}, "
+        f"subscribe at {args.host}:{args.out_port}",
+        flush=True,
+    )
+    run_proxy(args.in_port, args.out_port, args.host)
 
 
 def _export(args: argparse.Namespace) -> None:
@@ -90,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the simulated operando demo")
     demo.add_argument("--config", help="beamline TOML config (default: simulated beamline)")
     demo.add_argument("--output", default="demo-output", help="folder for catalog and figures")
+    demo.add_argument("--publish", help="also publish documents to a 0MQ proxy (host:port)")
     demo.set_defaults(func=_demo)
 
     ioc = commands.add_parser("ioc", help="serve the simulated beamline over Channel Access")
@@ -102,8 +128,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ioc.set_defaults(func=_ioc)
 
+    monitor = commands.add_parser("monitor", help="open the live monitor")
+    monitor.add_argument(
+        "--address", default="127.0.0.1:5578", help="0MQ proxy output to subscribe to (host:port)"
+    )
+    monitor.add_argument("--catalog", help="catalog directory or tiled URI for the run browser")
+    monitor.set_defaults(func=_monitor)
+
+    proxy = commands.add_parser("proxy", help="run the 0MQ document proxy")
+    proxy.add_argument("--host", default="127.0.0.1", help="interface (default loopback)")
+    proxy.add_argument("--in-port", type=int, default=5577, help="publishers connect here")
+    proxy.add_argument("--out-port", type=int, default=5578, help="monitors subscribe here")
+    proxy.set_defaults(func=_proxy)
+
     for name, func, text in (
-        ("replay", _replay, "replay a stored run through the analysis"),
+        ("replay", _replay, "replay a stored run in the monitor (or --print a summary)"),
         ("export", _export, "export a stored run"),
     ):
         sub = commands.add_parser(name, help=text)
@@ -115,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
             "TILED_API_KEY for servers)",
         )
         sub.set_defaults(func=func)
+        if name == "replay":
+            sub.add_argument(
+                "--print",
+                action="store_true",
+                help="print the summary table instead of opening the monitor",
+            )
         if name == "export":
             sub.add_argument("--nxstxm", help="write NXstxm HDF5 to this file")
             sub.add_argument("--csv", help="write electrochemistry and frame CSVs here")

@@ -10,7 +10,13 @@ from bluesky import RunEngine
 
 from .config import BeamlineConfig
 from .devices import simulated_beamline
-from .live_callbacks import OperandoAnalysis, SummaryRow
+from .live_callbacks import (
+    AnalysisPublisher,
+    OperandoAnalysis,
+    SummaryRow,
+    ThreadedCallback,
+    json_publisher,
+)
 from .plans import Galvanostatic, Rest, find_particles, operando
 from .storage import Catalog
 
@@ -46,9 +52,14 @@ def run_demo(
     c_rate: float = 4.0,
     every_s: float = 60.0,
     progress: bool = True,
+    publish: str | None = None,
 ) -> DemoResult:
-    """Find the particles, run the operando protocol, print the summary, save figures."""
-    from .gui.figures import save_li_maps, save_voltage_curve
+    """Find the particles, run the operando protocol, print the summary, save figures.
+
+    The analysis runs on its own thread and its results are stored as an analysis run;
+    ``publish`` (host:port of a 0MQ proxy) also streams the documents to live monitors.
+    """
+    from .gui.figures import save_li_maps, save_monitor_screenshot, save_voltage_curve
 
     started = time.perf_counter()
     output = Path(output)
@@ -58,7 +69,13 @@ def run_demo(
         RE = RunEngine({}, call_returns_result=True)
         writer = catalog.writer()
         RE.subscribe(writer)
-        RE.subscribe(analysis)
+        threaded = ThreadedCallback(analysis, name="analysis")
+        RE.subscribe(threaded)
+        publisher = AnalysisPublisher(writer, md={"sample": "LiFePO4 platelets (simulated)"})
+        analysis.frame_listeners.append(publisher)
+        zmq_publisher = json_publisher(publish) if publish else None
+        if zmq_publisher is not None:
+            RE.subscribe(zmq_publisher)
         rois = RE(find_particles(beamline, num_x=80, num_y=60, dwell_ms=0.5)).plan_result
         print(
             f"found {len(rois)} particles: "
@@ -84,9 +101,14 @@ def run_demo(
             )
         )
         uid = result.run_start_uids[0]
+        threaded.join()
+        publisher.close()
         writer.flush()
+        if zmq_publisher is not None:
+            zmq_publisher.close()
     rows = analysis.summary(0.5)
     figures = _figures(analysis, output, save_li_maps, save_voltage_curve)
+    figures.append(save_monitor_screenshot(analysis, output / "monitor.png"))
     print(f"\ndata: embedded catalog {output / 'catalog'}, operando run {uid}")
     print(f"steps ended by: {'; '.join(result.plan_result)}")
     print(f"{len(analysis.frames)} particle frames analysed; surface vs interior at SoC 0.5:")

@@ -81,3 +81,30 @@ def epics(ioc_process):
         except TimeoutError:
             if time.monotonic() > deadline:
                 raise
+
+
+def _live_children() -> list[str]:
+    """Command lines of this process's live (non-zombie) child processes."""
+    children = []
+    for stat in os.listdir("/proc"):
+        if not stat.isdigit():
+            continue
+        try:
+            with open(f"/proc/{stat}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == os.getpid() and fields[0] != "Z":
+                with open(f"/proc/{stat}/cmdline", "rb") as f:
+                    children.append(f.read().replace(b"\0", b" ").decode())
+        except (OSError, IndexError, ValueError):
+            continue
+    return children
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind():
+    """Every IOC, proxy, server or helper a test starts is gone when the tests end."""
+    yield
+    deadline = time.monotonic() + 10
+    while _live_children() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _live_children() == []

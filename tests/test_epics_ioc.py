@@ -49,7 +49,7 @@ def test_out_of_range_is_refused_by_client_and_by_ioc(epics, ioc_process):
     with pytest.raises(LimitError):
         epics.scanner.fine_x.set(75.0)
     with pytest.raises(Exception):  # noqa: B017 - the IOC answers a CA write error
-        ca_write(f"{prefix}FineX", 75.0, notify=True, timeout=5)
+        ca_write(f"{prefix}FineX", 75.0, notify=True, timeout=5, repeater=False)
     assert epics.scanner.fine_x.position == before
 
 

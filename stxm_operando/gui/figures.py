@@ -85,3 +85,18 @@ def save_voltage_curve(
     ImageExporter(plot.plotItem).export(str(path))
     plot.close()
     return path
+
+
+def save_monitor_screenshot(analysis, path: str | Path) -> Path:
+    """Draw the monitor for a filled ``OperandoAnalysis`` (latest frame) and save it as PNG."""
+    _, app = _application()
+    from .monitor import MonitorWindow
+
+    window = MonitorWindow(analysis=analysis)
+    window.show()
+    window.refresh()
+    app.processEvents()
+    path = Path(path)
+    window.grab().save(str(path))
+    window.close()
+    return path

@@ -1,5 +1,18 @@
 """Bluesky callbacks that turn documents into Li maps, rate maps and j_Ch via ``analysis``."""
 
-from .operando import FrameRecord, OperandoAnalysis, SummaryRow
+from .operando import FrameRecord, OperandoAnalysis, Progress, SummaryRow
+from .publish import AnalysisPublisher
+from .transport import ThreadedCallback, json_publisher, parse_message, run_proxy, serialize
 
-__all__ = ["FrameRecord", "OperandoAnalysis", "SummaryRow"]
+__all__ = [
+    "AnalysisPublisher",
+    "FrameRecord",
+    "OperandoAnalysis",
+    "Progress",
+    "SummaryRow",
+    "ThreadedCallback",
+    "json_publisher",
+    "parse_message",
+    "run_proxy",
+    "serialize",
+]

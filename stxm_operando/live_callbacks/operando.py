@@ -1,14 +1,18 @@
-"""Live analysis of operando documents: Li maps, j_Ch and statistics per particle and frame.
+"""Live analysis of operando documents: Li maps, dx/dt, j_Ch, j0 and statistics per particle.
 
 The same callback serves a live RunEngine, a 0MQ stream and a replay from the catalog; it
-calls ``stxm_operando.analysis`` and holds no science of its own.
+calls ``stxm_operando.analysis`` and holds no science of its own. It is thread-safe: one
+thread may feed documents while another (a GUI) reads ``snapshot()``.
 """
 
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 from event_model import unpack_event_page
 
+from ..analysis import REFERENCE_OCV_V, exchange_current_butler_volmer
 from ..analysis.pipeline import FrameAnalysis, ParticleResult, analyse_frame_pair
 from ..physics.spectra import ReferenceSpectra
 
@@ -25,7 +29,14 @@ ELECTROCHEMISTRY_FIELDS = (
 
 @dataclass(frozen=True)
 class FrameRecord:
-    """The analysis of one particle in one imaging pass."""
+    """The analysis of one particle in one imaging pass.
+
+    Attributes
+    ----------
+    counts : the raw images at the two energies (ascending energy).
+    voltage_V : cell voltage when the pair was taken, V.
+    j0 : exchange current per channel from j_Ch and the overpotential (mA/cm2), or None.
+    """
 
     series_id: str
     frame_index: int
@@ -34,6 +45,9 @@ class FrameRecord:
     c_rate: float
     particle_id: int
     analysis: FrameAnalysis
+    counts: tuple[np.ndarray, np.ndarray]
+    voltage_V: float
+    j0: np.ndarray | None = None
 
     @property
     def particle(self) -> ParticleResult | None:
@@ -53,6 +67,16 @@ class FrameRecord:
             return float("nan")
         return float(np.nanmean(self.analysis.x[particle.bbox][particle.mask]))
 
+    @property
+    def li_map(self) -> np.ndarray:
+        """Li fraction of the particle's pixels, NaN elsewhere."""
+        particle = self.particle
+        shown = np.full(self.analysis.x.shape, np.nan)
+        if particle is not None:
+            box = shown[particle.bbox]
+            box[particle.mask] = self.analysis.x[particle.bbox][particle.mask]
+        return shown
+
 
 @dataclass(frozen=True)
 class SummaryRow:
@@ -69,6 +93,19 @@ class SummaryRow:
     transformed_fraction: float
 
 
+@dataclass
+class Progress:
+    """Where the protocol is: step, its label, the last milestone and the beamline time."""
+
+    protocol: list[dict] = field(default_factory=list)
+    step: int = 0
+    label: str = ""
+    last_event: str = ""
+    time_s: float = 0.0
+    finished: bool = False
+    capacity_Ah: float = 0.0
+
+
 class OperandoAnalysis:
     """Callback ``(name, doc)`` turning image and electrochemistry documents into results.
 
@@ -76,26 +113,43 @@ class OperandoAnalysis:
     ----------
     spectra : reference spectra giving mu at the imaging energies (default: shipped Fe L3).
     min_thickness_um : thinnest pixel kept in a particle, um.
+    reference_V : equilibrium voltage for overpotentials, V.
     """
 
     def __init__(
-        self, spectra: ReferenceSpectra | None = None, min_thickness_um: float = 0.05
+        self,
+        spectra: ReferenceSpectra | None = None,
+        min_thickness_um: float = 0.05,
+        reference_V: float = REFERENCE_OCV_V,
     ) -> None:
         self.spectra = spectra or ReferenceSpectra.load_default()
-        self.min_thickness_um = min_thickness_um
+        self.min_thickness_um, self.reference_V = min_thickness_um, reference_V
+        self.lock = threading.RLock()
         self.frames: list[FrameRecord] = []
+        self.progress = Progress()
+        self.frame_listeners: list[Callable[[FrameRecord], None]] = []
+        """Called with each new FrameRecord (e.g. to publish analysis documents)."""
+        self.documents_seen = 0
         self._electrochemistry: dict[tuple[str, int], dict] = {}
         self._starts: dict[str, dict] = {}
         self._streams: dict[str, tuple[str, str]] = {}
-        self._images: dict[tuple[str, str, int], list[dict]] = {}
+        self._images: dict[tuple[str, str, int], dict[float, dict]] = {}
+        self._done: set[tuple[str, str, int]] = set()
         self._previous: dict[tuple[str, int], FrameAnalysis] = {}
 
     def __call__(self, name: str, doc: dict) -> None:
-        getattr(self, f"_{name}", lambda doc: None)(doc)
+        with self.lock:
+            self.documents_seen += 1
+            getattr(self, f"_{name}", lambda doc: None)(doc)
 
     # --- documents --------------------------------------------------------------------------
     def _start(self, doc: dict) -> None:
         self._starts[doc["uid"]] = doc
+        if doc.get("plan_name") == "operando":
+            self.progress = Progress(
+                protocol=list(doc.get("protocol", [])),
+                capacity_Ah=float(doc.get("capacity_Ah", 0.0)),
+            )
 
     def _descriptor(self, doc: dict) -> None:
         self._streams[doc["uid"]] = (doc["run_start"], doc.get("name", "primary"))
@@ -111,72 +165,108 @@ class OperandoAnalysis:
         if stream == "electrochemistry":
             key = (start.get("series_id", run), int(data["ec_index"]))
             self._electrochemistry[key] = {f: data[f] for f in ELECTROCHEMISTRY_FIELDS}
+            self.progress.time_s = max(self.progress.time_s, float(data["ec_time"]))
+        elif stream == "protocol":
+            step = int(data["protocol_step"])
+            self.progress.step, self.progress.last_event = step, data["protocol_event"]
+            if data["protocol_event"] == "start":
+                self.progress.label = data["protocol_reason"]
+            self.progress.time_s = max(self.progress.time_s, float(data["protocol_time"]))
         elif stream.startswith("particle_") and start.get("plan_name") in IMAGE_PLANS:
             key = (run, stream, int(data.get("frame_index", 0)))
-            images = self._images.setdefault(key, [])
-            images.append(data)
+            if key in self._done:
+                return  # a replayed reading after a pause: already analysed
+            images = self._images.setdefault(key, {})
+            images[round(float(data["raster_energy"]), 3)] = data  # de-duplicates by energy
             if len(images) == len(start["energies"]):
+                self._done.add(key)
                 del self._images[key]
-                self._analyse(start, int(stream.removeprefix("particle_")), key[2], images)
+                self._analyse(
+                    start, int(stream.removeprefix("particle_")), key[2], list(images.values())
+                )
 
     def _stop(self, doc: dict) -> None:
         run = doc["run_start"]
         for key in [k for k in self._images if k[0] == run]:
             del self._images[key]  # an imaging pass cut short
+        if self._starts.get(run, {}).get("plan_name") == "operando":
+            self.progress.finished = True
 
     # --- analysis ---------------------------------------------------------------------------
     def _analyse(self, start: dict, particle_id: int, frame_index: int, events: list[dict]) -> None:
         if len(events) != 2:
             return
         by_energy = sorted(events, key=lambda e: e["raster_energy"])
-        counts = [np.asarray(e["raster_image"], dtype=float) for e in by_energy]
+        counts = tuple(np.asarray(e["raster_image"], dtype=float) for e in by_energy)
         mu = self.spectra.mu_matrix([float(e["raster_energy"]) for e in by_energy])
         series = start.get("series_id", start["uid"])
         previous = self._previous.get((series, particle_id))
         if previous is not None and previous.x.shape != counts[0].shape:
             previous = None
+        direction = start.get("direction", "")
         result = analyse_frame_pair(
             *counts,
             mu,
             time_s=float(by_energy[-1]["raster_end_time"]),
             pixel_size_nm=float(start["pixel_size_nm"]),
-            direction=start.get("direction", "lithiation")
-            if start.get("direction") in ("lithiation", "delithiation")
-            else "lithiation",
+            direction=direction if direction in ("lithiation", "delithiation") else "lithiation",
             previous=previous,
             min_thickness=self.min_thickness_um,
         )
         self._previous[(series, particle_id)] = result
-        self.frames.append(
-            FrameRecord(
-                series,
-                frame_index,
-                int(start.get("protocol_step", 0)),
-                start.get("direction", ""),
-                float(start.get("c_rate", 0.0)),
-                particle_id,
-                result,
-            )
+        voltage = float(np.mean([e.get("potentiostat_voltage", np.nan) for e in by_energy]))
+        record = FrameRecord(
+            series,
+            frame_index,
+            int(start.get("protocol_step", 0)),
+            direction,
+            float(start.get("c_rate", 0.0)),
+            particle_id,
+            result,
+            counts,
+            voltage,
         )
+        particle = record.particle
+        eta = voltage - self.reference_V
+        driven = direction in ("lithiation", "delithiation")
+        if (
+            driven
+            and particle is not None
+            and particle.j_ch is not None
+            and np.isfinite(eta)
+            and eta
+        ):
+            record = FrameRecord(
+                **{**vars(record), "j0": exchange_current_butler_volmer(particle.j_ch, eta)}
+            )
+        self.frames.append(record)
+        for listener in self.frame_listeners:
+            listener(record)
 
     # --- results ----------------------------------------------------------------------------
     def electrochemistry(self, series_id: str | None = None) -> dict[str, np.ndarray]:
         """Electrochemistry readings (each logged index once), as arrays ordered by index."""
-        rows = [
-            row
-            for (series, _), row in sorted(self._electrochemistry.items())
-            if series_id is None or series == series_id
-        ]
+        with self.lock:
+            rows = [
+                row
+                for (series, _), row in sorted(self._electrochemistry.items())
+                if series_id is None or series == series_id
+            ]
         return {
             f.removeprefix("ec_"): np.array([r[f] for r in rows], dtype=float)
             for f in ELECTROCHEMISTRY_FIELDS
         }
 
+    def snapshot(self) -> tuple[list[FrameRecord], Progress, int]:
+        """A consistent copy of the frames so far, the progress and the document count."""
+        with self.lock:
+            return list(self.frames), Progress(**vars(self.progress)), self.documents_seen
+
     def summary(self, soc: float = 0.5) -> list[SummaryRow]:
         """Per direction and particle: statistics of the frame whose particle-mean Li fraction
         is nearest ``soc`` (the paper's Fig. 5b/5c at SoC 0.5)."""
         best: dict[tuple[str, int], FrameRecord] = {}
-        for frame in self.frames:
+        for frame in self.snapshot()[0]:
             if frame.direction not in ("lithiation", "delithiation") or frame.particle is None:
                 continue
             key = (frame.direction, frame.particle_id)

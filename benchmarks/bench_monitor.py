@@ -1,0 +1,88 @@
+"""Monitor: frame-update latency and sustained frames per second at 256^2 and 512^2, and the
+end-to-end latency from the last image of a frame pair to the Li map on screen.
+
+Documents come from a real (simulated) operando run with one particle ROI of N x N pixels;
+the window is drawn offscreen.
+Run: ``python benchmarks/bench_monitor.py``
+"""
+
+import os
+import statistics
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pyqtgraph as pg
+from bluesky import RunEngine
+
+from stxm_operando.devices import simulated_beamline
+from stxm_operando.gui.monitor import MonitorWindow
+from stxm_operando.plans import Galvanostatic, ParticleROI, operando
+
+
+def documents_for(size: int, frames: int) -> list[tuple[str, dict]]:
+    documents = []
+    RE = RunEngine({}, context_managers=[])
+    RE.subscribe(lambda name, doc: documents.append((name, doc)))
+    roi = ParticleROI(0, 0.0, 0.0, size, size)
+    RE(
+        operando(
+            simulated_beamline(),
+            [Galvanostatic(c_rate=4.0, duration_s=60.0 * frames)],
+            [roi],
+            every_s=60.0,
+            dwell_ms=0.05,
+            step_nm=20.0,
+            progress=False,
+        )
+    )
+    return documents
+
+
+def is_last_image(name: str, doc: dict, energies=(708.2, 710.2)) -> bool:
+    return name == "event" and abs(doc["data"].get("raster_energy", 0) - energies[1]) < 1e-3
+
+
+def measure(app, size: int, frames: int = 6) -> tuple[list[float], float, float]:
+    documents = documents_for(size, frames)
+    window = MonitorWindow()
+    window.show()
+    end_to_end = []
+    for name, doc in documents:
+        if is_last_image(name, doc):
+            start = time.perf_counter()
+            window.document(name, doc)  # the analysis of the pair runs here
+            window.refresh()
+            app.processEvents()
+            end_to_end.append(time.perf_counter() - start)
+        else:
+            window.document(name, doc)
+    window.refresh()
+    indices = window.frame_indices
+    update = []
+    for _ in range(3):
+        for index in indices:
+            start = time.perf_counter()
+            window.show_frame(index)
+            app.processEvents()
+            update.append(time.perf_counter() - start)
+    fps = len(update) / sum(update)
+    window.close()
+    return end_to_end, statistics.median(update), fps
+
+
+def main() -> None:
+    app = pg.mkQApp()
+    print("monitor (offscreen), one particle ROI of N x N px, 4 image panels + plots + table")
+    for size in (256, 512):
+        end_to_end, update, fps = measure(app, size)
+        print(
+            f"  {size}^2: frame update median {update * 1e3:6.1f} ms, sustained {fps:5.1f} "
+            f"frames/s; last image -> Li map on screen median "
+            f"{statistics.median(end_to_end) * 1e3:6.1f} ms (max "
+            f"{max(end_to_end) * 1e3:.1f} ms)"
+        )
+
+
+if __name__ == "__main__":
+    main()

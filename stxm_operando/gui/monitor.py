@@ -1,0 +1,438 @@
+"""The operando monitor: live from 0MQ at beamtime, from the catalog afterwards.
+
+Docks a scientist can rearrange: per-particle raw images, Li map and dx/dt map; the j_Ch
+profile with x_surf; j0 against x_surf with the skewed fit; voltage and current against time
+and capacity; the statistics table; protocol progress; and a run browser. The window redraws
+from a timer (at most 10 Hz), never on every document; the analysis runs on the source's
+thread.
+"""
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.dockarea import Dock, DockArea
+from qtpy import QtCore, QtWidgets
+
+from ..analysis import fit_j0
+from ..live_callbacks import FrameRecord, OperandoAnalysis
+from .figures import li_rgba
+
+REDRAW_INTERVAL_MS = 100
+STAT_COLUMNS = (
+    "particle",
+    "frame",
+    "<x>",
+    "<x_surf>",
+    "<x_int>",
+    "active",
+    "transformed",
+    "uniformity",
+    "mean j_Ch (mA/cm2)",
+)
+DIRECTION_COLORS = {
+    "lithiation": (210, 30, 30),
+    "delithiation": (20, 140, 20),
+    "rest": (120, 120, 120),
+}
+
+
+def rate_colormap() -> pg.ColorMap:
+    """Diverging map for dx/dt: blue (delithiating), white, red (lithiating)."""
+    return pg.ColorMap([0.0, 0.5, 1.0], [(40, 60, 200), (255, 255, 255), (200, 30, 30)])
+
+
+class ParticlePanel(QtWidgets.QWidget):
+    """Raw images at both energies, the Li map and the dx/dt map of one particle."""
+
+    TITLES = ("E1 counts", "E2 counts", "Li fraction x", "dx/dt (1/s)")
+
+    def __init__(self, particle_id: int, parent=None) -> None:
+        super().__init__(parent)
+        self.particle_id = particle_id
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.title = QtWidgets.QLabel(f"particle {particle_id}")
+        self.graphics = pg.GraphicsLayoutWidget()
+        layout.addWidget(self.title)
+        layout.addWidget(self.graphics)
+        self.images: list[pg.ImageItem] = []
+        for column, title in enumerate(self.TITLES):
+            view = self.graphics.addPlot(row=0, col=column, title=title)
+            view.setAspectLocked(True)
+            view.hideAxis("left")
+            view.hideAxis("bottom")
+            view.invertY(True)
+            item = pg.ImageItem(axisOrder="row-major")
+            view.addItem(item)
+            self.images.append(item)
+        self.images[3].setColorMap(rate_colormap())
+        self.shown_x: np.ndarray | None = None
+
+    def show(self, frame: FrameRecord) -> None:
+        """Draw one frame record."""
+        for item, counts in zip(self.images[:2], frame.counts, strict=True):
+            item.setImage(counts, autoLevels=True)
+        self.shown_x = frame.li_map
+        self.images[2].setImage(li_rgba(self.shown_x))
+        rate = frame.analysis.rate
+        if rate is None:
+            self.images[3].clear()
+        else:
+            limit = max(float(np.nanmax(np.abs(rate))), 1e-12)
+            self.images[3].setImage(np.nan_to_num(rate), levels=(-limit, limit))
+        self.title.setText(
+            f"particle {frame.particle_id} - frame {frame.frame_index}, "
+            f"{frame.direction}, <x> = {frame.mean_fraction:.3f}"
+        )
+        super().show()
+
+
+class RunBrowser(QtWidgets.QWidget):
+    """Search the catalog by metadata (``key=value, ...``) and open a run."""
+
+    open_run = QtCore.Signal(str)
+
+    def __init__(self, catalog, parent=None) -> None:
+        super().__init__(parent)
+        self.catalog = catalog
+        layout = QtWidgets.QVBoxLayout(self)
+        self.query = QtWidgets.QLineEdit("plan_name=operando")
+        self.query.setPlaceholderText("key=value, key=value (e.g. sample=LFP, direction=...)")
+        self.results = QtWidgets.QListWidget()
+        search = QtWidgets.QPushButton("Search")
+        open_button = QtWidgets.QPushButton("Open")
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.query)
+        row.addWidget(search)
+        layout.addLayout(row)
+        layout.addWidget(self.results)
+        layout.addWidget(open_button)
+        search.clicked.connect(self.search)
+        self.query.returnPressed.connect(self.search)
+        open_button.clicked.connect(self._open_selected)
+        self.results.itemDoubleClicked.connect(
+            lambda item: self.open_run.emit(item.data(QtCore.Qt.UserRole))
+        )
+
+    def search(self) -> list[str]:
+        """Run the query; returns the uids listed."""
+        criteria = {}
+        for part in filter(None, (p.strip() for p in self.query.text().split(","))):
+            key, _, value = part.partition("=")
+            criteria[key.strip()] = _parse_value(value.strip())
+        self.results.clear()
+        uids = self.catalog.search(**criteria)
+        for uid in uids:
+            start = self.catalog.start(uid)
+            item = QtWidgets.QListWidgetItem(
+                f"{uid[:8]}  {start.get('plan_name', '')}  {start.get('sample', '')}"
+            )
+            item.setData(QtCore.Qt.UserRole, uid)
+            self.results.addItem(item)
+        return uids
+
+    def _open_selected(self) -> None:
+        item = self.results.currentItem()
+        if item is not None:
+            self.open_run.emit(item.data(QtCore.Qt.UserRole))
+
+
+def _parse_value(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+class MonitorWindow(QtWidgets.QMainWindow):
+    """The monitor. Feed ``analysis`` from a source (``attach``) or pass a filled one."""
+
+    def __init__(
+        self,
+        analysis: OperandoAnalysis | None = None,
+        catalog=None,
+        title: str = "stxm-operando monitor",
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle(title)
+        self.analysis = analysis or OperandoAnalysis()
+        self.catalog = catalog
+        self.sources: list[QtCore.QThread] = []
+        self.frames: list[FrameRecord] = []
+        self.frame_indices: list[int] = []
+        self.panels: dict[int, ParticlePanel] = {}
+        self.paused = False
+        self.redraws = 0
+        self._seen = -1
+        self.area = DockArea()
+        self.setCentralWidget(self.area)
+        self._build_controls()
+        self._build_plots()
+        if catalog is not None:
+            self.browser = RunBrowser(catalog)
+            self.browser.open_run.connect(self.open_stored_run)
+            self._dock("runs", self.browser, "left", size=(260, 400))
+            self.browser.search()
+        self.timer = QtCore.QTimer(self)
+        self.timer.setInterval(REDRAW_INTERVAL_MS)
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start()
+        self.resize(1500, 950)
+
+    # --- layout -------------------------------------------------------------------------------
+    def _dock(self, name: str, widget, position: str, relative=None, size=(400, 300)) -> Dock:
+        dock = Dock(name, size=size)
+        dock.addWidget(widget)
+        self.area.addDock(dock, position, relative)
+        return dock
+
+    def _build_controls(self) -> None:
+        controls = QtWidgets.QWidget()
+        layout = QtWidgets.QGridLayout(controls)
+        self.progress_label = QtWidgets.QLabel("waiting for documents")
+        self.progress_bar = QtWidgets.QProgressBar()
+        self.slider = QtWidgets.QSlider(QtCore.Qt.Horizontal)
+        self.slider.setEnabled(False)
+        self.frame_label = QtWidgets.QLabel("frame -")
+        self.follow = QtWidgets.QCheckBox("follow latest")
+        self.follow.setChecked(True)
+        self.pause_button = QtWidgets.QPushButton("Pause display")
+        self.pause_button.setCheckable(True)
+        layout.addWidget(self.progress_label, 0, 0, 1, 3)
+        layout.addWidget(self.progress_bar, 1, 0, 1, 3)
+        layout.addWidget(self.frame_label, 2, 0)
+        layout.addWidget(self.slider, 2, 1)
+        layout.addWidget(self.follow, 2, 2)
+        layout.addWidget(self.pause_button, 3, 2)
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.pause_button.toggled.connect(self.set_paused)
+        self.controls_dock = self._dock("run and protocol", controls, "top", size=(1500, 90))
+        self.particle_area = QtWidgets.QWidget()
+        self.particle_layout = QtWidgets.QVBoxLayout(self.particle_area)
+        self.particles_dock = self._dock(
+            "particles", self.particle_area, "bottom", self.controls_dock, size=(900, 500)
+        )
+
+    def _build_plots(self) -> None:
+        self.jch_plot = pg.PlotWidget(title="j_Ch per channel")
+        self.jch_plot.setLabel("left", "j_Ch (mA/cm2)")
+        self.jch_plot.setLabel("bottom", "channel along [001]")
+        self.xsurf_plot = pg.PlotWidget(title="x_surf per channel")
+        self.xsurf_plot.setYRange(0, 1)
+        channels = QtWidgets.QWidget()
+        column = QtWidgets.QVBoxLayout(channels)
+        column.addWidget(self.jch_plot)
+        column.addWidget(self.xsurf_plot)
+        channel_dock = self._dock("channels", channels, "right", self.particles_dock)
+        self.j0_plot = pg.PlotWidget(title="j0~ vs x_surf")
+        self.j0_plot.setLabel("bottom", "x_surf")
+        self.j0_plot.setLabel("left", "j0 / max")
+        self.j0_scatter = pg.ScatterPlotItem(size=6)
+        self.j0_plot.addItem(self.j0_scatter)
+        self.j0_fit_curve = self.j0_plot.plot(pen=pg.mkPen("k", width=2))
+        self._dock("exchange current", self.j0_plot, "bottom", channel_dock)
+        self.voltage_plot = pg.PlotWidget(title="voltage")
+        self.voltage_plot.setLabel("left", "V", units="V")
+        self.voltage_plot.setLabel("bottom", "time", units="s")
+        self.voltage_curve = self.voltage_plot.plot(pen=pg.mkPen("b", width=2))
+        self.frame_marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("k", style=QtCore.Qt.DashLine))
+        self.voltage_plot.addItem(self.frame_marker)
+        self.current_plot = pg.PlotWidget(title="current")
+        self.current_plot.setLabel("left", "I", units="A")
+        self.current_curve = self.current_plot.plot(pen=pg.mkPen("m", width=2))
+        self.capacity_plot = pg.PlotWidget(title="voltage vs capacity")
+        self.capacity_plot.setLabel("bottom", "charge passed / capacity")
+        self.capacity_plot.setLabel("left", "V (V)")
+        for plot in (self.capacity_plot, self.jch_plot, self.j0_plot):
+            for side in ("left", "bottom"):
+                plot.getAxis(side).enableAutoSIPrefix(False)
+        self.capacity_curve = self.capacity_plot.plot(pen=pg.mkPen("b", width=2))
+        self.overpotential_label = QtWidgets.QLabel("")
+        echem = QtWidgets.QWidget()
+        grid = QtWidgets.QGridLayout(echem)
+        grid.addWidget(self.voltage_plot, 0, 0)
+        grid.addWidget(self.current_plot, 1, 0)
+        grid.addWidget(self.capacity_plot, 0, 1, 2, 1)
+        grid.addWidget(self.overpotential_label, 2, 0, 1, 2)
+        echem_dock = self._dock(
+            "electrochemistry", echem, "bottom", self.particles_dock, size=(900, 300)
+        )
+        self.table = QtWidgets.QTableWidget(0, len(STAT_COLUMNS))
+        self.table.setHorizontalHeaderLabels(STAT_COLUMNS)
+        self._dock("statistics", self.table, "right", echem_dock)
+
+    # --- sources ------------------------------------------------------------------------------
+    def attach(self, source: QtCore.QThread) -> None:
+        """Start a document source whose callbacks include this window's analysis."""
+        self.sources.append(source)
+        source.start()
+
+    def document(self, name: str, doc: dict) -> None:
+        """Feed one document to the current analysis (call from a source's thread)."""
+        self.analysis(name, doc)
+
+    def open_stored_run(self, uid: str) -> None:
+        """Replay a stored run from the catalog into a fresh analysis."""
+        from .sources import CatalogDocumentSource
+
+        self.analysis = OperandoAnalysis()
+        self._reset_view()
+        self.attach(CatalogDocumentSource(self.catalog, uid, [self.document]))
+
+    def _reset_view(self) -> None:
+        self._seen = -1
+        for panel in self.panels.values():
+            panel.deleteLater()
+        self.panels.clear()
+
+    def set_paused(self, paused: bool) -> None:
+        """Freeze the display; acquisition and analysis carry on."""
+        self.paused = paused
+        self.pause_button.setText("Resume display" if paused else "Pause display")
+        if not paused:
+            self.refresh()
+
+    def closeEvent(self, event) -> None:
+        self.timer.stop()
+        for source in self.sources:
+            source.stop()
+        super().closeEvent(event)
+
+    # --- drawing ------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Redraw if documents arrived since the last redraw (called by the timer)."""
+        if self.paused:
+            return
+        frames, progress, seen = self.analysis.snapshot()
+        if seen == self._seen:
+            return
+        self._seen = seen
+        self.frames = frames
+        self.frame_indices = sorted({f.frame_index for f in frames})
+        self._show_progress(progress)
+        self._show_electrochemistry()
+        if self.frame_indices:
+            self.slider.blockSignals(True)
+            self.slider.setRange(0, len(self.frame_indices) - 1)
+            if self.follow.isChecked():
+                self.slider.setValue(len(self.frame_indices) - 1)
+            self.slider.setEnabled(True)
+            self.slider.blockSignals(False)
+            self.show_frame(self.frame_indices[self.slider.value()])
+        self.redraws += 1
+
+    def _slider_moved(self, position: int) -> None:
+        if self.frame_indices:
+            self.follow.setChecked(position == len(self.frame_indices) - 1)
+            self.show_frame(self.frame_indices[position])
+
+    def frames_at(self, frame_index: int) -> list[FrameRecord]:
+        """The latest record of every particle at or before ``frame_index``."""
+        latest: dict[int, FrameRecord] = {}
+        for frame in self.frames:
+            if frame.frame_index <= frame_index:
+                latest[frame.particle_id] = frame
+        return [latest[k] for k in sorted(latest)]
+
+    def show_frame(self, frame_index: int) -> None:
+        """Draw every panel for one imaging pass."""
+        shown = self.frames_at(frame_index)
+        self.frame_label.setText(f"frame {frame_index}")
+        self.jch_plot.clear()
+        self.xsurf_plot.clear()
+        self.table.setRowCount(len(shown))
+        for row, frame in enumerate(shown):
+            self._panel(frame.particle_id).show(frame)
+            color = pg.intColor(frame.particle_id, hues=6)
+            particle = frame.particle
+            if particle is not None:
+                if particle.j_ch is not None:
+                    self.jch_plot.plot(
+                        particle.j_ch,
+                        pen=color,
+                        symbol="o",
+                        symbolSize=4,
+                        name=f"particle {frame.particle_id}",
+                    )
+                self.xsurf_plot.plot(particle.x_surf, pen=color, symbol="o", symbolSize=4)
+            self._table_row(row, frame)
+        if shown:
+            self.frame_marker.setValue(shown[-1].analysis.time_s)
+        self._show_j0(frame_index)
+
+    def _panel(self, particle_id: int) -> ParticlePanel:
+        if particle_id not in self.panels:
+            self.panels[particle_id] = ParticlePanel(particle_id)
+            self.particle_layout.addWidget(self.panels[particle_id])
+        return self.panels[particle_id]
+
+    def _table_row(self, row: int, frame: FrameRecord) -> None:
+        particle = frame.particle
+        values = [frame.particle_id, frame.frame_index, frame.mean_fraction]
+        if particle is not None:
+            stats = particle.statistics
+            mean_j = float(np.mean(particle.j_ch)) if particle.j_ch is not None else np.nan
+            values += [
+                stats.mean_surface,
+                stats.mean_internal,
+                stats.active_fraction,
+                stats.transformed_fraction,
+                stats.uniformity,
+                mean_j,
+            ]
+        for column, value in enumerate(values):
+            text = f"{value:.3f}" if isinstance(value, float) else str(value)
+            self.table.setItem(row, column, QtWidgets.QTableWidgetItem(text))
+
+    def _show_j0(self, frame_index: int) -> None:
+        points = [
+            (x, j0, f.direction)
+            for f in self.frames
+            if f.frame_index <= frame_index and f.j0 is not None and f.particle is not None
+            for x, j0 in zip(f.particle.x_surf, f.j0, strict=True)
+            if j0 > 0
+        ]
+        if not points:
+            self.j0_scatter.clear()
+            self.j0_fit_curve.clear()
+            return
+        x, j0, directions = zip(*points, strict=True)
+        scale = max(j0)
+        brushes = [pg.mkBrush(*DIRECTION_COLORS.get(d, (0, 0, 0)), 160) for d in directions]
+        self.j0_scatter.setData(x=list(x), y=[v / scale for v in j0], brush=brushes, pen=None)
+        try:
+            fit = fit_j0(x, np.array(j0) / scale)
+        except (ValueError, RuntimeError):
+            self.j0_fit_curve.clear()
+            return
+        grid = np.linspace(0.01, 0.99, 99)
+        self.j0_fit_curve.setData(grid, fit(grid))
+        self.j0_plot.setTitle(
+            f"j0~ vs x_surf: fit x^{fit.a:.2f} (1-x)^{fit.b:.2f}, max at x = {fit.x_max:.2f}"
+        )
+
+    def _show_electrochemistry(self) -> None:
+        ec = self.analysis.electrochemistry()
+        if not ec["time"].size:
+            return
+        self.voltage_curve.setData(ec["time"], ec["voltage"])
+        self.current_curve.setData(ec["time"], ec["current"])
+        capacity_C = self.analysis.progress.capacity_Ah * 3600.0
+        if capacity_C > 0:
+            self.capacity_curve.setData(ec["charge"] / capacity_C, ec["voltage"])
+        eta = ec["voltage"][-1] - self.analysis.reference_V
+        self.overpotential_label.setText(
+            f"V = {ec['voltage'][-1]:.4f} V, I = {ec['current'][-1]:.3g} A, "
+            f"overpotential vs {self.analysis.reference_V} V: {eta * 1e3:+.1f} mV"
+        )
+
+    def _show_progress(self, progress) -> None:
+        steps = max(len(progress.protocol), 1)
+        self.progress_bar.setRange(0, steps)
+        self.progress_bar.setValue(steps if progress.finished else progress.step)
+        state = "finished" if progress.finished else progress.last_event or "running"
+        self.progress_label.setText(
+            f"step {progress.step + 1}/{steps}: {progress.label} ({state}); "
+            f"t = {progress.time_s / 60:.1f} min; {len(self.frame_indices)} frames"
+        )

@@ -1,0 +1,212 @@
+"""Live callbacks and the PyQtGraph monitor: 0MQ on loopback, replay, analysis documents."""
+
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from bluesky import RunEngine
+from event_model import DocumentNames, schema_validators
+
+from stxm_operando.devices import simulated_beamline
+from stxm_operando.gui.monitor import MonitorWindow
+from stxm_operando.gui.sources import ZmqDocumentSource
+from stxm_operando.live_callbacks import (
+    AnalysisPublisher,
+    OperandoAnalysis,
+    ThreadedCallback,
+    json_publisher,
+)
+from stxm_operando.plans import Galvanostatic, ParticleROI, Rest, operando
+from stxm_operando.replay import replay
+from stxm_operando.storage import Catalog
+
+ROIS = [ParticleROI(0, -0.9, 0.2, 34, 22), ParticleROI(1, 1.0, -0.4, 34, 22)]
+PROTOCOL = [
+    Galvanostatic(c_rate=4.0, duration_s=300.0),
+    Rest(120.0),
+    Galvanostatic(c_rate=-4.0, duration_s=240.0),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def proxy():
+    """bluesky's 0MQ proxy in its own process, bound to 127.0.0.1."""
+    in_port, out_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "stxm_operando.cli",
+            "proxy",
+            "--in-port",
+            str(in_port),
+            "--out-port",
+            str(out_port),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert "0MQ proxy" in process.stdout.readline()
+    yield in_port, out_port
+    process.terminate()
+    process.wait(timeout=10)
+    assert process.poll() is not None
+
+
+def run_operando(*callbacks, bl=None):
+    bl = bl or simulated_beamline()
+    RE = RunEngine({}, context_managers=[], call_returns_result=True)
+    for callback in callbacks:
+        RE.subscribe(callback)
+    return RE(operando(bl, PROTOCOL, ROIS, every_s=60.0, dwell_ms=0.5, progress=False))
+
+
+def assert_window_matches(window: MonitorWindow, live: OperandoAnalysis) -> None:
+    assert len(window.frames) == len(live.frames) > 10
+    assert window.slider.maximum() == len({f.frame_index for f in live.frames}) - 1
+    for particle_id, panel in window.panels.items():
+        latest = [f for f in live.frames if f.particle_id == particle_id][-1]
+        assert np.array_equal(panel.shown_x, latest.li_map, equal_nan=True)
+        assert np.array_equal(panel.images[0].image, latest.counts[0])
+        assert np.allclose(panel.images[3].image, np.nan_to_num(latest.analysis.rate))
+    time_s, voltage = window.voltage_curve.getData()
+    assert np.allclose(time_s, live.electrochemistry()["time"])
+    assert np.allclose(voltage, live.electrochemistry()["voltage"])
+    assert window.table.rowCount() == len(ROIS)
+    assert float(window.table.item(0, 2).text()) == pytest.approx(
+        [f for f in live.frames if f.particle_id == 0][-1].mean_fraction, abs=1e-3
+    )
+
+
+def test_live_operando_reaches_the_monitor_through_a_0mq_proxy(qtbot, proxy, tmp_path):
+    in_port, out_port = proxy
+    window = MonitorWindow()
+    qtbot.addWidget(window)
+    window.show()
+    window.attach(ZmqDocumentSource(f"127.0.0.1:{out_port}", [window.document]))
+    qtbot.wait(1200)  # let the subscription reach the proxy before anything is published
+    publisher = json_publisher(f"127.0.0.1:{in_port}")
+    live, sent = OperandoAnalysis(), []
+    try:
+        run_operando(publisher, live, lambda name, doc: sent.append(name))
+        qtbot.waitUntil(lambda: window.analysis.documents_seen == len(sent), timeout=30000)
+    finally:
+        publisher.close()
+    qtbot.waitUntil(lambda: window._seen == len(sent), timeout=5000)  # the timer redrew
+    assert_window_matches(window, live)
+    assert window.progress_bar.value() == len(PROTOCOL)
+    window.grab().save(str(tmp_path / "monitor_live.png"))
+    assert (tmp_path / "monitor_live.png").stat().st_size > 10_000
+    window.close()
+
+
+def test_a_replayed_run_gives_the_same_panels(qtbot, tmp_path):
+    live = OperandoAnalysis()
+    with Catalog.embedded(tmp_path / "catalog") as catalog:
+        writer = catalog.writer()
+        result = run_operando(writer, live)
+        writer.flush()
+        window = MonitorWindow(catalog=catalog)
+        qtbot.addWidget(window)
+        window.show()
+        assert result.run_start_uids[0] in window.browser.search()
+        window.open_stored_run(result.run_start_uids[0])
+        qtbot.waitUntil(lambda: window.sources[-1].isFinished(), timeout=60000)
+        qtbot.waitUntil(lambda: len(window.frames) == len(live.frames), timeout=5000)
+        assert_window_matches(window, live)
+        window.grab().save(str(tmp_path / "monitor_replay.png"))
+        window.close()
+
+
+def test_scrubbing_and_pausing_the_display(qtbot):
+    documents = []
+    run_operando(lambda name, doc: documents.append((name, doc)))
+    window = MonitorWindow()
+    qtbot.addWidget(window)
+    half = len(documents) // 2
+    for name, doc in documents[:half]:
+        window.document(name, doc)
+    window.refresh()
+    shown_frames = len(window.frames)
+    window.slider.setValue(0)
+    assert not window.follow.isChecked()
+    first = [f for f in window.frames if f.frame_index == window.frame_indices[0]]
+    assert np.array_equal(window.panels[0].shown_x, first[0].li_map, equal_nan=True)
+    window.set_paused(True)
+    for name, doc in documents[half:]:
+        window.document(name, doc)  # acquisition and analysis carry on
+    window.refresh()
+    assert len(window.frames) == shown_frames  # the display did not move
+    window.follow.setChecked(True)
+    window.set_paused(False)
+    assert len(window.frames) == len(window.analysis.frames) > shown_frames
+    assert window.slider.value() == window.slider.maximum()
+
+
+def test_a_slow_analysis_never_holds_up_the_runengine_nor_loses_documents():
+    analysis = OperandoAnalysis()
+    calls = []
+
+    def slow(name, doc):
+        time.sleep(0.002)
+        calls.append(name)
+        analysis(name, doc)
+
+    threaded = ThreadedCallback(slow)
+    sent = []
+    started = time.perf_counter()
+    run_operando(threaded, lambda name, doc: sent.append(name))
+    run_time = time.perf_counter() - started
+    assert threaded.backlog > 0 or len(calls) == len(sent)  # still working after the run
+    threaded.join()
+    assert calls == sent
+    direct = OperandoAnalysis()
+    run_operando(direct)
+    assert len(analysis.frames) == len(direct.frames)
+    assert run_time < 60
+
+
+def test_analysis_documents_are_valid_stored_and_replayable(tmp_path):
+    def validate(name, doc):
+        schema_validators[DocumentNames[name]].validate(doc)
+
+    with Catalog.embedded(tmp_path / "catalog") as catalog:
+        writer = catalog.writer()
+        analysis = OperandoAnalysis()
+        publisher = AnalysisPublisher(lambda n, d: (validate(n, d), writer(n, d)))
+        analysis.frame_listeners.append(publisher)
+        run_operando(writer, analysis)
+        publisher.close()
+        writer.flush()
+        (uid,) = catalog.search(plan_name="operando_analysis")
+        documents = list(catalog.documents(uid))
+        for name, doc in documents:
+            validate(name, doc)
+        events = [d for n, d in documents if n == "event"]
+        assert len(events) == len([f for f in analysis.frames if f.particle is not None])
+        last = analysis.frames[-1]
+        (descriptor,) = [
+            d["uid"]
+            for n, d in documents
+            if n == "descriptor" and d["name"] == f"particle_{last.particle_id}_analysis"
+        ]
+        (stored,) = [
+            e["data"]
+            for e in events
+            if e["descriptor"] == descriptor and e["data"]["frame_index"] == last.frame_index
+        ]
+        assert np.allclose(np.asarray(stored["x_surf"]), last.particle.x_surf)
+        assert np.allclose(np.asarray(stored["j_ch"]), last.particle.j_ch)
+        assert stored["mean_x"] == pytest.approx(last.mean_fraction)
+        replayed = []
+        replay(catalog, uid, lambda name, doc: replayed.append(name))
+        assert replayed.count("event") == len(events)
