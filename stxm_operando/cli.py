@@ -1,4 +1,4 @@
-"""Command line: ``stxm-operando demo | ioc | monitor | proxy | replay | export |
+"""Command line: ``stxm-operando demo | ipython | ioc | monitor | proxy | replay | export |
 catalog-server``."""
 
 import argparse
@@ -13,19 +13,25 @@ from .storage import CatalogError, UnknownRunError
 DEFAULT_CATALOG = os.environ.get("STXM_OPERANDO_CATALOG", "demo-output/catalog")
 
 
+def port(text: str) -> int:
+    """argparse type: a TCP/UDP port number."""
+    value = int(text)
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"port must be within 1-65535, got {value}")
+    return value
+
+
 def _load_config(path: str | None) -> BeamlineConfig:
     return BeamlineConfig.from_toml(path) if path else BeamlineConfig()
 
 
 def _open_catalog(args: argparse.Namespace):
-    from .storage import Catalog
+    from .storage import open_catalog
 
     location = args.catalog
-    if location.startswith(("http://", "https://")):
-        return Catalog.remote(location, api_key=os.environ.get("TILED_API_KEY"))
-    if not Path(location).exists():
+    if not location.startswith(("http://", "https://")) and not Path(location).exists():
         raise CatalogError(f"no catalog at {location}")
-    return Catalog.embedded(location)
+    return open_catalog(location, api_key=os.environ.get("TILED_API_KEY"))
 
 
 def _ioc(args: argparse.Namespace) -> None:
@@ -70,6 +76,14 @@ def _monitor(args: argparse.Namespace) -> None:
 
     catalog = _open_catalog(args) if args.catalog else None
     run_monitor(address=args.address, catalog=catalog)
+
+
+def _ipython(args: argparse.Namespace) -> None:
+    from .session import start_ipython
+
+    start_ipython(
+        _load_config(args.config), backend="epics" if args.epics else "sim" if args.sim else None
+    )
 
 
 def _proxy(args: argparse.Namespace) -> None:
@@ -122,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     ioc.add_argument("--config", help="beamline TOML config (default: simulated beamline)")
     ioc.add_argument("--prefix", help="PV prefix (default: from the config, 'STXM:')")
     ioc.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback)")
-    ioc.add_argument("--port", type=int, help="Channel Access server port")
+    ioc.add_argument("--port", type=port, help="Channel Access server port")
     ioc.add_argument(
         "--speed", type=float, default=10.0, help="simulated seconds per wall second (default 10)"
     )
@@ -135,10 +149,17 @@ def build_parser() -> argparse.ArgumentParser:
     monitor.add_argument("--catalog", help="catalog directory or tiled URI for the run browser")
     monitor.set_defaults(func=_monitor)
 
+    ipython = commands.add_parser("ipython", help="open an IPython session at the beamline")
+    ipython.add_argument("--config", help="beamline TOML config (default: simulated beamline)")
+    backend = ipython.add_mutually_exclusive_group()
+    backend.add_argument("--sim", action="store_true", help="use the simulated beamline")
+    backend.add_argument("--epics", action="store_true", help="use the EPICS devices")
+    ipython.set_defaults(func=_ipython)
+
     proxy = commands.add_parser("proxy", help="run the 0MQ document proxy")
     proxy.add_argument("--host", default="127.0.0.1", help="interface (default loopback)")
-    proxy.add_argument("--in-port", type=int, default=5577, help="publishers connect here")
-    proxy.add_argument("--out-port", type=int, default=5578, help="monitors subscribe here")
+    proxy.add_argument("--in-port", type=port, default=5577, help="publishers connect here")
+    proxy.add_argument("--out-port", type=port, default=5578, help="monitors subscribe here")
     proxy.set_defaults(func=_proxy)
 
     for name, func, text in (
@@ -167,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     server = commands.add_parser("catalog-server", help="serve a catalog over tiled (HTTP)")
     server.add_argument("--path", required=True, help="catalog directory")
     server.add_argument("--host", default="127.0.0.1", help="interface (default loopback)")
-    server.add_argument("--port", type=int, default=8000)
+    server.add_argument("--port", type=port, default=8000)
     server.add_argument("--api-key", help="required key (or TILED_API_KEY); needed off loopback")
     server.set_defaults(func=_catalog_server)
     return parser

@@ -179,13 +179,82 @@ class SimConfig:
 
 
 @dataclass(frozen=True)
+class DevicePrefixes:
+    """Full PV prefix of each device; empty means the beamline prefix plus the standard
+    suffix (``STXM:Pstat:`` for the potentiostat, see the README's PV layout)."""
+
+    scanner: str = ""
+    potentiostat: str = ""
+    raster: str = ""
+    point: str = ""
+    clock: str = ""
+    beam: str = ""
+
+    def validate(self, where: str) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            _require(" " not in value, f"{where}.{f.name}", "a PV prefix has no spaces")
+
+
+@dataclass(frozen=True)
 class EpicsConfig:
-    """EPICS: PV prefix of the beamline IOC."""
+    """EPICS: the beamline PV prefix and optional per-device prefixes."""
 
     prefix: str = "STXM:"
+    devices: DevicePrefixes = field(default_factory=DevicePrefixes)
 
     def validate(self, where: str) -> None:
         _require(bool(self.prefix), where, "prefix must not be empty")
+        self.devices.validate(f"{where}.devices")
+
+
+@dataclass(frozen=True)
+class DeviceNames:
+    """The names the devices get in an IPython session (and in their documents)."""
+
+    scanner: str = "scanner"
+    potentiostat: str = "potentiostat"
+    raster: str = "raster"
+    point: str = "point"
+    clock: str = "clock"
+    beam: str = "beam"
+
+    def validate(self, where: str) -> None:
+        names = [getattr(self, f.name) for f in fields(self)]
+        for f, name in zip(fields(self), names, strict=True):
+            _require(
+                name.isidentifier(), f"{where}.{f.name}", f"{name!r} is not a valid Python name"
+            )
+        _require(len(set(names)) == len(names), where, f"device names must differ: {names}")
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """IPython session: backend ("sim" or "epics"), catalog (directory or tiled URI), the
+    environment variable holding the tiled API key, an optional 0MQ proxy to publish to
+    (host:port), and the device names."""
+
+    backend: str = "sim"
+    catalog: str = "stxm-data/catalog"
+    api_key_env: str = "TILED_API_KEY"
+    publish: str = ""
+    names: DeviceNames = field(default_factory=DeviceNames)
+
+    def validate(self, where: str) -> None:
+        _require(
+            self.backend in ("sim", "epics"),
+            f"{where}.backend",
+            f"backend must be 'sim' or 'epics', got {self.backend!r}",
+        )
+        _require(bool(self.catalog), f"{where}.catalog", "a catalog location is needed")
+        if self.publish:
+            host, _, port = self.publish.rpartition(":")
+            _require(
+                bool(host) and port.isdigit() and 0 < int(port) < 65536,
+                f"{where}.publish",
+                f"expected host:port, got {self.publish!r}",
+            )
+        self.names.validate(f"{where}.names")
 
 
 @dataclass(frozen=True)
@@ -199,6 +268,7 @@ class BeamlineConfig:
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     sim: SimConfig = field(default_factory=SimConfig)
     epics: EpicsConfig = field(default_factory=EpicsConfig)
+    session: SessionConfig = field(default_factory=SessionConfig)
 
     def validate(self) -> None:
         for f in fields(self):

@@ -208,6 +208,13 @@ class Catalog:
         return None if self.journal_dir is None else self.journal_dir / f"{uid}.jsonl"
 
 
+def open_catalog(location: str | Path, api_key: str | None = None) -> Catalog:
+    """A catalog from a tiled URI (http/https) or a directory (created if absent)."""
+    if str(location).startswith(("http://", "https://")):
+        return Catalog.remote(str(location), api_key=api_key)
+    return Catalog.embedded(location)
+
+
 def read_journal(path: Path) -> Iterator[tuple[str, dict]]:
     """Documents of a journal file; a torn last line (crash mid-write) is skipped."""
     with open(path) as lines:
@@ -245,7 +252,12 @@ class CatalogWriter:
                 f"storing documents in {self.catalog} failed: {self._error}"
             ) from self._error
         if self.catalog.journal_dir is not None:
-            self._journal(name, doc)
+            try:
+                self._journal(name, doc)
+            except OSError as err:  # disk full, file too large, read-only file system...
+                raise CatalogError(
+                    f"cannot write the run journal in {self.catalog.journal_dir}: {err}"
+                ) from err
         self._queue.put((name, doc))
         if name == "start":  # the run is in the catalog before anything else happens
             self.flush()

@@ -77,3 +77,62 @@ def test_cli_reports_bad_config_without_a_traceback(tmp_path):
     )
     assert result.returncode == 2
     assert "bad config" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_documented_example_config_is_valid():
+    from pathlib import Path
+
+    from stxm_operando.devices.beamline import PV_GROUPS
+
+    config = BeamlineConfig.from_toml(Path(__file__).parents[1] / "docs/beamline-example.toml")
+    assert config.session.backend == "epics" and config.session.names.potentiostat == "pstat"
+    assert config.epics.devices.potentiostat == "BL10ID1:BIOLOGIC:"
+    assert config.epics.devices.raster == "" and "raster" in PV_GROUPS
+    assert config.potentiostat.max_current_A / config.potentiostat.capacity_Ah > 16
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[session]\nbackend = 'tango'", "backend must be"),
+    ("[session]\npublish = 'nohost'", "host:port"),
+    ("[session.names]\nscanner = 'not a name'", "not a valid Python name"),
+    ("[session.names]\nraster = 'scanner'", "must differ"),
+    ("[epics.devices]\nraster = 'A B:'", "no spaces"),
+])
+def test_malformed_session_and_epics_sections(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        BeamlineConfig.from_toml(path)
+
+
+def test_ipython_session_namespace_follows_the_config(tmp_path):
+    from stxm_operando.config import SessionConfig
+    from stxm_operando.session import build_session
+
+    config = BeamlineConfig.from_dict({"session": {"catalog": str(tmp_path / "cat"),
+                                                   "names": {"potentiostat": "pstat"}}})
+    assert isinstance(config.session, SessionConfig)
+    namespace, banner = build_session(config)
+    try:
+        assert namespace["pstat"] is namespace["bl"].potentiostat
+        assert namespace["pstat"].name == "pstat"
+        for name in ("RE", "catalog", "live", "an", "operando", "find_particles", "scanner"):
+            assert name in namespace
+        assert "operando" in banner and "pstat" in banner
+        RE = namespace["RE"]
+        assert RE.waiting_hook is not None  # the progress bar
+        (uid,) = RE(namespace["rest"](namespace["bl"], 30.0, progress=False)).run_start_uids
+        namespace["writer"].flush()
+        assert namespace["catalog"].search(plan_name="electrochemistry") == [uid]
+    finally:
+        namespace["catalog"].close()
+
+
+def test_ipython_command_opens_a_working_session(tmp_path):
+    commands = "print('DEVICES', scanner.name, potentiostat.mode.get())\nexit\n"
+    result = subprocess.run([sys.executable, "-m", "stxm_operando.cli", "ipython", "--sim"],
+                            input=commands, capture_output=True, text=True, timeout=120,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "stxm-operando session (sim beamline)" in result.stdout
+    assert "DEVICES scanner OCV" in result.stdout

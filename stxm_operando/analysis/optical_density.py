@@ -29,7 +29,8 @@ def optical_density(counts, i0=None, blank_mask=None) -> np.ndarray:
     Warns
     -----
     RuntimeWarning
-        When non-positive counts are clamped to ``MIN_COUNTS``.
+        When non-positive counts are clamped to ``MIN_COUNTS``, or non-finite counts
+        (missing pixels) give NaN.
 
     Examples
     --------
@@ -53,15 +54,21 @@ def optical_density(counts, i0=None, blank_mask=None) -> np.ndarray:
         raise ValueError(f"i0 shape {i0.shape} does not match counts {counts.shape}") from None
     if np.any(~(i0 > 0)):
         raise ValueError("i0 must be positive")
-    low = ~(counts > 0)
+    missing = ~np.isfinite(counts)
+    low = (counts <= 0) & ~missing
+    if missing.any():
+        warnings.warn(
+            f"{int(missing.sum())} non-finite counts give NaN", RuntimeWarning, stacklevel=2
+        )
     if low.any():
         warnings.warn(
             f"{int(low.sum())} non-positive counts clamped to {MIN_COUNTS}",
             RuntimeWarning,
             stacklevel=2,
         )
-        counts = np.where(low, MIN_COUNTS, counts)
-    return -np.log(counts / i0)
+    counts = np.where(low, MIN_COUNTS, np.where(missing, np.nan, counts))
+    with np.errstate(invalid="ignore"):
+        return np.log(i0) - np.log(counts)  # in log space: no overflow for extreme I0
 
 
 def _check_mu(mu: np.ndarray, n_energies: int) -> np.ndarray:

@@ -47,6 +47,9 @@ def register_frames(reference, moving, upsample: int = 20) -> tuple[float, float
         )
     if not (np.all(np.isfinite(reference)) and np.all(np.isfinite(moving))):
         raise ValueError("maps to register must be finite (replace NaN first)")
+    # phase correlation ignores scale: normalise so huge values cannot overflow
+    reference = reference / max(float(np.abs(reference).max()), 1e-300)
+    moving = moving / max(float(np.abs(moving).max()), 1e-300)
     product = np.fft.fft2(reference) * np.fft.fft2(moving).conj()
     product /= np.maximum(np.abs(product), 1e-12 * np.abs(product).max() + 1e-300)
     correlation = np.fft.ifft2(product)

@@ -51,15 +51,19 @@ class Beamline:
 def simulated_beamline(
     config: BeamlineConfig | None = None, world: SimulatedBeamline | None = None
 ) -> Beamline:
-    """Devices backed by an in-process simulated beamline (a new one unless ``world`` given)."""
+    """Devices backed by an in-process simulated beamline (a new one unless ``world`` given).
+
+    Device names come from ``config.session.names``.
+    """
     world = world or SimulatedBeamline(config)
+    names = world.config.session.names
     return Beamline(
-        scanner=SimZonePlateScanner(world=world, name="scanner"),
-        potentiostat=SimPotentiostat(world=world, name="potentiostat"),
-        raster=SimRasterDetector(world=world, name="raster"),
-        point=SimPointDetector(world=world, name="point"),
-        clock=SimClock(world=world, name="clock"),
-        beam=SimBeamMonitor(world=world, name="beam"),
+        scanner=SimZonePlateScanner(world=world, name=names.scanner),
+        potentiostat=SimPotentiostat(world=world, name=names.potentiostat),
+        raster=SimRasterDetector(world=world, name=names.raster),
+        point=SimPointDetector(world=world, name=names.point),
+        clock=SimClock(world=world, name=names.clock),
+        beam=SimBeamMonitor(world=world, name=names.beam),
         config=world.config,
         world=world,
     )
@@ -68,16 +72,25 @@ def simulated_beamline(
 def epics_beamline(
     config: BeamlineConfig | None = None, *, prefix: str | None = None, timeout: float = 10.0
 ) -> Beamline:
-    """Devices over Channel Access, connected (or TimeoutError after ``timeout`` s)."""
+    """Devices over Channel Access, connected (or TimeoutError after ``timeout`` s).
+
+    PV prefixes come from ``config.epics`` (``prefix`` overrides the beamline prefix) and
+    device names from ``config.session.names``.
+    """
     config = config or BeamlineConfig()
     base = config.epics.prefix if prefix is None else prefix
+    names = config.session.names
+
+    def pv(role: str) -> str:
+        return getattr(config.epics.devices, role) or base + PV_GROUPS[role]
+
     devices = {
-        "scanner": EpicsZonePlateScanner(base, config=config, name="scanner"),
-        "potentiostat": EpicsPotentiostat(base + PV_GROUPS["potentiostat"], name="potentiostat"),
-        "raster": EpicsRasterDetector(base + PV_GROUPS["raster"], config=config, name="raster"),
-        "point": EpicsPointDetector(base + PV_GROUPS["point"], name="point"),
-        "clock": EpicsClock(base + PV_GROUPS["clock"], name="clock"),
-        "beam": EpicsBeamMonitor(base + PV_GROUPS["beam"], name="beam"),
+        "scanner": EpicsZonePlateScanner(pv("scanner"), config=config, name=names.scanner),
+        "potentiostat": EpicsPotentiostat(pv("potentiostat"), name=names.potentiostat),
+        "raster": EpicsRasterDetector(pv("raster"), config=config, name=names.raster),
+        "point": EpicsPointDetector(pv("point"), name=names.point),
+        "clock": EpicsClock(pv("clock"), name=names.clock),
+        "beam": EpicsBeamMonitor(pv("beam"), name=names.beam),
     }
     for device in devices.values():
         device.wait_for_connection(timeout=timeout)

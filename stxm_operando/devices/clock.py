@@ -10,6 +10,9 @@ from ophyd.status import Status
 
 from .sim_signals import WorldReadbacks, WorldSignal, world_of
 
+HOLD_MARGIN_S = 30.0
+"""An EPICS hold fails if the clock has not advanced within twice its duration plus this, s."""
+
 
 class Clock(Device):
     """Interface shared by both backends. Components: time (s)."""
@@ -44,7 +47,8 @@ class EpicsClock(Clock):
 
     def set(self, duration_s: float) -> Status:
         self._check_duration(duration_s)
-        status = Status(obj=self)
+        # real hardware runs at wall time; a simulating IOC may run faster, never slower
+        status = Status(obj=self, timeout=HOLD_MARGIN_S + 2 * float(duration_s))
         end = self.time.get() + float(duration_s)
         lock = threading.Lock()
 

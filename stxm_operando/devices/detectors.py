@@ -16,6 +16,8 @@ from ..config import BeamlineConfig
 from .sim_signals import world_of
 
 RASTER_SETTINGS = ("center_x", "center_y", "num_x", "num_y", "step", "dwell")
+ACQUIRE_MARGIN_S = 30.0
+"""An EPICS acquisition fails if not done within twice its dwell time plus this, s."""
 
 
 class RasterDetector(Device):
@@ -179,7 +181,8 @@ class EpicsRasterDetector(RasterDetector):
     i0 = Cpt(EpicsSignalRO, "I0")
 
     def _acquire(self) -> Status:
-        return self.acquire.set(1)
+        _, _, num_x, num_y, _, dwell = self.settings()
+        return self.acquire.set(1, timeout=ACQUIRE_MARGIN_S + 2 * num_x * num_y * dwell / 1e3)
 
 
 class EpicsPointDetector(PointDetector):
@@ -191,4 +194,4 @@ class EpicsPointDetector(PointDetector):
     counts = Cpt(EpicsSignalRO, "Counts", kind="hinted")
 
     def trigger(self) -> Status:
-        return self.acquire.set(1)
+        return self.acquire.set(1, timeout=ACQUIRE_MARGIN_S + 2 * self.dwell.get() / 1e3)

@@ -14,6 +14,9 @@ from ..config import BeamlineConfig
 from .axes import EpicsMonochromator, SimAxis, SimMonochromator
 from .sim_signals import WorldReadbacks
 
+MOVE_TIMEOUT_S = 120.0
+"""An EPICS move that has not finished after this long fails (e.g. the IOC is gone), s."""
+
 
 class ZonePlateScanner(PseudoPositioner):
     """Interface shared by both backends. Components (all in eV or um):
@@ -71,13 +74,13 @@ class SimZonePlateScanner(WorldReadbacks, ZonePlateScanner):
 class EpicsZonePlateScanner(ZonePlateScanner):
     """Zone-plate scanner over EPICS motor records ``{prefix}Energy``, ``{prefix}ZpZ``, ..."""
 
-    mono = Cpt(EpicsMonochromator, "Energy")
-    zp_z = Cpt(EpicsMotor, "ZpZ")
-    osa_z = Cpt(EpicsMotor, "OsaZ", kind="config")
-    fine_x = Cpt(EpicsMotor, "FineX")
-    fine_y = Cpt(EpicsMotor, "FineY")
-    coarse_x = Cpt(EpicsMotor, "CoarseX")
-    coarse_y = Cpt(EpicsMotor, "CoarseY")
+    mono = Cpt(EpicsMonochromator, "Energy", timeout=MOVE_TIMEOUT_S)
+    zp_z = Cpt(EpicsMotor, "ZpZ", timeout=MOVE_TIMEOUT_S)
+    osa_z = Cpt(EpicsMotor, "OsaZ", kind="config", timeout=MOVE_TIMEOUT_S)
+    fine_x = Cpt(EpicsMotor, "FineX", timeout=MOVE_TIMEOUT_S)
+    fine_y = Cpt(EpicsMotor, "FineY", timeout=MOVE_TIMEOUT_S)
+    coarse_x = Cpt(EpicsMotor, "CoarseX", timeout=MOVE_TIMEOUT_S)
+    coarse_y = Cpt(EpicsMotor, "CoarseY", timeout=MOVE_TIMEOUT_S)
 
     def __init__(self, prefix: str = "", *, config: BeamlineConfig, **kwargs) -> None:
         super().__init__(prefix, config=config, **kwargs)

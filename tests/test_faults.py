@@ -1,0 +1,246 @@
+"""Faults: the IOC dying mid-run, a cutoff mid-image, a full disk, pause and resume; and
+bad input to every command."""
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+from bluesky import RunEngine
+from conftest import CA_PORT
+
+from stxm_operando.devices import epics_beamline, simulated_beamline
+from stxm_operando.live_callbacks import OperandoAnalysis
+from stxm_operando.plans import Galvanostatic, ParticleROI, Rest, operando
+from stxm_operando.replay import replay
+from stxm_operando.storage import Catalog
+
+ROI = ParticleROI(0, -0.9, 0.2, 30, 20)
+
+
+def start_ioc(prefix: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "stxm_operando.cli",
+            "ioc",
+            "--port",
+            str(CA_PORT),
+            "--prefix",
+            prefix,
+            "--speed",
+            "100",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def connect(prefix: str, process: subprocess.Popen):
+    deadline = time.monotonic() + 30
+    while True:
+        assert process.poll() is None
+        try:
+            return epics_beamline(prefix=prefix, timeout=2.0)
+        except TimeoutError:
+            assert time.monotonic() < deadline
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def test_ioc_stopped_mid_run_fails_cleanly_keeps_data_and_restarts_at_ocv(tmp_path):
+    prefix = f"FLT{os.getpid()}:"
+    ioc = start_ioc(prefix)
+    try:
+        bl = connect(prefix, ioc)
+        images = []
+
+        def kill_ioc_after_four_images(name, doc):
+            if name == "event" and "raster_image" in doc["data"]:
+                images.append(doc)
+                if len(images) == 4:
+                    threading.Thread(target=stop, args=(ioc,)).start()
+
+        with Catalog.embedded(tmp_path / "catalog") as catalog:
+            writer = catalog.writer()
+            RE = RunEngine({}, context_managers=[])
+            RE.subscribe(writer)
+            RE.subscribe(kill_ioc_after_four_images)
+            started = time.monotonic()
+            with pytest.raises(Exception) as failure:
+                RE(
+                    operando(
+                        bl,
+                        [Galvanostatic(c_rate=2.0, duration_s=1200.0)],
+                        [ROI],
+                        every_s=30.0,
+                        dwell_ms=0.2,
+                        progress=False,
+                    )
+                )
+            assert time.monotonic() - started < 200  # failed, did not hang
+            assert failure.value is not None
+            writer.flush()
+            (uid,) = catalog.search(plan_name="operando")
+            documents = list(catalog.documents(uid))
+            assert documents[-1][0] == "stop" and documents[-1][1]["exit_status"] == "fail"
+            analysis = OperandoAnalysis()
+            replay(catalog, uid, analysis)
+            assert len(analysis.frames) >= 2  # what was taken before the IOC died
+            assert len(analysis.electrochemistry()["index"]) > 0
+        ioc = start_ioc(prefix)
+        restarted = connect(prefix, ioc)
+        assert restarted.potentiostat.mode.get() == "OCV"
+        assert restarted.potentiostat.output.get() == 0
+    finally:
+        stop(ioc)
+
+
+def test_cutoff_crossed_mid_image_ends_the_step_and_keeps_the_image():
+    bl = simulated_beamline()
+    RE = RunEngine({}, call_returns_result=True)
+    docs = []
+    RE.subscribe(lambda name, doc: docs.append((name, doc)))
+    big_slow = ParticleROI(0, -0.9, 0.2, 60, 40)  # 2400 px at 25 ms: 60 s per image
+    protocol = [Galvanostatic(c_rate=10.0, until_V=3.2, duration_s=2000.0), Rest(60.0)]
+    result = RE(operando(bl, protocol, [big_slow], every_s=30.0, dwell_ms=25.0, progress=False))
+    reason = result.plan_result[0]
+    trip_time = float(reason.rsplit("t = ", 1)[1].split()[0])
+    images = [d["data"] for n, d in docs if n == "event" and "raster_image" in d["data"]]
+    during = [i for i in images if i["raster_start_time"] <= trip_time <= i["raster_end_time"]]
+    assert len(during) == 1  # the cutoff fell inside an image, which was kept whole
+    assert np.shape(during[0]["raster_image"]) == (40, 60)
+    after = [i for i in images if i["raster_start_time"] > trip_time]
+    assert after and all(abs(i["potentiostat_current"]) < 1e-12 for i in after)
+    assert bl.potentiostat.output.get() == 0
+
+
+FULL_DISK = textwrap.dedent("""
+    import resource, signal, sys
+    from bluesky import RunEngine
+    from stxm_operando.devices import simulated_beamline
+    from stxm_operando.plans import Galvanostatic, ParticleROI, operando
+    from stxm_operando.storage import Catalog, CatalogError
+
+    catalog = Catalog.embedded(sys.argv[1])
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    # from here on no file may grow past 1 MB: the files fill up as on a full disk
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
+    bl = simulated_beamline()
+    RE = RunEngine({})
+    RE.subscribe(catalog.writer())
+    try:
+        RE(operando(bl, [Galvanostatic(c_rate=2.0, duration_s=1800.0)],
+                    [ParticleROI(0, -0.9, 0.2, 30, 20)], every_s=60.0, dwell_ms=0.2,
+                    progress=False))
+    except CatalogError as err:
+        print("STOPPED:", err)
+        print("CELL:", bl.potentiostat.mode.get(), bl.potentiostat.output.get())
+        sys.exit(4)
+""")
+
+
+def test_a_full_disk_stops_the_run_with_a_clear_error_and_the_cell_off(tmp_path):
+    path = tmp_path / "catalog"
+    result = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(path)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 4, result.stderr[-3000:]
+    # whichever file fills first (journal or SQLite) stops the run with a clear error
+    assert "STOPPED:" in result.stdout
+    assert ("File too large" in result.stdout) or ("disk I/O error" in result.stdout)
+    assert "CELL: OCV 0" in result.stdout
+    with Catalog.embedded(path) as catalog:  # what was written is readable
+        (uid,) = catalog.search(plan_name="operando")
+        names = [n for n, _ in catalog.documents(uid)]
+        assert names[0] == "start" and names.count("event") >= 1
+
+
+def test_pause_resume_duplicates_nothing_in_the_analysis():
+    bl = simulated_beamline()
+    RE = RunEngine({}, context_managers=[])
+    analysis = OperandoAnalysis()
+    RE.subscribe(analysis)
+    paused = []
+
+    def pause_twice(name, doc):
+        if (
+            name == "event"
+            and "raster_image" in doc["data"]
+            and len(paused) < 2
+            and doc["seq_num"] in (2, 5)
+        ):
+            paused.append(doc["seq_num"])
+            threading.Thread(target=RE.request_pause, kwargs={"defer": False}).start()
+
+    RE.subscribe(pause_twice)
+    protocol = [Galvanostatic(c_rate=4.0, duration_s=360.0), Rest(120.0)]
+    plan = operando(bl, protocol, [ROI], every_s=60.0, dwell_ms=0.2, progress=False)
+    try:
+        RE(plan)
+    except Exception:  # RunEngineInterrupted on each pause
+        pass
+    while RE.state == "paused":
+        bl.clock.set(20.0)  # beamline time passes while paused (Ctrl-C in IPython)
+        try:
+            RE.resume()
+        except Exception:
+            pass
+    assert paused == [2, 5]
+    keys = [(f.frame_index, f.particle_id) for f in analysis.frames]
+    assert len(keys) == len(set(keys)) == 8  # 6 + 2 frames, each once
+    index = analysis.electrochemistry()["index"]
+    assert np.array_equal(index, np.arange(index[0], index[0] + len(index)))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["ioc", "--speed", "-1", "--port", "1"], "must be positive"),
+        (["ioc", "--config", "/nonexistent.toml"], "does not exist"),
+        (["demo", "--config", "/nonexistent.toml"], "does not exist"),
+        (["ipython", "--config", "/nonexistent.toml"], "does not exist"),
+        (["replay", "0123456789", "--catalog", "/nonexistent"], "no catalog"),
+        (["export", "0123456789", "--catalog", "/nonexistent", "--csv", "x"], "no catalog"),
+        (["export", "0123456789"], "needs --nxstxm"),
+        (["monitor", "--catalog", "/nonexistent"], "no catalog"),
+        (["catalog-server", "--path", "/tmp", "--host", "0.0.0.0"], "needs an API key"),
+        (["catalog-server", "--path", "/tmp", "--api-key", "not alnum!"], "letters and digits"),
+        (["proxy", "--in-port", "70000"], "port"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_command_lines_give_a_clear_error(argv, message, tmp_path):
+    env = dict(os.environ)
+    env.pop("TILED_API_KEY", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "stxm_operando.cli", *argv],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written
