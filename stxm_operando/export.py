@@ -165,46 +165,21 @@ def export_csv(catalog: Catalog, uid: str, directory: str | Path) -> list[Path]:
             )
         )
     frames_path = directory / "frames.csv"
+    rows = [
+        {
+            "frame_index": f.frame_index,
+            "particle_id": f.particle_id,
+            "time_s": f.analysis.time_s,
+            "protocol_step": f.protocol_step,
+            "direction": f.direction,
+            "c_rate": f.c_rate,
+        }
+        | f.statistics_row()
+        for f in analysis.frames
+        if f.particle is not None
+    ]
     with open(frames_path, "w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(
-            [
-                "frame_index",
-                "particle_id",
-                "time_s",
-                "protocol_step",
-                "direction",
-                "c_rate",
-                "mean_x",
-                "x_surf",
-                "x_internal",
-                "active_fraction",
-                "transformed_fraction",
-                "uniformity",
-                "mean_j_ch_mA_cm2",
-            ]
-        )
-        for frame in analysis.frames:
-            particle = frame.particle
-            if particle is None:
-                continue
-            stats = particle.statistics
-            mean_j = float(np.mean(particle.j_ch)) if particle.j_ch is not None else ""
-            writer.writerow(
-                [
-                    frame.frame_index,
-                    frame.particle_id,
-                    frame.analysis.time_s,
-                    frame.protocol_step,
-                    frame.direction,
-                    frame.c_rate,
-                    frame.mean_fraction,
-                    stats.mean_surface,
-                    stats.mean_internal,
-                    stats.active_fraction,
-                    stats.transformed_fraction,
-                    stats.uniformity,
-                    mean_j,
-                ]
-            )
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["frame_index"])
+        writer.writeheader()
+        writer.writerows(rows)
     return [ec_path, frames_path]

@@ -30,14 +30,9 @@ def sim():
     return simulated_beamline()
 
 
-@pytest.fixture(scope="module")
-def ioc_process():
-    """A caproto IOC subprocess serving the simulated beamline on 127.0.0.1:CA_PORT.
-
-    Yields (process, prefix); stops the process afterwards and checks it is gone.
-    """
-    prefix = f"TST{os.getpid()}:"
-    process = subprocess.Popen(
+def start_ioc(prefix: str, speed: float = 50.0) -> subprocess.Popen:
+    """A caproto IOC subprocess serving a fresh simulated beamline on 127.0.0.1:CA_PORT."""
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -50,29 +45,27 @@ def ioc_process():
             "--prefix",
             prefix,
             "--speed",
-            "50",
+            str(speed),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+
+def stop_ioc(process: subprocess.Popen) -> None:
+    """Terminate an IOC subprocess (kill it if it does not stop) and reap it."""
+    process.terminate()
     try:
-        yield process, prefix
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        assert process.poll() is not None
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def epics(ioc_process):
-    """The EPICS-backed devices, connected to the test IOC."""
+def connect_epics(prefix: str, process: subprocess.Popen):
+    """The EPICS-backed devices, once the IOC answers (within 30 s)."""
     from stxm_operando.devices import epics_beamline
 
-    process, prefix = ioc_process
     deadline = time.monotonic() + 30
     while True:
         assert process.poll() is None, process.stderr.read().decode()
@@ -81,6 +74,24 @@ def epics(ioc_process):
         except TimeoutError:
             if time.monotonic() > deadline:
                 raise
+
+
+@pytest.fixture(scope="module")
+def ioc_process():
+    """An IOC for the module's tests; yields (process, prefix) and stops it afterwards."""
+    prefix = f"TST{os.getpid()}:"
+    process = start_ioc(prefix)
+    try:
+        yield process, prefix
+    finally:
+        stop_ioc(process)
+        assert process.poll() is not None
+
+
+@pytest.fixture(scope="module")
+def epics(ioc_process):
+    """The EPICS-backed devices, connected to the test IOC."""
+    return connect_epics(ioc_process[1], ioc_process[0])
 
 
 def _live_children() -> list[str]:

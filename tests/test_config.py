@@ -91,13 +91,16 @@ def test_the_documented_example_config_is_valid():
     assert config.potentiostat.max_current_A / config.potentiostat.capacity_Ah > 16
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[session]\nbackend = 'tango'", "backend must be"),
-    ("[session]\npublish = 'nohost'", "host:port"),
-    ("[session.names]\nscanner = 'not a name'", "not a valid Python name"),
-    ("[session.names]\nraster = 'scanner'", "must differ"),
-    ("[epics.devices]\nraster = 'A B:'", "no spaces"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[session]\nbackend = 'tango'", "backend must be"),
+        ("[session]\npublish = 'nohost'", "host:port"),
+        ("[session.names]\nscanner = 'not a name'", "not a valid Python name"),
+        ("[session.names]\nraster = 'scanner'", "must differ"),
+        ("[epics.devices]\nraster = 'A B:'", "no spaces"),
+    ],
+)
 def test_malformed_session_and_epics_sections(tmp_path, text, message):
     path = tmp_path / "bad.toml"
     path.write_text(text)
@@ -109,8 +112,9 @@ def test_ipython_session_namespace_follows_the_config(tmp_path):
     from stxm_operando.config import SessionConfig
     from stxm_operando.session import build_session
 
-    config = BeamlineConfig.from_dict({"session": {"catalog": str(tmp_path / "cat"),
-                                                   "names": {"potentiostat": "pstat"}}})
+    config = BeamlineConfig.from_dict(
+        {"session": {"catalog": str(tmp_path / "cat"), "names": {"potentiostat": "pstat"}}}
+    )
     assert isinstance(config.session, SessionConfig)
     namespace, banner = build_session(config)
     try:
@@ -130,9 +134,14 @@ def test_ipython_session_namespace_follows_the_config(tmp_path):
 
 def test_ipython_command_opens_a_working_session(tmp_path):
     commands = "print('DEVICES', scanner.name, potentiostat.mode.get())\nexit\n"
-    result = subprocess.run([sys.executable, "-m", "stxm_operando.cli", "ipython", "--sim"],
-                            input=commands, capture_output=True, text=True, timeout=120,
-                            cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "stxm_operando.cli", "ipython", "--sim"],
+        input=commands,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "stxm-operando session (sim beamline)" in result.stdout
     assert "DEVICES scanner OCV" in result.stdout

@@ -12,9 +12,9 @@ import time
 import numpy as np
 import pytest
 from bluesky import RunEngine
-from conftest import CA_PORT
+from conftest import connect_epics, start_ioc, stop_ioc
 
-from stxm_operando.devices import epics_beamline, simulated_beamline
+from stxm_operando.devices import simulated_beamline
 from stxm_operando.live_callbacks import OperandoAnalysis
 from stxm_operando.plans import Galvanostatic, ParticleROI, Rest, operando
 from stxm_operando.replay import replay
@@ -23,56 +23,18 @@ from stxm_operando.storage import Catalog
 ROI = ParticleROI(0, -0.9, 0.2, 30, 20)
 
 
-def start_ioc(prefix: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "stxm_operando.cli",
-            "ioc",
-            "--port",
-            str(CA_PORT),
-            "--prefix",
-            prefix,
-            "--speed",
-            "100",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def connect(prefix: str, process: subprocess.Popen):
-    deadline = time.monotonic() + 30
-    while True:
-        assert process.poll() is None
-        try:
-            return epics_beamline(prefix=prefix, timeout=2.0)
-        except TimeoutError:
-            assert time.monotonic() < deadline
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 def test_ioc_stopped_mid_run_fails_cleanly_keeps_data_and_restarts_at_ocv(tmp_path):
     prefix = f"FLT{os.getpid()}:"
-    ioc = start_ioc(prefix)
+    ioc = start_ioc(prefix, speed=100)
     try:
-        bl = connect(prefix, ioc)
+        bl = connect_epics(prefix, ioc)
         images = []
 
         def kill_ioc_after_four_images(name, doc):
             if name == "event" and "raster_image" in doc["data"]:
                 images.append(doc)
                 if len(images) == 4:
-                    threading.Thread(target=stop, args=(ioc,)).start()
+                    threading.Thread(target=stop_ioc, args=(ioc,)).start()
 
         with Catalog.embedded(tmp_path / "catalog") as catalog:
             writer = catalog.writer()
@@ -101,12 +63,12 @@ def test_ioc_stopped_mid_run_fails_cleanly_keeps_data_and_restarts_at_ocv(tmp_pa
             replay(catalog, uid, analysis)
             assert len(analysis.frames) >= 2  # what was taken before the IOC died
             assert len(analysis.electrochemistry()["index"]) > 0
-        ioc = start_ioc(prefix)
-        restarted = connect(prefix, ioc)
+        ioc = start_ioc(prefix, speed=100)
+        restarted = connect_epics(prefix, ioc)
         assert restarted.potentiostat.mode.get() == "OCV"
         assert restarted.potentiostat.output.get() == 0
     finally:
-        stop(ioc)
+        stop_ioc(ioc)
 
 
 def test_cutoff_crossed_mid_image_ends_the_step_and_keeps_the_image():

@@ -368,19 +368,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
         return self.panels[particle_id]
 
     def _table_row(self, row: int, frame: FrameRecord) -> None:
-        particle = frame.particle
-        values = [frame.particle_id, frame.frame_index, frame.mean_fraction]
-        if particle is not None:
-            stats = particle.statistics
-            mean_j = float(np.mean(particle.j_ch)) if particle.j_ch is not None else np.nan
-            values += [
-                stats.mean_surface,
-                stats.mean_internal,
-                stats.active_fraction,
-                stats.transformed_fraction,
-                stats.uniformity,
-                mean_j,
-            ]
+        values = [frame.particle_id, frame.frame_index, *frame.statistics_row().values()]
         for column, value in enumerate(values):
             text = f"{value:.3f}" if isinstance(value, float) else str(value)
             self.table.setItem(row, column, QtWidgets.QTableWidgetItem(text))

@@ -67,6 +67,25 @@ class FrameRecord:
             return float("nan")
         return float(np.nanmean(self.analysis.x[particle.bbox][particle.mask]))
 
+    def statistics_row(self) -> dict[str, float]:
+        """Particle statistics of this frame: <x>, x_surf, x_internal, active and transformed
+        fractions, uniformity and the mean j_Ch (mA/cm2; NaN without an earlier frame)."""
+        particle = self.particle
+        if particle is None:
+            return {"mean_x": float("nan")}
+        stats = particle.statistics
+        return {
+            "mean_x": self.mean_fraction,
+            "x_surf": stats.mean_surface,
+            "x_internal": stats.mean_internal,
+            "active_fraction": stats.active_fraction,
+            "transformed_fraction": stats.transformed_fraction,
+            "uniformity": stats.uniformity,
+            "mean_j_ch_mA_cm2": float(np.mean(particle.j_ch))
+            if particle.j_ch is not None
+            else float("nan"),
+        }
+
     @property
     def li_map(self) -> np.ndarray:
         """Li fraction of the particle's pixels, NaN elsewhere."""

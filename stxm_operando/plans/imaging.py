@@ -48,6 +48,33 @@ def check_rois(
     return rois
 
 
+def configure_raster(
+    beamline: Beamline,
+    center_x_um: float,
+    center_y_um: float,
+    num_x: int,
+    num_y: int,
+    step_nm: float,
+    dwell_ms: float,
+):
+    """Write the raster settings (um, px, nm, ms) to the detector (plan stub)."""
+    raster = beamline.raster
+    yield from bps.mv(
+        raster.center_x,
+        center_x_um,
+        raster.center_y,
+        center_y_um,
+        raster.num_x,
+        num_x,
+        raster.num_y,
+        num_y,
+        raster.step,
+        step_nm,
+        raster.dwell,
+        dwell_ms,
+    )
+
+
 def frame_counter() -> Signal:
     """The soft signal that tags each image with its imaging pass (``frame_index``)."""
     return Signal(name="frame_index", value=0, kind="hinted")
@@ -70,19 +97,8 @@ def image_particles(
     for energy in energies:
         yield from bps.mv(beamline.scanner, energy)
         for roi in rois:
-            yield from bps.mv(
-                beamline.raster.center_x,
-                roi.center_x_um,
-                beamline.raster.center_y,
-                roi.center_y_um,
-                beamline.raster.num_x,
-                roi.num_x,
-                beamline.raster.num_y,
-                roi.num_y,
-                beamline.raster.step,
-                step_nm,
-                beamline.raster.dwell,
-                dwell_ms,
+            yield from configure_raster(
+                beamline, roi.center_x_um, roi.center_y_um, roi.num_x, roi.num_y, step_nm, dwell_ms
             )
             yield from bps.trigger_and_read(
                 [beamline.raster, beamline.scanner, beamline.potentiostat, beamline.clock, frame],
@@ -191,19 +207,8 @@ def focus_scan(
             )
         )
         yield from bps.mv(beamline.scanner, energy)
-        yield from bps.mv(
-            beamline.raster.center_x,
-            roi.center_x_um,
-            beamline.raster.center_y,
-            roi.center_y_um,
-            beamline.raster.num_x,
-            roi.num_x,
-            beamline.raster.num_y,
-            roi.num_y,
-            beamline.raster.step,
-            step_nm,
-            beamline.raster.dwell,
-            dwell_ms,
+        yield from configure_raster(
+            beamline, roi.center_x_um, roi.center_y_um, roi.num_x, roi.num_y, step_nm, dwell_ms
         )
         sharpness = []
         for offset in offsets:
@@ -248,19 +253,8 @@ def find_particles(
         counts = []
         for energy in energies:
             yield from bps.mv(beamline.scanner, energy)
-            yield from bps.mv(
-                beamline.raster.center_x,
-                center_x_um,
-                beamline.raster.center_y,
-                center_y_um,
-                beamline.raster.num_x,
-                num_x,
-                beamline.raster.num_y,
-                num_y,
-                beamline.raster.step,
-                step_nm,
-                beamline.raster.dwell,
-                dwell_ms,
+            yield from configure_raster(
+                beamline, center_x_um, center_y_um, num_x, num_y, step_nm, dwell_ms
             )
             yield from bps.trigger_and_read(
                 [beamline.raster, beamline.scanner], name=field.stream_name()
