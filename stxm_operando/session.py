@@ -2,6 +2,8 @@
 
 import os
 
+import numpy as np
+
 from bluesky import RunEngine
 from bluesky.utils import ProgressBarManager
 
