@@ -3,7 +3,6 @@
 import os
 
 import numpy as np
-
 from bluesky import RunEngine
 from bluesky.utils import ProgressBarManager
 
@@ -45,6 +44,7 @@ def build_session(
     devices = {getattr(session.names, role): device for role, device in beamline.devices().items()}
     namespace = (
         {
+            "np": np,
             "RE": RE,
             "bl": beamline,
             "catalog": catalog,
