@@ -379,3 +379,16 @@ def test_overpotential_table_grows_with_c_rate():
     assert lith[1].eta_V < lith[0].eta_V < 0
     assert delith[1].eta_V > delith[0].eta_V > 0
     assert an.overpotential(3.428) == pytest.approx(0.0)
+
+
+def test_pixels_are_placed_by_recorded_position_not_arrival_order():
+    world = aligned_world(0.3, piezo_jitter_nm=3.0)
+    result = world.acquire_raster(0.0, 0.0, 41, 21, 40.0, 1.0)
+    order = RNG.permutation(21)  # lines arriving scrambled, one of them twice
+    rows = np.concatenate([order, order[:1]])
+    placed = an.place_by_position(result.counts[rows], result.x_um[rows], result.y_um[rows], 40.0)
+    assert np.array_equal(placed, result.counts)
+    missing = an.place_by_position(result.counts[1:], result.x_um[1:], result.y_um[1:], 40.0)
+    assert missing.shape == (20, 41)  # the first line never arrived: grid starts at line 2
+    with pytest.raises(ValueError, match="finite"):
+        an.place_by_position([1.0], [np.nan], [0.0], 40.0)

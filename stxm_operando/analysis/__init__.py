@@ -27,6 +27,7 @@ from .kinetics import (
 )
 from .masks import particle_mask
 from .optical_density import fraction_and_thickness, optical_density, unmix_stack, unmix_two_energy
+from .placement import place_by_position
 from .registration import align_series, apply_shift, register_frames, register_series
 from .statistics import SurfaceStatistics, surface_statistics
 
@@ -54,6 +55,7 @@ __all__ = [
     "overpotential_table",
     "particle_axes",
     "particle_mask",
+    "place_by_position",
     "rate_map",
     "register_frames",
     "register_series",

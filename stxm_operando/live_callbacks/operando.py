@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from event_model import unpack_event_page
 
-from ..analysis import REFERENCE_OCV_V, exchange_current_butler_volmer
+from ..analysis import REFERENCE_OCV_V, exchange_current_butler_volmer, place_by_position
 from ..analysis.pipeline import FrameAnalysis, ParticleResult, analyse_frame_pair
 from ..physics.spectra import ReferenceSpectra
 
@@ -216,7 +216,13 @@ class OperandoAnalysis:
         if len(events) != 2:
             return
         by_energy = sorted(events, key=lambda e: e["raster_energy"])
-        counts = tuple(np.asarray(e["raster_image"], dtype=float) for e in by_energy)
+        step_nm = float(start["pixel_size_nm"])
+        counts = tuple(
+            place_by_position(
+                e["raster_image"], e["raster_x_positions"], e["raster_y_positions"], step_nm
+            )
+            for e in by_energy
+        )
         mu = self.spectra.mu_matrix([float(e["raster_energy"]) for e in by_energy])
         series = start.get("series_id", start["uid"])
         previous = self._previous.get((series, particle_id))
@@ -227,7 +233,7 @@ class OperandoAnalysis:
             *counts,
             mu,
             time_s=float(by_energy[-1]["raster_end_time"]),
-            pixel_size_nm=float(start["pixel_size_nm"]),
+            pixel_size_nm=step_nm,
             direction=direction if direction in ("lithiation", "delithiation") else "lithiation",
             previous=previous,
             min_thickness=self.min_thickness_um,
