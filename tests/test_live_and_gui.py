@@ -93,15 +93,23 @@ def test_live_operando_reaches_the_monitor_through_a_0mq_proxy(qtbot, proxy, tmp
     qtbot.addWidget(window)
     window.show()
     window.attach(ZmqDocumentSource(f"127.0.0.1:{out_port}", [window.document]))
-    qtbot.wait(1200)  # let the subscription reach the proxy before anything is published
     publisher = json_publisher(f"127.0.0.1:{in_port}")
     live, sent = OperandoAnalysis(), []
     try:
+        # 0MQ drops what is published before the subscription is through: ping until it is
+        deadline = time.monotonic() + 30
+        while window.analysis.documents_seen == 0:
+            assert time.monotonic() < deadline, "the monitor never heard the proxy"
+            publisher("ping", {})
+            qtbot.wait(100)
+        qtbot.wait(500)  # pings still in flight arrive
+        pings = window.analysis.documents_seen
         run_operando(publisher, live, lambda name, doc: sent.append(name))
-        qtbot.waitUntil(lambda: window.analysis.documents_seen == len(sent), timeout=30000)
+        expected = pings + len(sent)
+        qtbot.waitUntil(lambda: window.analysis.documents_seen == expected, timeout=30000)
     finally:
         publisher.close()
-    qtbot.waitUntil(lambda: window._seen == len(sent), timeout=5000)  # the timer redrew
+    qtbot.waitUntil(lambda: window._seen == expected, timeout=5000)  # the timer redrew
     assert_window_matches(window, live)
     assert window.progress_bar.value() == len(PROTOCOL)
     window.grab().save(str(tmp_path / "monitor_live.png"))
