@@ -1,5 +1,6 @@
 """The IPython session: RunEngine with the catalog, devices, plans and analysis at hand."""
 
+import atexit
 import os
 
 import numpy as np
@@ -40,7 +41,9 @@ def build_session(
     live = OperandoAnalysis()
     RE.subscribe(ThreadedCallback(live, name="analysis"))
     if session.publish:
-        RE.subscribe(json_publisher(session.publish))
+        publisher = json_publisher(session.publish)
+        atexit.register(publisher.close)  # an open 0MQ publisher would block the exit
+        RE.subscribe(publisher)
     devices = {getattr(session.names, role): device for role, device in beamline.devices().items()}
     namespace = (
         {
