@@ -218,3 +218,15 @@ def test_analysis_documents_are_valid_stored_and_replayable(tmp_path):
         replayed = []
         replay(catalog, uid, lambda name, doc: replayed.append(name))
         assert replayed.count("event") == len(events)
+
+
+def test_a_stored_run_that_cannot_be_read_is_reported_in_the_window(qtbot, tmp_path):
+    with Catalog.embedded(tmp_path / "catalog") as catalog:
+        window = MonitorWindow(catalog=catalog)
+        qtbot.addWidget(window)
+        window.open_stored_run("no-such-run")
+        qtbot.waitUntil(
+            lambda: "reading the run failed" in window.statusBar().currentMessage(), timeout=30000
+        )
+        assert "no run 'no-such-run'" in window.statusBar().currentMessage()
+        window.close()

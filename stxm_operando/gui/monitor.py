@@ -266,7 +266,12 @@ class MonitorWindow(QtWidgets.QMainWindow):
     def attach(self, source: QtCore.QThread) -> None:
         """Start a document source whose callbacks include this window's analysis."""
         self.sources.append(source)
+        source.received.connect(self._source_reported)
         source.start()
+
+    def _source_reported(self, name: str) -> None:
+        if name == "error":  # a stored run that could not be read
+            self.statusBar().showMessage(f"reading the run failed: {self.sender().error}")
 
     def document(self, name: str, doc: dict) -> None:
         """Feed one document to the current analysis (call from a source's thread)."""
