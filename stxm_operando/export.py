@@ -1,7 +1,6 @@
 """Export stored runs: NXstxm HDF5 (NeXus) with electrochemistry as NXlog, and CSV tables."""
 
 import csv
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +9,7 @@ import h5py
 import numpy as np
 
 from .live_callbacks import OperandoAnalysis
-from .live_callbacks.operando import ELECTROCHEMISTRY_FIELDS
+from .live_callbacks.operando import ElectrochemistryLog
 from .replay import replay, replay_documents
 from .storage import Catalog
 
@@ -29,7 +28,7 @@ class ImageSet:
 
 def _collect(catalog: Catalog, uid: str) -> tuple[list[ImageSet], dict[str, np.ndarray], dict]:
     starts, streams, image_sets = {}, {}, {}
-    electrochemistry = defaultdict(dict)
+    electrochemistry = ElectrochemistryLog()
     for name, doc in replay_documents(catalog, uid):
         if name == "start":
             starts[doc["uid"]] = doc
@@ -39,17 +38,12 @@ def _collect(catalog: Catalog, uid: str) -> tuple[list[ImageSet], dict[str, np.n
             run, stream = streams[doc["descriptor"]]
             data = doc["data"]
             if stream == "electrochemistry":
-                electrochemistry[int(data["ec_index"])] = data
+                electrochemistry.add(starts[run].get("series_id", run), data)
             elif "raster_image" in data:
                 key = (run, stream, int(data.get("frame_index", 0)))
                 image_sets.setdefault(key, ImageSet(starts[run], stream, key[2]))
                 image_sets[key].events.append(data)
-    ordered = [electrochemistry[k] for k in sorted(electrochemistry)]
-    ec = {
-        f.removeprefix("ec_"): np.array([row[f] for row in ordered], dtype=float)
-        for f in ELECTROCHEMISTRY_FIELDS
-    }
-    return list(image_sets.values()), ec, starts[uid]
+    return list(image_sets.values()), electrochemistry.arrays(), starts[uid]
 
 
 def _iso(timestamp: float) -> str:

@@ -92,10 +92,11 @@ def _check_writable(path: Path) -> None:
         raise CatalogError(f"catalog directory {path} is not writable: {err}") from err
 
 
-def _to_json(value: Any) -> Any:
+def to_json(value: Any) -> Any:
+    """JSON fallback for the numpy values in documents (arrays become nested lists)."""
     if isinstance(value, np.ndarray | np.generic):
         return value.tolist()
-    raise TypeError(f"cannot store {type(value).__name__} in a document")
+    raise TypeError(f"cannot serialise {type(value).__name__} in a document")
 
 
 class Catalog:
@@ -306,7 +307,7 @@ class CatalogWriter:
         journal = self._journals.get(run)
         if journal is None:
             return
-        journal.write(json.dumps({"name": name, "doc": doc}, default=_to_json) + "\n")
+        journal.write(json.dumps({"name": name, "doc": doc}, default=to_json) + "\n")
         journal.flush()
         if name == "stop":
             os.fsync(journal.fileno())

@@ -27,6 +27,31 @@ ELECTROCHEMISTRY_FIELDS = (
 )
 
 
+class ElectrochemistryLog:
+    """Electrochemistry readings keyed by (series, log index), so each is kept once however
+    often it arrives (a resume, a replay)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, int], dict] = {}
+
+    def add(self, series_id: str, data: dict) -> None:
+        """Keep one ``electrochemistry`` event's data."""
+        key = (series_id, int(data["ec_index"]))
+        self._rows[key] = {f: data[f] for f in ELECTROCHEMISTRY_FIELDS}
+
+    def arrays(self, series_id: str | None = None) -> dict[str, np.ndarray]:
+        """The readings as arrays ordered by index (``time``, ``voltage``, ...)."""
+        rows = [
+            row
+            for (series, _), row in sorted(self._rows.items())
+            if series_id is None or series == series_id
+        ]
+        return {
+            f.removeprefix("ec_"): np.array([r[f] for r in rows], dtype=float)
+            for f in ELECTROCHEMISTRY_FIELDS
+        }
+
+
 @dataclass(frozen=True)
 class FrameRecord:
     """The analysis of one particle in one imaging pass.
@@ -149,7 +174,7 @@ class OperandoAnalysis:
         self.frame_listeners: list[Callable[[FrameRecord], None]] = []
         """Called with each new FrameRecord (e.g. to publish analysis documents)."""
         self.documents_seen = 0
-        self._electrochemistry: dict[tuple[str, int], dict] = {}
+        self._electrochemistry = ElectrochemistryLog()
         self._starts: dict[str, dict] = {}
         self._streams: dict[str, tuple[str, str]] = {}
         self._images: dict[tuple[str, str, int], dict[float, dict]] = {}
@@ -182,8 +207,7 @@ class OperandoAnalysis:
         start = self._starts[run]
         data = doc["data"]
         if stream == "electrochemistry":
-            key = (start.get("series_id", run), int(data["ec_index"]))
-            self._electrochemistry[key] = {f: data[f] for f in ELECTROCHEMISTRY_FIELDS}
+            self._electrochemistry.add(start.get("series_id", run), data)
             self.progress.time_s = max(self.progress.time_s, float(data["ec_time"]))
         elif stream == "protocol":
             step = int(data["protocol_step"])
@@ -272,15 +296,7 @@ class OperandoAnalysis:
     def electrochemistry(self, series_id: str | None = None) -> dict[str, np.ndarray]:
         """Electrochemistry readings (each logged index once), as arrays ordered by index."""
         with self.lock:
-            rows = [
-                row
-                for (series, _), row in sorted(self._electrochemistry.items())
-                if series_id is None or series == series_id
-            ]
-        return {
-            f.removeprefix("ec_"): np.array([r[f] for r in rows], dtype=float)
-            for f in ELECTROCHEMISTRY_FIELDS
-        }
+            return self._electrochemistry.arrays(series_id)
 
     def snapshot(self) -> tuple[list[FrameRecord], Progress, int]:
         """A consistent copy of the frames so far, the progress and the document count."""

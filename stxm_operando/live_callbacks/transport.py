@@ -5,17 +5,11 @@ import queue
 import threading
 from collections.abc import Callable
 
-import numpy as np
 from bluesky.callbacks.zmq import Proxy, Publisher
 
+from ..storage import to_json
+
 DEFAULT_PROXY_HOST = "127.0.0.1"
-
-
-def to_json(value):
-    """JSON fallback for numpy values in documents."""
-    if isinstance(value, np.ndarray | np.generic):
-        return value.tolist()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 def serialize(doc: dict) -> bytes:

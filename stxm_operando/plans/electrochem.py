@@ -135,6 +135,7 @@ def _start(beamline: Beamline, armed: ArmedStep):
     if isinstance(step, Galvanostatic):
         lower = step.until_V if step.until_V is not None and armed.current_A > 0 else low
         upper = step.until_V if step.until_V is not None and armed.current_A < 0 else high
+        # widen the cutoffs first, so no intermediate pair is ever inverted (lower > upper)
         yield from bps.mv(pstat.lower_cutoff, low, pstat.upper_cutoff, high)
         yield from bps.mv(
             pstat.lower_cutoff,

@@ -106,8 +106,8 @@ def image_particles(
             )
 
 
-def _image_run(beamline, rois, energies, step_nm, dwell_ms, md):
-    yield from bps.open_run(md=md)
+def _image_run(plan_name, beamline, rois, energies, step_nm, dwell_ms, md):
+    yield from bps.open_run(md=_image_md(plan_name, rois, energies, step_nm, dwell_ms, md))
     yield from image_particles(beamline, rois, energies, step_nm, dwell_ms, frame_counter())
     return (yield from bps.close_run())
 
@@ -134,14 +134,7 @@ def two_energy_image(
     """One raster of a particle at each of two energies (default the Fe L3 pair), one run."""
     energies = check_energies(beamline, energies, count=2)
     rois = check_rois(beamline, [roi], step_nm, dwell_ms)
-    return _image_run(
-        beamline,
-        rois,
-        energies,
-        step_nm,
-        dwell_ms,
-        _image_md("two_energy_image", rois, energies, step_nm, dwell_ms, md),
-    )
+    return _image_run("two_energy_image", beamline, rois, energies, step_nm, dwell_ms, md)
 
 
 def stack(
@@ -156,14 +149,7 @@ def stack(
     energies = check_energies(beamline, energies)
     require(len(energies) >= 2, "a stack needs at least two energies")
     rois = check_rois(beamline, [roi], step_nm, dwell_ms)
-    return _image_run(
-        beamline,
-        rois,
-        energies,
-        step_nm,
-        dwell_ms,
-        _image_md("stack", rois, energies, step_nm, dwell_ms, md),
-    )
+    return _image_run("stack", beamline, rois, energies, step_nm, dwell_ms, md)
 
 
 def edge_sharpness(image: np.ndarray) -> float:
