@@ -278,9 +278,11 @@ def test_channel_current_of_a_synthetic_rate_field():
     per_unit = 96485.33212 * 3.60 / 157.76 * 8 * 50e-7 / 2 * 1e3 * 1e-3
     assert np.allclose(j, per_unit * np.arange(1, 5))
     thick = np.where(mask, 100.0, 0.0)
-    thick[1, :] = 50.0  # thinner surface row: same uptake per area... of a thinner face
-    j_thick = an.channel_current(rate, chans, 50.0, thick)
-    assert np.all(j_thick > j)
+    thick[1, :] = 50.0  # a face crossing the first row: half the material, a full-height face
+    j_partial = an.channel_current(rate, chans, 50.0, thick)
+    assert np.allclose(j_partial, j * 7.5 / 8)
+    rate[2, 1] = np.nan  # a pixel outside the particle in one frame adds nothing
+    assert an.channel_current(rate, chans, 50.0)[0] == pytest.approx(j[0] * 7 / 8)
     assert np.allclose(an.rate_map(np.zeros(3), np.full(3, 0.3), 30.0), 0.01)
     with pytest.raises(ValueError, match="positive"):
         an.rate_map(np.zeros(3), np.zeros(3), 0.0)

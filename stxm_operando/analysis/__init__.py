@@ -25,8 +25,15 @@ from .kinetics import (
     rate_map,
     surface_composition,
 )
-from .masks import particle_mask
-from .optical_density import fraction_and_thickness, optical_density, unmix_stack, unmix_two_energy
+from .masks import particle_height, particle_mask
+from .optical_density import (
+    fraction_and_thickness,
+    optical_density,
+    unmix_partial_coverage,
+    unmix_stack,
+    unmix_two_energy,
+)
+from .pipeline import blank_region
 from .placement import place_by_position
 from .registration import align_series, apply_shift, register_frames, register_series
 from .statistics import SurfaceStatistics, surface_statistics
@@ -41,6 +48,7 @@ __all__ = [
     "SurfaceStatistics",
     "align_series",
     "apply_shift",
+    "blank_region",
     "c_rate",
     "channel_current",
     "channels",
@@ -54,6 +62,7 @@ __all__ = [
     "overpotential",
     "overpotential_table",
     "particle_axes",
+    "particle_height",
     "particle_mask",
     "place_by_position",
     "rate_map",
@@ -62,6 +71,7 @@ __all__ = [
     "state_of_charge",
     "surface_composition",
     "surface_statistics",
+    "unmix_partial_coverage",
     "unmix_stack",
     "unmix_two_energy",
 ]

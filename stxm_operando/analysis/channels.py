@@ -41,21 +41,26 @@ class Channel:
     Attributes
     ----------
     index : position along [001], 0 at one end of the particle.
-    pixels : (n, 2) int array of (row, column), ordered along [010].
+    pixels : (n, 2) int array of (row, column), ordered along [010]. All of them count
+        for the channel's Li content, thinly covered edge pixels included.
+    surface : positions in ``pixels`` of the two surface pixels, the outermost ones that
+        are covered enough to read a composition from (by default the first and last).
     """
 
     index: int
     pixels: np.ndarray
+    surface: tuple[int, int] = (0, -1)
 
     @property
     def ends(self) -> np.ndarray:
         """(2, 2) array: the two surface (end) pixels, (row, column)."""
-        return self.pixels[[0, -1]]
+        return self.pixels[list(self.surface)]
 
     @property
     def interior(self) -> np.ndarray:
-        """Pixels between the two ends."""
-        return self.pixels[1:-1]
+        """Pixels strictly between the two ends."""
+        first, last = (position % len(self.pixels) for position in self.surface)
+        return self.pixels[first + 1 : last]
 
 
 def particle_axes(mask, angle_deg: float | None = None) -> ParticleAxes:
@@ -99,11 +104,27 @@ def particle_axes(mask, angle_deg: float | None = None) -> ParticleAxes:
     )
 
 
-def channels(mask, axes: ParticleAxes, min_length: int = 3) -> list[Channel]:
+MAX_SURFACE_DEPTH_PX = 1.5
+"""Farthest a surface pixel may lie inside the channel's outermost pixel, along [010]."""
+
+
+def channels(
+    mask,
+    axes: ParticleAxes,
+    min_length: int = 3,
+    coverage=None,
+    min_end_coverage: float = 0.5,
+) -> list[Channel]:
     """The particle's pixelated [010] channels.
 
     Pixels are binned by their position along [001] (one pixel per bin) and ordered along
-    [010] inside each bin; the first and last pixel of a channel are its (010) surfaces.
+    [010] inside each bin. A channel's (010) surfaces are its outermost pixels that are
+    covered by the particle over at least ``min_end_coverage`` of their footprint: a pixel
+    that a face cuts through near its edge holds little of the particle, and its
+    composition is mostly counting noise. Without ``coverage`` the first and last pixel
+    are the surfaces. A channel whose well-covered pixels start more than
+    ``MAX_SURFACE_DEPTH_PX`` inside its outermost pixel is cut lengthwise by a (001) face
+    (a corner of the particle), has no resolved (010) surface, and is dropped.
 
     Parameters
     ----------
@@ -112,7 +133,12 @@ def channels(mask, axes: ParticleAxes, min_length: int = 3) -> list[Channel]:
     axes : ParticleAxes
         From ``particle_axes``.
     min_length : int
-        Channels with fewer pixels are dropped (they have no interior).
+        Channels with fewer pixels, or with fewer well-covered pixels, are dropped (they
+        have no interior).
+    coverage : 2-D array, optional
+        Covered fraction of each pixel (``unmix_partial_coverage``).
+    min_end_coverage : float
+        Least coverage of a surface pixel.
 
     Returns
     -------
@@ -124,6 +150,10 @@ def channels(mask, axes: ParticleAxes, min_length: int = 3) -> list[Channel]:
     >>> chs = channels(m, particle_axes(m, angle_deg=0.0))
     >>> len(chs), chs[0].ends.tolist()
     (5, [[1, 2], [4, 2]])
+    >>> cover = np.where(m, 1.0, 0.0); cover[1, :] = 0.3  # the first row is thinly covered
+    >>> chs = channels(m, particle_axes(m, angle_deg=0.0), coverage=cover)
+    >>> chs[0].ends.tolist(), len(chs[0].pixels)
+    ([[2, 2], [4, 2]], 4)
     """
     rows, cols = np.nonzero(np.asarray(mask, dtype=bool))
     if rows.size == 0:
@@ -131,12 +161,24 @@ def channels(mask, axes: ParticleAxes, min_length: int = 3) -> list[Channel]:
     offsets = np.stack([rows, cols], axis=1) - np.array(axes.center)
     along_001 = offsets @ axes.direction_001
     along_010 = offsets @ axes.direction_010
+    covered = (
+        np.ones(rows.size, bool)
+        if coverage is None
+        else np.asarray(coverage, dtype=float)[rows, cols] >= min_end_coverage
+    )
     bins = np.round(along_001 - along_001.min()).astype(int)
     result = []
     for index in np.unique(bins):
         members = np.flatnonzero(bins == index)
-        if members.size < min_length:
-            continue
         order = members[np.argsort(along_010[members], kind="stable")]
-        result.append(Channel(len(result), np.stack([rows[order], cols[order]], axis=1)))
+        well_covered = np.flatnonzero(covered[order])
+        if members.size < min_length or well_covered.size < min(min_length, 2):
+            continue
+        surface = (int(well_covered[0]), int(well_covered[-1]))
+        positions = along_010[order]
+        depth = max(positions[surface[0]] - positions[0], positions[-1] - positions[surface[1]])
+        if depth > MAX_SURFACE_DEPTH_PX:
+            continue
+        pixels = np.stack([rows[order], cols[order]], axis=1)
+        result.append(Channel(len(result), pixels, surface))
     return result

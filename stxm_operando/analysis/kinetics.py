@@ -27,10 +27,14 @@ LINEAR_REGIME_V = 0.120
 def rate_map(x_before, x_after, dt_s: float) -> np.ndarray:
     """Lithiation rate dx/dt between two registered Li fraction maps, 1/s.
 
+    Mark pixels outside the particle NaN in each map (as ``analyse_frame_pair`` does): the
+    rate is then NaN wherever a pixel is outside the particle in either frame, so an edge
+    pixel that drift moved in or out of the particle never reads as a reaction.
+
     Examples
     --------
-    >>> rate_map([[0.2, 0.4]], [[0.3, 0.4]], 10.0)
-    array([[0.01, 0.  ]])
+    >>> rate_map([[0.2, 0.4, np.nan]], [[0.3, 0.4, 0.5]], 10.0)
+    array([[0.01, 0.  ,  nan]])
     """
     x_before, x_after = np.asarray(x_before, dtype=float), np.asarray(x_after, dtype=float)
     if x_before.shape != x_after.shape:
@@ -49,8 +53,14 @@ def channel_current(
 ) -> np.ndarray:
     """Current density j_Ch of each channel per reacting (010) surface area, mA/cm2.
 
-    ``j_Ch = F rho_Li a sum_i (dx/dt)_i t_i / (t_first + t_last)``: the Li taken up along
-    the channel (pixel pitch a, thickness t_i) divided by the area of its two end faces.
+    ``j_Ch = F rho_Li a sum_i (dx/dt)_i t_i / (2 t_face)``: the Li taken up along the
+    channel (pixel pitch a, material thickness t_i of each pixel: coverage x height at an
+    edge) divided by the area of its two (010) faces. A face is as high as the particle,
+    however a pixel grid happens to cut it, so ``t_face`` is the median thickness of the
+    channel's interior pixels, not the thickness of its end pixels (which a face crossing
+    them leaves partly covered). Where the particle's (001) face cuts a whole channel
+    lengthwise, its interior is partly covered too, and ``t_face`` shrinks with the face's
+    width. Pixels whose rate is NaN (outside the particle in either frame) add nothing.
     Positive for lithiation.
 
     Parameters
@@ -61,7 +71,7 @@ def channel_current(
     pixel_size_nm : float
         Pixel pitch along the channel, nm.
     thickness_nm : float or 2-D array, optional
-        Particle thickness, nm; it cancels when uniform (the default).
+        Material thickness of each pixel, nm; it cancels when uniform (the default).
 
     Returns
     -------
@@ -81,14 +91,45 @@ def channel_current(
     thickness = np.broadcast_to(
         np.asarray(1.0 if thickness_nm is None else thickness_nm, dtype=float), rate.shape
     )
+    if not channel_list:
+        return np.empty(0)
     pitch_cm = pixel_size_nm * 1e-7
     charge_density = FARADAY_C_MOL * LFP_SITE_DENSITY_MOL_CM3  # C/cm3
-    currents = np.empty(len(channel_list))
-    for k, channel in enumerate(channel_list):
-        t = _pixel_values(thickness, channel.pixels)
-        uptake = np.sum(_pixel_values(rate, channel.pixels) * t) * pitch_cm
-        currents[k] = charge_density * uptake / (t[0] + t[-1]) * 1e3
-    return currents
+    pixels, owner = _grouped([channel.pixels for channel in channel_list])
+    uptake = np.bincount(
+        owner,
+        weights=np.nan_to_num(_pixel_values(rate, pixels) * _pixel_values(thickness, pixels)),
+        minlength=len(channel_list),
+    )
+    interior, inner_owner = _grouped([channel.interior for channel in channel_list])
+    face = _grouped_median(_pixel_values(thickness, interior), inner_owner, len(channel_list))
+    no_interior = np.isnan(face)  # two-pixel channels: the thicker end
+    face[no_interior] = [
+        _pixel_values(thickness, channel_list[k].pixels).max() for k in np.flatnonzero(no_interior)
+    ]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(face > 0, charge_density * uptake * pitch_cm / (2 * face) * 1e3, np.nan)
+
+
+def _grouped(pixel_lists: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """All (row, column) pixels of several lists, and the index of the list of each."""
+    lengths = [len(pixels) for pixels in pixel_lists]
+    pixels = np.concatenate([np.reshape(p, (-1, 2)) for p in pixel_lists]).astype(int)
+    return pixels, np.repeat(np.arange(len(pixel_lists)), lengths)
+
+
+def _grouped_median(values: np.ndarray, owner: np.ndarray, n_groups: int) -> np.ndarray:
+    """Median of ``values`` per group (NaN for an empty group), without a Python loop."""
+    order = np.lexsort((values, owner))
+    values = values[order]
+    counts = np.bincount(owner, minlength=n_groups)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    medians = np.full(n_groups, np.nan)
+    has = counts > 0
+    low = starts[has] + (counts[has] - 1) // 2
+    high = starts[has] + counts[has] // 2
+    medians[has] = 0.5 * (values[low] + values[high])
+    return medians
 
 
 def surface_composition(x, channel_list: Sequence[Channel]) -> np.ndarray:
@@ -102,7 +143,10 @@ def surface_composition(x, channel_list: Sequence[Channel]) -> np.ndarray:
     array([0.7])
     """
     x = np.asarray(x, dtype=float)
-    return np.array([_pixel_values(x, channel.ends).mean() for channel in channel_list])
+    if not channel_list:
+        return np.empty(0)
+    ends = np.stack([channel.ends for channel in channel_list])  # (n, 2, 2)
+    return x[ends[..., 0], ends[..., 1]].mean(axis=1)
 
 
 def exchange_current(j_ch, eta_V, temperature_K: float = 298.15) -> np.ndarray:

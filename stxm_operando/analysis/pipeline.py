@@ -7,9 +7,14 @@ from scipy import ndimage
 
 from .channels import Channel, ParticleAxes, channels, particle_axes
 from .kinetics import channel_current, rate_map, surface_composition
-from .masks import particle_mask
-from .optical_density import fraction_and_thickness, optical_density, unmix_stack
-from .registration import apply_shift, register_frames
+from .masks import particle_height, particle_mask
+from .optical_density import (
+    fraction_and_thickness,
+    optical_density,
+    unmix_partial_coverage,
+    unmix_stack,
+)
+from .registration import register_frames
 from .statistics import SurfaceStatistics, surface_statistics
 
 
@@ -40,12 +45,16 @@ class FrameAnalysis:
     ----------
     time_s : time of the pair, s.
     od : (2, h, w) optical density at the two energies (as measured).
-    x, thickness : Li fraction and thickness (um for mu in 1/um), registered.
+    x : Li fraction, registered; NaN outside the particles. Pixels that a particle's edge
+        crosses are corrected for partial coverage (``unmix_partial_coverage``).
+    thickness : apparent thickness (um for mu in 1/um) of the linear solve, registered.
     shift : (dy, dx) applied to register this pair to the first frame, pixels.
     labels : particle labels of the registered maps.
-    rate : dx/dt since the previous pair (1/s), or None.
+    rate : dx/dt since the previous pair (1/s), NaN where a pixel is outside the particles
+        in either pair; or None.
     particles : per-particle results.
     reference_thickness : the series' first thickness map (the registration reference).
+    coverage : covered fraction of each particle pixel (0 outside the particles).
     """
 
     time_s: float
@@ -57,6 +66,7 @@ class FrameAnalysis:
     rate: np.ndarray | None
     particles: list[ParticleResult] = field(default_factory=list)
     reference_thickness: np.ndarray | None = None
+    coverage: np.ndarray | None = None
 
 
 def blank_region(counts, margin_px: int = 2) -> np.ndarray:
@@ -133,29 +143,39 @@ def analyse_frame_pair(
     if max(abs(shift[0]), abs(shift[1])) > max_shift:
         raise ValueError(f"drift {shift} px since the first frame exceeds {max_shift} px")
     # shift the finite phase-thickness maps, not x (NaN off the particle would spread)
-    x, thickness = fraction_and_thickness([apply_shift(p, shift, fill=0.0) for p in phases])
+    registered = np.stack([ndimage.shift(p, shift, order=3, mode="constant") for p in phases])
+    _, thickness = fraction_and_thickness(registered)
+    registered_od = np.tensordot(np.asarray(mu, dtype=float), registered, axes=1)
     labels = particle_mask(thickness, min_thickness=min_thickness)
+    boxes = ndimage.find_objects(labels)
+    height = np.zeros(thickness.shape)  # each particle's own thickness on its pixels, um
+    for label, bbox in enumerate(boxes, start=1):
+        mask = labels[bbox] == label
+        height[bbox][mask] = particle_height(thickness[bbox], mask)
+    inside = labels > 0
+    x = np.full(thickness.shape, np.nan)
+    coverage = np.zeros(thickness.shape)
+    x[inside], coverage[inside] = unmix_partial_coverage(
+        registered_od[0][inside], registered_od[1][inside], mu, height[inside]
+    )
+    # material thickness: coverage x height at an edge, the measured thickness inside, nm
+    material_nm = np.where(coverage < 1, coverage * height, thickness) * 1e3
     rate = None
     if previous is not None:
         rate = rate_map(previous.x, x, time_s - previous.time_s)
     particles = []
-    for label, bbox in enumerate(ndimage.find_objects(labels), start=1):
+    for label, bbox in enumerate(boxes, start=1):
         mask = labels[bbox] == label
         origin = np.array([bbox[0].start, bbox[1].start])
         local_axes = particle_axes(mask)
-        local_channels = channels(mask, local_axes)
+        local_channels = channels(mask, local_axes, coverage=coverage[bbox])
         if not local_channels:
             continue
         axes = replace(local_axes, center=tuple(np.add(local_axes.center, origin).tolist()))
-        chans = [Channel(c.index, c.pixels + origin) for c in local_channels]
+        chans = [Channel(c.index, c.pixels + origin, c.surface) for c in local_channels]
         j_ch = None
         if rate is not None:
-            j_ch = channel_current(
-                np.nan_to_num(rate[bbox]),
-                local_channels,
-                pixel_size_nm,
-                np.nan_to_num(thickness[bbox]) * 1e3,
-            )
+            j_ch = channel_current(rate[bbox], local_channels, pixel_size_nm, material_nm[bbox])
         particles.append(
             ParticleResult(
                 label,
@@ -168,4 +188,6 @@ def analyse_frame_pair(
                 surface_statistics(x[bbox], mask, local_channels, direction),
             )
         )
-    return FrameAnalysis(float(time_s), od, x, thickness, shift, labels, rate, particles, reference)
+    return FrameAnalysis(
+        float(time_s), od, x, thickness, shift, labels, rate, particles, reference, coverage
+    )
