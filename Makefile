@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format benchmark ioc clean system-libs
+.PHONY: demo test paper lint format benchmark ioc clean system-libs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ system-libs:
 
 demo: $(STAMP) system-libs
 	$(BIN)/stxm-operando demo
+
+paper: $(STAMP) system-libs
+	QT_QPA_PLATFORM=offscreen $(BIN)/stxm-operando paper
 
 test: $(STAMP) system-libs
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
@@ -38,4 +41,4 @@ ioc: $(STAMP)
 	$(BIN)/stxm-operando ioc
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache
+	rm -rf $(VENV) demo-output paper-output .pytest_cache

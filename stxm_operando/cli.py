@@ -53,6 +53,12 @@ def _demo(args: argparse.Namespace) -> None:
     run_demo(_load_config(args.config), output=args.output, publish=args.publish)
 
 
+def _paper(args: argparse.Namespace) -> None:
+    from .paper import main as redraw_paper
+
+    redraw_paper(output=args.output)
+
+
 def _replay(args: argparse.Namespace) -> None:
     from .demo import print_summary
     from .live_callbacks import OperandoAnalysis
@@ -131,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--output", default="demo-output", help="folder for catalog and figures")
     demo.add_argument("--publish", help="also publish documents to a 0MQ proxy (host:port)")
     demo.set_defaults(func=_demo)
+
+    paper = commands.add_parser(
+        "paper", help="redraw the paper's figures from the particle model (tables and PNG)"
+    )
+    paper.add_argument("--output", default="paper-output", help="folder for paper.png")
+    paper.set_defaults(func=_paper)
 
     ioc = commands.add_parser("ioc", help="serve the simulated beamline over Channel Access")
     ioc.add_argument("--config", help="beamline TOML config (default: simulated beamline)")

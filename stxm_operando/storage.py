@@ -92,6 +92,31 @@ def _check_writable(path: Path) -> None:
         raise CatalogError(f"catalog directory {path} is not writable: {err}") from err
 
 
+SERVER_SHUTDOWN_S = 20.0
+"""Longest wait for the in-process catalog server to shut down, s."""
+
+
+def _shut_down(context) -> None:
+    """Close an in-process tiled context, waiting at most ``SERVER_SHUTDOWN_S``.
+
+    After a storage failure (a full disk) tiled's in-process server can wait forever for a
+    request task at shutdown; the process would then hang at exit, where tiled hooks the same
+    close. A server that does not stop in time is left to the daemon threads and its exit
+    hook is removed, with a warning.
+    """
+    closer = threading.Thread(target=context.close, name="catalog-shutdown", daemon=True)
+    closer.start()
+    closer.join(SERVER_SHUTDOWN_S)
+    if closer.is_alive():
+        logging.getLogger(__name__).warning(
+            "the in-process catalog server did not shut down within %.0f s", SERVER_SHUTDOWN_S
+        )
+    hooks = getattr(threading, "_threading_atexits", [])
+    exit_hook = context.http_client.__exit__
+    while exit_hook in hooks:  # tiled registers it (threading's own exit hooks)
+        hooks.remove(exit_hook)
+
+
 def to_json(value: Any) -> Any:
     """JSON fallback for the numpy values in documents (arrays become nested lists)."""
     if isinstance(value, np.ndarray | np.generic):
@@ -124,7 +149,9 @@ class Catalog:
         with warnings.catch_warnings():  # tiled's in-process transport uses starlette's client
             warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
             context = Context.from_app(build_catalog_app(path))
-        return cls(from_context(context), path / "journal", context, str(path))
+        catalog = cls(from_context(context), path / "journal", context, str(path))
+        threading._register_atexit(catalog.close)  # before tiled's own hook: bounded
+        return catalog
 
     @classmethod
     def remote(
@@ -157,7 +184,7 @@ class Catalog:
             writer.stop()
         self._writers.clear()
         if self._context is not None:
-            self._context.close()
+            _shut_down(self._context)
             self._context = None
 
     def writer(self, batch_size: int = 50) -> "CatalogWriter":

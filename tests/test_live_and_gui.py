@@ -212,8 +212,17 @@ def test_analysis_documents_are_valid_stored_and_replayable(tmp_path):
             for e in events
             if e["descriptor"] == descriptor and e["data"]["frame_index"] == last.frame_index
         ]
-        assert np.allclose(np.asarray(stored["x_surf"]), last.particle.x_surf)
-        assert np.allclose(np.asarray(stored["j_ch"]), last.particle.j_ch)
+        n = stored["n_channels"]
+        assert n == len(last.particle.channels)
+        assert np.allclose(np.asarray(stored["x_surf"])[:n], last.particle.x_surf)
+        assert np.allclose(np.asarray(stored["j_ch"])[:n], last.particle.j_ch)
+        assert np.isnan(np.asarray(stored["j_ch"])[n:]).all()
+        shapes = {  # one shape per key and stream, whatever the channel count
+            (e["descriptor"], key, np.shape(value))
+            for e in events
+            for key, value in e["data"].items()
+        }
+        assert len(shapes) == len({(d, k) for d, k, _ in shapes})
         assert stored["mean_x"] == pytest.approx(last.mean_fraction)
         replayed = []
         replay(catalog, uid, lambda name, doc: replayed.append(name))

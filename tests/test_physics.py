@@ -100,7 +100,7 @@ def test_potentiostatic_and_rest_control():
         rest = electrode.step(5.0, current_A=0.0)
     assert rest.current_A == pytest.approx(0.0, abs=1e-15)
     assert electrode.mean_fraction == pytest.approx(before, abs=1e-9)
-    # V = 3.422 - (kT/e) mu_e
+    # V = V0 - (kT/e) mu_e
     assert rest.voltage_V == pytest.approx(OCV_PLATEAU_V - thermal_voltage() * electrode.mu_e)
 
 
@@ -121,9 +121,10 @@ def test_model_is_deterministic_for_a_seed_and_heterogeneous_across_seeds():
     assert a.k0.std() > 0  # per-channel rate heterogeneity
 
 
-def test_lim_exchange_current_option_changes_kinetics():
-    lim, _ = run_to_half(4.0, params=PlateletParameters(j0_form="lim"))
-    bv, _ = run_to_half(4.0)
+def test_lim_exchange_current_is_the_default_and_bv_an_option():
+    assert PlateletParameters().j0_form == "lim"
+    lim, _ = run_to_half(4.0)
+    bv, _ = run_to_half(4.0, params=PlateletParameters(j0_form="bv"))
     assert not np.allclose(lim.c, bv.c, atol=1e-3)
     assert j0_skewed(0.25) == pytest.approx(1.0)
     assert j0_skewed(0.64) == pytest.approx(0.52, abs=0.02)
@@ -148,7 +149,13 @@ def test_true_channel_current_matches_electrode_current():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [dict(j0_form="tafel"), dict(omega_kT=0.0), dict(diffusivity_cm2_s=-1.0)]
+    "kwargs",
+    [
+        dict(j0_form="tafel"),
+        dict(omega_kT=0.0),
+        dict(diffusivity_cm2_s=-1.0),
+        dict(surface_strain_fraction=1.5),
+    ],
 )
 def test_bad_material_parameters_are_rejected(kwargs):
     with pytest.raises(ValueError):

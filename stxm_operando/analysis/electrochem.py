@@ -5,8 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-REFERENCE_OCV_V = 3.428
-"""LiFePO4 equilibrium voltage at x = 0.5 used as the overpotential reference, V vs Li."""
+from ..physics.constants import REFERENCE_OCV_V
 
 
 def _series(time_s, values, name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -63,11 +63,16 @@ def particle_height(thickness, mask) -> float:
     >>> float(particle_height(t, t > 0))
     0.15
     """
-    thickness = np.asarray(thickness, dtype=float)
-    mask = np.asarray(mask, dtype=bool)
-    if thickness.shape != mask.shape:
-        raise ValueError(f"thickness {thickness.shape} and mask {mask.shape} differ in shape")
-    if not mask.any():
-        raise ValueError("the particle mask is empty")
+    thickness, mask = map_and_mask(thickness, mask, "thickness")
     inner = ndimage.binary_erosion(mask, structure=np.ones((3, 3), bool))
     return float(np.nanmedian(thickness[inner if inner.any() else mask]))
+
+
+def map_and_mask(values, mask, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A float map and the bool mask of one particle on it; ValueError if they do not fit."""
+    values, mask = np.asarray(values, dtype=float), np.asarray(mask, dtype=bool)
+    if values.shape != mask.shape:
+        raise ValueError(f"{name} {values.shape} and mask {mask.shape} differ in shape")
+    if not mask.any():
+        raise ValueError("the particle mask is empty")
+    return values, mask

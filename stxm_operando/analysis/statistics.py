@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .channels import Channel
+from .masks import map_and_mask
 
 ACTIVE_RANGE = (0.15, 0.85)
 """Li fractions counted as an active (not yet transformed) surface, inclusive."""
@@ -60,12 +61,7 @@ def surface_statistics(
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
-    x = np.asarray(x, dtype=float)
-    mask = np.asarray(mask, dtype=bool)
-    if x.shape != mask.shape:
-        raise ValueError(f"x {x.shape} and mask {mask.shape} differ in shape")
-    if not mask.any():
-        raise ValueError("the particle mask is empty")
+    x, mask = map_and_mask(x, mask, "x")
     if not channel_list:
         raise ValueError("no channels: the particle is too small to have a surface")
     surface = np.zeros_like(mask)

@@ -36,6 +36,18 @@ def li_rgba(x: np.ndarray, colormap=None) -> np.ndarray:
     return rgba
 
 
+def _export(widget, item, path: str | Path) -> Path:
+    """Show ``widget`` offscreen, save ``item`` (its scene or a plot item) as PNG, close it."""
+    from pyqtgraph.exporters import ImageExporter
+
+    widget.show()
+    _application()[1].processEvents()
+    path = Path(path)
+    ImageExporter(item).export(str(path))
+    widget.close()
+    return path
+
+
 def save_li_maps(
     maps: Sequence[Sequence[np.ndarray]],
     row_labels: Sequence[str],
@@ -44,9 +56,7 @@ def save_li_maps(
     scale: int = 6,
 ) -> Path:
     """Save a grid of Li fraction maps (rows x columns, NaN = no particle) as a PNG."""
-    pg, app = _application()
-    from pyqtgraph.exporters import ImageExporter
-
+    pg, _ = _application()
     layout = pg.GraphicsLayoutWidget()
     colormap = li_colormap()
     for r, (row, label) in enumerate(zip(maps, row_labels, strict=True)):
@@ -59,32 +69,20 @@ def save_li_maps(
         layout.addLabel(label, row=len(maps), col=c + 1)
     width = max(300, scale * 45 * len(column_labels))
     layout.resize(width, max(200, scale * 40 * len(maps)))
-    layout.show()
-    app.processEvents()
-    path = Path(path)
-    ImageExporter(layout.scene()).export(str(path))
-    layout.close()
-    return path
+    return _export(layout, layout.scene(), path)
 
 
 def save_voltage_curve(
     time_s: np.ndarray, voltage_V: np.ndarray, path: str | Path, title: str = "cell voltage"
 ) -> Path:
     """Save voltage against time as a PNG."""
-    pg, app = _application()
-    from pyqtgraph.exporters import ImageExporter
-
+    pg, _ = _application()
     plot = pg.PlotWidget(title=title)
     plot.plot(np.asarray(time_s) / 60.0, np.asarray(voltage_V), pen=pg.mkPen("b", width=2))
     plot.setLabel("bottom", "time", units="min")
     plot.setLabel("left", "voltage", units="V")
     plot.resize(800, 450)
-    plot.show()
-    app.processEvents()
-    path = Path(path)
-    ImageExporter(plot.plotItem).export(str(path))
-    plot.close()
-    return path
+    return _export(plot, plot.plotItem, path)
 
 
 def save_monitor_screenshot(analysis, path: str | Path) -> Path:
@@ -100,3 +98,36 @@ def save_monitor_screenshot(analysis, path: str | Path) -> Path:
     window.grab().save(str(path))
     window.close()
     return path
+
+
+def save_paper_figure(runs, ratios, j0_points, path: str | Path) -> Path:
+    """The paper's figures from ``paper.sweep``: overpotential ratio against C-rate (Fig. 1c),
+    <x_surf> and <x_int> against C-rate (Fig. 5b) and j0 against x_surf (Fig. 4b), as PNG."""
+    pg, _ = _application()
+    from ..analysis import fit_j0
+
+    layout = pg.GraphicsLayoutWidget()
+    rates = np.array(sorted(runs))
+    ratio_plot = layout.addPlot(title="|eta_lith| / |eta_delith| at SoC 0.5 (Fig. 1c)")
+    ratio_plot.plot(rates, [ratios[r] for r in rates], pen="k", symbol="o")
+    ratio_plot.setLabel("bottom", "C-rate")
+    surface_plot = layout.addPlot(title="mean x_surf (solid), x_int (dashed), SoC 0.5 (Fig. 5b)")
+    surface_plot.addLegend()
+    for direction, colour in (("lithiation", (210, 0, 0)), ("delithiation", (0, 150, 0))):
+        stats = [[r.statistics() for r in runs[c] if r.direction == direction] for c in rates]
+        for attribute, style in (("mean_surface", None), ("mean_internal", 2)):
+            pen = pg.mkPen(colour, width=2, style=style or 1)
+            values = [np.mean([getattr(s, attribute) for s in group]) for group in stats]
+            name = direction if style is None else None
+            surface_plot.plot(rates, values, pen=pen, symbol="o", symbolBrush=colour, name=name)
+    surface_plot.setLabel("bottom", "C-rate")
+    j0_plot = layout.addPlot(title="j0 against x_surf, >= 1C (Fig. 4b)")
+    x, j0 = j0_points
+    j0_plot.plot(x, j0, pen=None, symbol="o", symbolSize=4, symbolBrush=(60, 60, 200))
+    fit = fit_j0(x, j0)
+    grid = np.linspace(0.01, 0.99, 99)
+    j0_plot.plot(grid, fit(grid), pen=pg.mkPen("k", width=2))
+    j0_plot.setLabel("bottom", "x_surf")
+    j0_plot.setLabel("left", "j0 (mA/cm2)")
+    layout.resize(1500, 450)
+    return _export(layout, layout.scene(), path)

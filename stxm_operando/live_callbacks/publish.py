@@ -10,8 +10,26 @@ from .operando import FrameRecord
 Sink = Callable[[str, dict], None]
 
 
+def channel_capacity(image_shape: tuple[int, ...]) -> int:
+    """Most [010] channels a particle in an image of this shape can have (its diagonal, px)."""
+    return int(np.ceil(np.hypot(*image_shape))) + 1
+
+
+def padded(values, length: int) -> np.ndarray:
+    """Per-channel values in a fixed-length array, NaN past the particle's channels."""
+    values = np.asarray(values, dtype=float)
+    out = np.full(length, np.nan)
+    out[: min(values.size, length)] = values[:length]
+    return out
+
+
 class AnalysisPublisher:
     """Emits one analysis run per series: a stream per particle, an event per frame.
+
+    Every key keeps one shape for the whole stream, as the catalog needs: the per-channel
+    arrays ``x_surf`` and ``j_ch`` are NaN-padded to ``channel_capacity`` of the particle's
+    image and ``n_channels`` says how many are real (a particle's channel count changes
+    from frame to frame as its edges move across the pixel grid).
 
     Attach with ``analysis.frame_listeners.append(publisher)`` and pass the documents to a
     sink, e.g. a catalog writer. Call ``close()`` to emit the stop document.
@@ -53,7 +71,8 @@ class AnalysisPublisher:
     @staticmethod
     def _data(frame: FrameRecord) -> dict:
         particle, stats = frame.particle, frame.particle.statistics
-        j_ch = particle.j_ch if particle.j_ch is not None else np.zeros(len(particle.channels))
+        capacity = channel_capacity(frame.li_map.shape)
+        j_ch = particle.j_ch if particle.j_ch is not None else []
         return {
             "frame_index": frame.frame_index,
             "time": frame.analysis.time_s,
@@ -64,8 +83,9 @@ class AnalysisPublisher:
             "transformed": stats.transformed_fraction,
             "uniformity": stats.uniformity,
             "li_map": np.nan_to_num(frame.li_map, nan=-1.0),
-            "x_surf": particle.x_surf,
-            "j_ch": j_ch,
+            "n_channels": len(particle.channels),
+            "x_surf": padded(particle.x_surf, capacity),
+            "j_ch": padded(j_ch, capacity),
         }
 
     def close(self, exit_status: str = "success") -> None:

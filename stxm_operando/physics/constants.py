@@ -14,8 +14,14 @@ ROOM_TEMPERATURE_K = 298.15
 LFP_SITE_DENSITY_MOL_CM3 = 3.60 / 157.76
 """Li sites per volume of LiFePO4 (density 3.60 g/cm3, molar mass 157.76 g/mol), mol/cm3."""
 
-OCV_PLATEAU_V = 3.422
-"""Cell voltage (V vs Li) at zero electrode chemical potential in the particle model."""
+REFERENCE_OCV_V = 3.428
+"""Overpotential reference, V vs Li: as the paper defines it, the middle of the 0.2C
+lithiation and delithiation plateaus of LiFePO4 (Koo et al. 2023)."""
+
+OCV_PLATEAU_V = 3.4189
+"""Cell voltage (V vs Li) at zero electrode chemical potential in the particle model,
+calibrated so that the middle of the model's own 0.2C plateaus (``paper.reference_voltage``)
+is ``REFERENCE_OCV_V``; ``tests/test_paper.py`` checks it."""
 
 
 def thermal_voltage(temperature_K: float = ROOM_TEMPERATURE_K) -> float:

@@ -3,7 +3,7 @@
 Galvanostatic control fixes the total reaction rate and solves the common potential in closed
 form (symmetric Butler-Volmer); potentiostatic control fixes the potential. Positive current
 lithiates the LiFePO4 (discharge of the cathode); the cell voltage is
-``V = 3.422 V - (kT/e) mu_e``.
+``V = V0 - (kT/e) mu_e`` with ``V0 = OCV_PLATEAU_V``.
 """
 
 import math
@@ -57,7 +57,9 @@ class Electrode:
         self.time_unit_s = particles[0].params.time_unit_s
         self.max_step, self.step_per_rate = max_step, step_per_rate
         self._n_pixels = sum(p.c.size for p in particles)
-        self.mu_e = self._galvanostatic_potential([p.chemical_potential() for p in particles], 0.0)
+        self.mu_e = self._galvanostatic_potential(
+            [p.surface_kinetics(p.chemical_potential()) for p in particles], 0.0
+        )
 
     @property
     def mean_fraction(self) -> float:
@@ -95,21 +97,23 @@ class Electrode:
         if (current_A is None) == (voltage_V is None):
             raise ValueError("give exactly one of current_A and voltage_V")
         potentials = [p.chemical_potential() for p in self.particles]
+        kinetics = [
+            p.surface_kinetics(mu) for p, mu in zip(self.particles, potentials, strict=True)
+        ]
         if voltage_V is not None:
             self.mu_e = (OCV_PLATEAU_V - voltage_V) / self.kT_e
         else:
-            self.mu_e = self._galvanostatic_potential(potentials, current_A)
+            self.mu_e = self._galvanostatic_potential(kinetics, current_A)
         dt = dt_s / self.time_unit_s
         total = 0.0
-        for particle, mu in zip(self.particles, potentials, strict=True):
-            total += particle.step(dt, mu, self.mu_e).sum() / particle.h
+        for particle, mu, surface in zip(self.particles, potentials, kinetics, strict=True):
+            total += particle.step(dt, mu, self.mu_e, surface).sum() / particle.h
         delivered = self._current_from_rate(total / self._n_pixels)
         return ElectrodeReading(current_A=delivered, voltage_V=self.voltage())
 
-    def _galvanostatic_potential(self, potentials: list[np.ndarray], current_A: float) -> float:
+    def _galvanostatic_potential(self, kinetics: list[tuple], current_A: float) -> float:
         forward = backward = 0.0
-        for particle, mu in zip(self.particles, potentials, strict=True):
-            mu_s, j0 = particle.surface_kinetics(mu)
+        for particle, (mu_s, j0) in zip(self.particles, kinetics, strict=True):
             forward += (j0 * np.exp(-0.5 * mu_s)).sum() / particle.h
             backward += (j0 * np.exp(0.5 * mu_s)).sum() / particle.h
         demand = self._rate_from_current(current_A) * self._n_pixels

@@ -30,14 +30,24 @@ class PlateletParameters:
     ----------
     omega_kT : regular-solution interaction, kT.
     coherency_kT : whole-particle coherency strain, kT.
-    channel_coherency_kT : strain penalty of channels differing from their [001] neighbours, kT.
+    channel_coherency_kT : coherency-strain penalty of composition varying along a channel
+        (from that channel's mean), kT: a lattice coherent along [010] resists it.
     diffusivity_cm2_s : chemical diffusivity along [010], cm2/s.
     cross_channel_ratio : D[001] / D[010].
     reference_length_nm : length that sets the time unit L_ref**2 / D, nm.
     rate_constant : mean surface rate constant k0 in units of D / L_ref.
     rate_spread : log-normal sigma of k0 over channel ends (seeded heterogeneity).
-    j0_form : "bv" for k0 (1-c) exp(mu/2), "lim" for the Lim 2016 skewed form.
+    j0_form : "lim" (default) for the exchange current the paper measured against surface
+        composition (Koo et al. 2023, Fig. 4b; Lim et al., Science 2016):
+        ``k0 (1-c) sqrt(c (1-c))``, peaked at c = 0.25, so a Li-poor surface reacts fast
+        (autocatalytic delithiation) and a Li-rich one slowly (autoinhibitory lithiation);
+        "bv" for ``k0 (1-c) exp(mu/2)`` (Bazant 2013), whose full Cahn-Hilliard mu
+        (gradient and strain terms) inverts that skew at a diffuse surface.
     interface_width_px : phase-boundary width, pixels.
+    surface_strain_fraction : share of the coherency strain that a (010) end pixel keeps.
+        Coherency strain relaxes at a free surface (Cogswell & Bazant, ACS Nano 2012): a
+        40 nm end pixel spans the free face and the constrained lattice behind it, about
+        one relaxation length, so it keeps about half; 1 restores bulk strain at the face.
     """
 
     omega_kT: float = 4.5
@@ -48,8 +58,9 @@ class PlateletParameters:
     reference_length_nm: float = 400.0
     rate_constant: float = 0.05
     rate_spread: float = 0.3
-    j0_form: str = "bv"
+    j0_form: str = "lim"
     interface_width_px: float = 1.5
+    surface_strain_fraction: float = 0.5
 
     def __post_init__(self) -> None:
         if self.j0_form not in J0_FORMS:
@@ -64,6 +75,10 @@ class PlateletParameters:
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not 0 <= self.surface_strain_fraction <= 1:
+            raise ValueError(
+                f"surface_strain_fraction must be in [0, 1], got {self.surface_strain_fraction}"
+            )
 
     @property
     def time_unit_s(self) -> float:
@@ -124,7 +139,10 @@ class PlateletModel:
         eye_b, eye_c = sp.identity(self.n_010), sp.identity(self.n_001)
         self._lap_010 = sp.kron(lap_b, eye_c).tocsr()
         self._lap_001 = sp.kron(eye_b, lap_c).tocsr()
+        self._laplacian = (self._lap_010 + self._lap_001).tocsr()
         self._stabiliser = 2 * p.omega_kT + p.channel_coherency_kT
+        self._strain_weight = np.ones((self.n_010, 1))  # free (010) faces keep less strain
+        self._strain_weight[[0, -1]] = p.surface_strain_fraction
         self._solvers: dict[float, object] = {}
         self.c = np.full((self.n_010, self.n_001), float(self.x0))
         self.end_uptake = np.zeros((2, self.n_001))
@@ -139,13 +157,12 @@ class PlateletModel:
         """Diffusional chemical potential of every pixel, kT."""
         p, c = self.params, self.c
         flat = c.ravel()
-        gradient = (self.kappa * (self._lap_010 @ flat + self._lap_001 @ flat)).reshape(c.shape)
+        gradient = (self.kappa * (self._laplacian @ flat)).reshape(c.shape)
+        strain = p.coherency_kT * (c - c.mean()) + p.channel_coherency_kT * (
+            c - c.mean(axis=0, keepdims=True)
+        )
         return (
-            np.log(c / (1 - c))
-            + p.omega_kT * (1 - 2 * c)
-            - gradient
-            + p.coherency_kT * (c - c.mean())
-            + p.channel_coherency_kT * (c - c.mean(axis=0, keepdims=True))
+            np.log(c / (1 - c)) + p.omega_kT * (1 - 2 * c) - gradient + self._strain_weight * strain
         )
 
     def surface_kinetics(self, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -157,12 +174,13 @@ class PlateletModel:
             shape = j0_skewed(c_s)
         return mu_s, self.k0 * shape
 
-    def step(self, dt: float, mu: np.ndarray, mu_e: float) -> np.ndarray:
+    def step(self, dt: float, mu: np.ndarray, mu_e: float, kinetics=None) -> np.ndarray:
         """Advance by ``dt`` (model time) at electrode potential ``mu_e`` (kT).
 
-        Returns the reaction flux R (2, n_001) at the channel ends, positive into the particle.
+        ``kinetics`` is ``surface_kinetics(mu)`` when the caller already has it. Returns the
+        reaction flux R (2, n_001) at the channel ends, positive into the particle.
         """
-        mu_s, j0 = self.surface_kinetics(mu)
+        mu_s, j0 = self.surface_kinetics(mu) if kinetics is None else kinetics
         eta = mu_s - mu_e
         flux = j0 * (np.exp(-_ALPHA * eta) - np.exp((1 - _ALPHA) * eta))
         rhs = self._transport(mu)
