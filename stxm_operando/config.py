@@ -4,6 +4,7 @@ Every section is optional in a file; missing keys take the defaults below (the s
 beamline). Unknown keys, wrong types and inconsistent limits raise ``ConfigError``.
 """
 
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field, fields
@@ -26,6 +27,7 @@ def _require(condition: bool, where: str, message: str) -> None:
 
 
 def _check_range(value: Range, where: str) -> None:
+    _require(all(map(math.isfinite, value)), where, f"limits must be finite, got {value}")
     _require(value[0] < value[1], where, f"lower limit must be below upper limit, got {value}")
 
 
@@ -99,10 +101,16 @@ class PotentiostatConfig:
     voltage_limits_V: Range = (2.0, 4.5)
     log_interval_s: float = 1.0
     log_length: int = 4096
+    watchdog_s: float = 10.0
+    """Wall seconds without a word from the client after which the IOC opens the circuit
+    (0: no watchdog)."""
 
     def validate(self, where: str) -> None:
         _require(self.capacity_Ah > 0, where, "capacity_Ah must be positive")
-        _require(self.max_current_A > 0, where, "max_current_A must be positive")
+        _require(
+            0 < self.max_current_A < math.inf, where, "max_current_A must be positive and finite"
+        )
+        _require(0 <= self.watchdog_s < math.inf, where, "watchdog_s must be >= 0 and finite")
         _check_range(self.voltage_limits_V, f"{where}.voltage_limits_V")
         _require(self.log_interval_s > 0, where, "log_interval_s must be positive")
         _require(self.log_length > 0, where, "log_length must be positive")

@@ -17,7 +17,7 @@ from .live_callbacks import (
     ThreadedCallback,
     json_publisher,
 )
-from .plans import Galvanostatic, Rest, find_particles, operando
+from .plans import Galvanostatic, Rest, find_particles, operando, switch_off_on_halt
 from .storage import Catalog
 
 
@@ -67,6 +67,7 @@ def run_demo(
     analysis = OperandoAnalysis()
     with Catalog.embedded(output / "catalog") as catalog:
         RE = RunEngine({}, call_returns_result=True)
+        switch_off_on_halt(RE, beamline)
         writer = catalog.writer()
         RE.subscribe(writer)
         threaded = ThreadedCallback(analysis, name="analysis")

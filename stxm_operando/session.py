@@ -35,6 +35,7 @@ def build_session(
     beamline = simulated_beamline(config) if backend == "sim" else epics_beamline(config)
     catalog = open_catalog(session.catalog, api_key=os.environ.get(session.api_key_env))
     RE = RunEngine({}, call_returns_result=True)
+    plans.switch_off_on_halt(RE, beamline)  # RE.halt() skips cleanup: open the circuit
     RE.waiting_hook = ProgressBarManager()
     writer = catalog.writer()
     RE.subscribe(writer)

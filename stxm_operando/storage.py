@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import queue
+import re
 import threading
 import warnings
 from collections.abc import Iterator
@@ -117,6 +118,21 @@ def _shut_down(context) -> None:
         hooks.remove(exit_hook)
 
 
+JOURNAL_ROOT_ENV = "STXM_OPERANDO_JOURNAL"
+
+
+def journal_root() -> Path:
+    """Where journals of remote catalogs are kept on this machine: ``$STXM_OPERANDO_JOURNAL``
+    or ``~/.local/share/stxm-operando/journal``."""
+    default = Path("~/.local/share/stxm-operando/journal")
+    return Path(os.environ.get(JOURNAL_ROOT_ENV) or default).expanduser()
+
+
+def _slug(uri: str) -> str:
+    """A folder name for a catalog URI: host_port/path with unsafe characters as '_'."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", uri.split("://", 1)[-1]).strip("_")
+
+
 def to_json(value: Any) -> Any:
     """JSON fallback for the numpy values in documents (arrays become nested lists)."""
     if isinstance(value, np.ndarray | np.generic):
@@ -157,16 +173,17 @@ class Catalog:
     def remote(
         cls, uri: str, api_key: str | None = None, journal_dir: str | Path | None = None
     ) -> "Catalog":
-        """Connect to a tiled server; journals go to ``journal_dir`` on this machine."""
+        """Connect to a tiled server. Every run written through it is also journaled on this
+        machine, in ``journal_dir`` (default: ``journal_root() / host_port``), so a run cut
+        off by a crash is readable and replayable from here."""
         from tiled.client import from_uri
 
         try:
             client = from_uri(uri, api_key=api_key)
         except Exception as err:  # tiled raises several connection error types
             raise CatalogError(f"cannot open the catalog at {uri}: {err}") from err
-        journal = Path(journal_dir).expanduser() if journal_dir else None
-        if journal:
-            _check_writable(journal)
+        journal = Path(journal_dir).expanduser() if journal_dir else journal_root() / _slug(uri)
+        _check_writable(journal)
         return cls(client, journal, location=uri)
 
     def __repr__(self) -> str:
@@ -244,14 +261,21 @@ def open_catalog(location: str | Path, api_key: str | None = None) -> Catalog:
 
 
 def read_journal(path: Path) -> Iterator[tuple[str, dict]]:
-    """Documents of a journal file; a torn last line (crash mid-write) is skipped."""
-    with open(path) as lines:
-        for line in lines:
+    """Documents of a journal file. A line that cannot be read (a crash mid-write tears the
+    last one; a damaged disk any) is skipped with a warning naming it, and reading goes on."""
+    with open(path, errors="replace") as lines:
+        for number, line in enumerate(lines, start=1):
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
-                return
-            yield record["name"], record["doc"]
+                name, doc = record["name"], record["doc"]
+            except (json.JSONDecodeError, KeyError, TypeError) as err:
+                warnings.warn(
+                    f"{path}: line {number} skipped, it is not a document ({err})",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                continue
+            yield name, doc
 
 
 class CatalogWriter:

@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -20,6 +21,8 @@ def free_port() -> int:
 CA_PORT = free_port()
 use_local_channel_access(CA_PORT)
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# remote catalogs journal on this machine: keep the tests' journals out of the home folder
+os.environ["STXM_OPERANDO_JOURNAL"] = tempfile.mkdtemp(prefix="stxm-operando-journal-")
 
 
 @pytest.fixture
@@ -30,8 +33,9 @@ def sim():
     return simulated_beamline()
 
 
-def start_ioc(prefix: str, speed: float = 50.0) -> subprocess.Popen:
-    """A caproto IOC subprocess serving a fresh simulated beamline on 127.0.0.1:CA_PORT."""
+def start_ioc(prefix: str, speed: float = 50.0, config=None) -> subprocess.Popen:
+    """A caproto IOC subprocess serving a fresh simulated beamline on 127.0.0.1:CA_PORT
+    (configured from the TOML file ``config`` if given)."""
     return subprocess.Popen(
         [
             sys.executable,
@@ -46,6 +50,7 @@ def start_ioc(prefix: str, speed: float = 50.0) -> subprocess.Popen:
             prefix,
             "--speed",
             str(speed),
+            *(["--config", str(config)] if config else []),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -239,3 +239,40 @@ def test_a_stored_run_that_cannot_be_read_is_reported_in_the_window(qtbot, tmp_p
         )
         assert "no run 'no-such-run'" in window.statusBar().currentMessage()
         window.close()
+
+
+def test_a_slow_monitor_loses_nothing_from_a_burst_and_counts_what_it_cannot_read(qtbot, proxy):
+    from bluesky.callbacks.zmq import Publisher
+
+    in_port, out_port = proxy
+    got = []
+
+    def slow(name, doc):  # an analysis far slower than the stream
+        time.sleep(0.003)
+        got.append((name, doc))
+
+    source = ZmqDocumentSource(f"127.0.0.1:{out_port}", [slow])
+    source.start()
+    publisher = json_publisher(f"127.0.0.1:{in_port}")
+    pickling = Publisher(f"127.0.0.1:{in_port}")  # bluesky's default: pickle
+    try:
+        deadline = time.monotonic() + 30
+        while not got:  # the subscription is through once a ping arrives
+            assert time.monotonic() < deadline, "the source never heard the proxy"
+            publisher("ping", {})
+            qtbot.wait(100)
+        qtbot.wait(500)
+        got.clear()
+        burst = 3000  # three times 0MQ's default high-water mark of 1000 messages
+        pickling("event", {"descriptor": "d", "seq_num": 0})
+        for k in range(1, burst + 1):
+            publisher("event", {"descriptor": "d", "seq_num": k, "data": {"v": k}})
+        qtbot.waitUntil(lambda: len(got) == burst, timeout=60000)
+        assert [doc["seq_num"] for _, doc in got] == list(range(1, burst + 1))
+        assert source.skipped == 1 and source.missing == 0
+        publisher("event", {"descriptor": "d", "seq_num": burst + 5})  # 4 lost upstream
+        qtbot.waitUntil(lambda: source.missing == 4, timeout=5000)
+    finally:
+        publisher.close()
+        pickling.close()
+        source.stop()

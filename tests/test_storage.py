@@ -222,8 +222,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_same_code_writes_to_a_tiled_server(tmp_path):
-    port, key = free_port(), "s3cretKey42"
+SERVER_KEY = "s3cretKey42"
+
+
+@pytest.fixture
+def tiled_server(tmp_path):
+    """``stxm-operando catalog-server`` on loopback; yields its URI, stops it afterwards."""
+    port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,
@@ -237,40 +242,65 @@ def test_same_code_writes_to_a_tiled_server(tmp_path):
             "--port",
             str(port),
             "--api-key",
-            key,
+            SERVER_KEY,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    uri = f"http://127.0.0.1:{port}"
     try:
-        uri = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
             assert server.poll() is None, server.stdout.read().decode()[-2000:]
             try:
-                catalog = Catalog.remote(uri, api_key=key, journal_dir=tmp_path / "journal")
+                Catalog.remote(uri, api_key=SERVER_KEY).close()
                 break
             except CatalogError:
                 assert time.monotonic() < deadline, "the tiled server did not come up"
                 time.sleep(0.5)
-        with pytest.raises(CatalogError):
-            Catalog.remote(uri, api_key="wrongKey")
-        bl = simulated_beamline()
-        RE = RunEngine({})
-        writer = catalog.writer()
-        RE.subscribe(writer)
-        (uid,) = RE(two_energy_image(bl, ROIS[1], dwell_ms=0.5, md={"sample": "remote"}))
-        writer.flush()
-        assert catalog.search(sample="remote") == [uid]
-        analysis = OperandoAnalysis()
-        replay(catalog, uid, analysis, validate)
-        assert len(analysis.frames) == 1
-        assert analysis.frames[0].analysis.x.shape == (22, 34)
-        catalog.close()
+        yield uri
     finally:
         server.terminate()
         server.wait(timeout=30)
     assert server.poll() is not None
+
+
+def test_same_code_writes_to_a_tiled_server(tiled_server, tmp_path):
+    catalog = Catalog.remote(tiled_server, api_key=SERVER_KEY, journal_dir=tmp_path / "journal")
+    with pytest.raises(CatalogError):
+        Catalog.remote(tiled_server, api_key="wrongKey")
+    bl = simulated_beamline()
+    RE = RunEngine({})
+    writer = catalog.writer()
+    RE.subscribe(writer)
+    (uid,) = RE(two_energy_image(bl, ROIS[1], dwell_ms=0.5, md={"sample": "remote"}))
+    writer.flush()
+    assert catalog.search(sample="remote") == [uid]
+    analysis = OperandoAnalysis()
+    replay(catalog, uid, analysis, validate)
+    assert len(analysis.frames) == 1
+    assert analysis.frames[0].analysis.x.shape == (22, 34)
+    assert (tmp_path / "journal" / f"{uid}.jsonl").exists()
+    catalog.close()
+
+
+def test_a_crash_while_writing_to_a_tiled_server_keeps_the_run_on_this_machine(tiled_server):
+    crashing = CRASHING_RUN.replace(
+        "Catalog.embedded(sys.argv[1])", f"Catalog.remote(sys.argv[1], api_key={SERVER_KEY!r})"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", crashing, tiled_server], timeout=300, capture_output=True, text=True
+    )
+    assert result.returncode == 3, result.stderr[-2000:]
+    catalog = Catalog.remote(tiled_server, api_key=SERVER_KEY)  # the default journal folder
+    (uid,) = catalog.search(plan_name="operando")
+    assert catalog.run(uid).metadata.get("stop") is None
+    names = [n for n, _ in catalog.documents(uid)]
+    assert names[0] == "start" and names.count("event") > 100
+    analysis = OperandoAnalysis()
+    replay(catalog, uid, analysis)
+    assert len(analysis.frames) == 3  # the six images before the crash, from the journal
+    catalog.close()
 
 
 def test_a_catalog_server_off_loopback_needs_an_api_key(tmp_path):

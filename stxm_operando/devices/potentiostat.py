@@ -5,15 +5,20 @@ enforces compliance and voltage cutoffs itself (a crossed cutoff switches it to 
 logs its own readings (``log_*`` arrays, newest last, ``log_count`` ever recorded) so a client
 that was paused can collect every point afterwards.
 
+Each step's own limits (``step_duration`` s, ``step_capacity`` C; 0 for none) are
+programmed into the instrument, which ends the step by itself at the first limit reached.
 ``stop()`` (called by the RunEngine on pause and suspend) leaves the cell running;
-``switch_off()`` is the explicit way to stop the current.
+``switch_off()`` is the explicit way to stop the current. The EPICS backend sends a
+``heartbeat`` every ``HEARTBEAT_S`` from a thread of its own while the client process lives;
+the IOC opens the circuit when it hears nothing for its ``watchdog`` time.
 """
 
 import operator
+import threading
 
 import numpy as np
 from ophyd import Component as Cpt
-from ophyd import Device, EpicsSignal, EpicsSignalRO
+from ophyd import Device, EpicsSignal, EpicsSignalRO, Signal
 from ophyd.status import Status
 
 from ..sim.potentiostat import ComplianceError, Mode
@@ -21,13 +26,17 @@ from .sim_signals import WorldReadbacks, WorldSignal
 
 __all__ = ["ComplianceError", "EpicsPotentiostat", "Mode", "Potentiostat", "SimPotentiostat"]
 
+HEARTBEAT_S = 1.0
+"""Wall seconds between the EPICS client's heartbeats."""
+
 
 class Potentiostat(Device):
     """Interface shared by both backends.
 
     Components: mode, output, current_setpoint (A), voltage_setpoint (V), lower_cutoff (V),
-    upper_cutoff (V), voltage (V), current (A), charge (C), trip_reason, capacity (Ah),
-    max_current (A), log_time (s), log_voltage (V), log_current (A), log_charge (C), log_count.
+    upper_cutoff (V), step_duration (s), step_capacity (C), heartbeat, voltage (V),
+    current (A), charge (C), trip_reason, capacity (Ah), max_current (A), watchdog (s),
+    log_time (s), log_voltage (V), log_current (A), log_charge (C), log_count.
     """
 
     def current_for_c_rate(self, c_rate: float) -> float:
@@ -120,6 +129,19 @@ class SimPotentiostat(WorldReadbacks, Potentiostat):
         setter=lambda w, v: w.potentiostat.set_cutoffs(w.potentiostat.lower_cutoff_V, v),
         kind="config",
     )
+    step_duration = Cpt(
+        WorldSignal,
+        getter=_pstat("step_duration_s"),
+        setter=lambda w, v: w.potentiostat.set_step_limits(v, w.potentiostat.step_capacity_C),
+        kind="config",
+    )
+    step_capacity = Cpt(
+        WorldSignal,
+        getter=_pstat("step_capacity_C"),
+        setter=lambda w, v: w.potentiostat.set_step_limits(w.potentiostat.step_duration_s, v),
+        kind="config",
+    )
+    heartbeat = Cpt(Signal, value=0, kind="omitted")  # in-process: the client cannot vanish
     voltage = Cpt(WorldSignal, getter=_pstat("voltage_V"), kind="hinted")
     current = Cpt(WorldSignal, getter=_pstat("current_A"), kind="hinted")
     charge = Cpt(WorldSignal, getter=_pstat("charge_C"))
@@ -129,6 +151,9 @@ class SimPotentiostat(WorldReadbacks, Potentiostat):
     )
     max_current = Cpt(
         WorldSignal, getter=operator.attrgetter("config.potentiostat.max_current_A"), kind="config"
+    )
+    watchdog = Cpt(
+        WorldSignal, getter=operator.attrgetter("config.potentiostat.watchdog_s"), kind="config"
     )
     log_time = Cpt(WorldSignal, getter=_log_column(0), kind="omitted")
     log_voltage = Cpt(WorldSignal, getter=_log_column(1), kind="omitted")
@@ -151,14 +176,39 @@ class EpicsPotentiostat(Potentiostat):
     voltage_setpoint = Cpt(EpicsSignal, "VoltageSP", limits=True, kind="config")
     lower_cutoff = Cpt(EpicsSignal, "LowerCutoff", limits=True, kind="config")
     upper_cutoff = Cpt(EpicsSignal, "UpperCutoff", limits=True, kind="config")
+    step_duration = Cpt(EpicsSignal, "StepDuration", kind="config")
+    step_capacity = Cpt(EpicsSignal, "StepCapacity", kind="config")
+    heartbeat = Cpt(EpicsSignal, "Heartbeat", kind="omitted")
     voltage = Cpt(EpicsSignalRO, "Voltage", kind="hinted")
     current = Cpt(EpicsSignalRO, "Current", kind="hinted")
     charge = Cpt(EpicsSignalRO, "Charge")
     trip_reason = Cpt(EpicsSignalRO, "TripReason", string=True)
     capacity = Cpt(EpicsSignalRO, "Capacity", kind="config")
     max_current = Cpt(EpicsSignalRO, "MaxCurrent", kind="config")
+    watchdog = Cpt(EpicsSignalRO, "Watchdog", kind="config")
     log_time = Cpt(EpicsSignalRO, "LogTime", kind="omitted")
     log_voltage = Cpt(EpicsSignalRO, "LogVoltage", kind="omitted")
     log_current = Cpt(EpicsSignalRO, "LogCurrent", kind="omitted")
     log_charge = Cpt(EpicsSignalRO, "LogCharge", kind="omitted")
     log_count = Cpt(EpicsSignalRO, "LogCount", kind="omitted")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._ended = threading.Event()
+        beat = threading.Thread(target=self._keep_alive, name=f"{self.name}-heartbeat")
+        beat.daemon = True
+        beat.start()
+
+    def _keep_alive(self) -> None:
+        """Tell the IOC's watchdog this client lives, until the device is destroyed."""
+        beats = 0
+        while not self._ended.wait(HEARTBEAT_S):
+            beats += 1
+            try:
+                self.heartbeat.put(beats, connection_timeout=HEARTBEAT_S, use_complete=False)
+            except Exception:  # not connected (yet, or any more): the watchdog decides
+                continue
+
+    def destroy(self) -> None:
+        self._ended.set()
+        super().destroy()

@@ -270,8 +270,14 @@ class MonitorWindow(QtWidgets.QMainWindow):
         source.start()
 
     def _source_reported(self, name: str) -> None:
+        source = self.sender()
         if name == "error":  # a stored run that could not be read
-            self.statusBar().showMessage(f"reading the run failed: {self.sender().error}")
+            self.statusBar().showMessage(f"reading the run failed: {source.error}")
+        elif name in ("skipped", "missing"):
+            self.statusBar().showMessage(
+                f"live stream: {source.skipped} undecodable messages skipped, "
+                f"{source.missing} events missing"
+            )
 
     def document(self, name: str, doc: dict) -> None:
         """Feed one document to the current analysis (call from a source's thread)."""

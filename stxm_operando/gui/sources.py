@@ -4,6 +4,9 @@ Both feed documents to callbacks on their own thread (the analysis runs there, n
 the GUI thread) and emit ``received`` so the window knows something changed.
 """
 
+import queue
+import threading
+
 import zmq
 from qtpy.QtCore import QThread, Signal
 
@@ -11,7 +14,15 @@ from ..live_callbacks import parse_message
 
 
 class ZmqDocumentSource(QThread):
-    """Subscribes to a bluesky 0MQ proxy (JSON documents) and feeds the callbacks."""
+    """Subscribes to a bluesky 0MQ proxy (JSON documents) and feeds the callbacks.
+
+    The QThread only drains the socket (no receive limit) into an unbounded queue; a worker
+    thread decodes and feeds the callbacks, so a slow analysis never lets 0MQ's queues
+    overflow. What still goes wrong is counted, never silent: ``skipped`` messages that are
+    not JSON documents (e.g. a pickling bluesky Publisher on the same proxy) and ``missing``
+    events (gaps in an event stream's ``seq_num``, e.g. a monitor that joined late or a
+    queue that overflowed upstream). ``received`` reports ``"skipped"`` / ``"missing"``.
+    """
 
     received = Signal(str)
 
@@ -19,10 +30,16 @@ class ZmqDocumentSource(QThread):
         super().__init__(parent)
         self.address, self.callbacks, self.prefix = address, list(callbacks), prefix
         self._running = True
+        self._messages: queue.Queue = queue.Queue()
+        self._last_seq: dict[str, int] = {}
+        self.skipped = self.missing = 0
 
     def run(self) -> None:
+        worker = threading.Thread(target=self._feed, name="zmq-documents", daemon=True)
+        worker.start()
         context = zmq.Context()
         socket = context.socket(zmq.SUB)
+        socket.setsockopt(zmq.RCVHWM, 0)  # never drop on this side: the queue absorbs bursts
         socket.setsockopt(zmq.SUBSCRIBE, self.prefix)
         socket.setsockopt(zmq.LINGER, 0)
         socket.connect(f"tcp://{self.address}")
@@ -30,20 +47,46 @@ class ZmqDocumentSource(QThread):
         poller.register(socket, zmq.POLLIN)
         try:
             while self._running:
-                if not dict(poller.poll(100)):
-                    continue
-                _, name, doc = parse_message(socket.recv())
-                for callback in self.callbacks:
-                    callback(name, doc)
-                self.received.emit(name)
+                if dict(poller.poll(100)):
+                    self._messages.put(socket.recv())
         finally:
             socket.close()
             context.term()
+            self._messages.put(None)
+            worker.join(30)
+
+    @property
+    def backlog(self) -> int:
+        """Messages received but not yet fed to the callbacks."""
+        return self._messages.qsize()
+
+    def _feed(self) -> None:
+        while (message := self._messages.get()) is not None:
+            try:
+                _, name, doc = parse_message(message)
+            except (ValueError, UnicodeDecodeError):  # not a JSON document
+                self.skipped += 1
+                self.received.emit("skipped")
+                continue
+            if name == "event":
+                self._check_sequence(doc)
+            for callback in self.callbacks:
+                callback(name, doc)
+            self.received.emit(name)
+
+    def _check_sequence(self, doc: dict) -> None:
+        descriptor, seq_num = doc.get("descriptor"), doc.get("seq_num")
+        last = self._last_seq.get(descriptor)
+        if last is not None and isinstance(seq_num, int) and seq_num > last + 1:
+            self.missing += seq_num - last - 1
+            self.received.emit("missing")
+        if isinstance(seq_num, int):
+            self._last_seq[descriptor] = max(seq_num, last or 0)
 
     def stop(self) -> None:
-        """Stop listening and wait for the thread to end."""
+        """Stop listening, feed what was received, and wait for the thread to end."""
         self._running = False
-        self.wait(5000)
+        self.wait(35000)
 
 
 class CatalogDocumentSource(QThread):

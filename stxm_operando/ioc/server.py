@@ -8,6 +8,7 @@ compliance are enforced by the simulated potentiostat inside the IOC.
 import asyncio
 import logging
 import os
+import time
 
 from caproto import ChannelType
 from caproto.asyncio.server import run as run_asyncio_server
@@ -109,19 +110,44 @@ class PotentiostatPVs(PVGroup):
         report_as_string=True,
         read_only=True,
     )
+    step_duration = pvproperty(value=0.0, name="StepDuration", units="s", precision=3)
+    step_capacity = pvproperty(value=0.0, name="StepCapacity", units="C", precision=9)
+    heartbeat = pvproperty(value=0, name="Heartbeat")
     capacity = pvproperty(value=0.0, name="Capacity", units="Ah", read_only=True)
     max_current = pvproperty(value=0.0, name="MaxCurrent", units="A", read_only=True)
+    watchdog = pvproperty(value=0.0, name="Watchdog", units="s", read_only=True)
     log_count = pvproperty(value=0, name="LogCount", read_only=True)
     log_time = pvproperty(value=[0.0], name="LogTime", max_length=65536, read_only=True)
     log_voltage = pvproperty(value=[0.0], name="LogVoltage", max_length=65536, read_only=True)
     log_current = pvproperty(value=[0.0], name="LogCurrent", max_length=65536, read_only=True)
     log_charge = pvproperty(value=[0.0], name="LogCharge", max_length=65536, read_only=True)
 
+    last_heard = 0.0  # time.monotonic() of the client's last word
+
+    def heard_from_client(self) -> None:
+        self.last_heard = time.monotonic()
+
+    def check_watchdog(self) -> None:
+        """Open the circuit when a driving cell's client has been silent too long."""
+        world = _world(self)
+        watchdog_s = world.config.potentiostat.watchdog_s
+        with world.lock:
+            pstat = world.potentiostat
+            silent = time.monotonic() - self.last_heard
+            if (
+                watchdog_s
+                and pstat.output_on
+                and pstat.mode is not Mode.OCV
+                and silent > watchdog_s
+            ):
+                pstat.trip(f"watchdog: no word from the client for {silent:.0f} s")
+
     @capacity.startup
     async def capacity(self, instance, async_lib) -> None:
         config = _world(self).config.potentiostat
         await instance.write(config.capacity_Ah, verify_value=False)
         await self.max_current.write(config.max_current_A, verify_value=False)
+        await self.watchdog.write(config.watchdog_s, verify_value=False)
         limit = config.max_current_A
         await self.current_sp.write_metadata(lower_ctrl_limit=-limit, upper_ctrl_limit=limit)
         low, high = config.voltage_limits_V
@@ -131,32 +157,57 @@ class PotentiostatPVs(PVGroup):
 
     @mode.putter
     async def mode(self, instance, value):
+        self.heard_from_client()
         _world(self).potentiostat.set_mode(value)
         return value
 
     @output.putter
     async def output(self, instance, value):
+        self.heard_from_client()
         _world(self).potentiostat.set_output(bool(value))
         return int(bool(value))
 
+    @heartbeat.putter
+    async def heartbeat(self, instance, value):
+        self.heard_from_client()
+        return value
+
+    @step_duration.putter
+    async def step_duration(self, instance, value):
+        self.heard_from_client()
+        pstat = _world(self).potentiostat
+        pstat.set_step_limits(value, pstat.step_capacity_C)
+        return value
+
+    @step_capacity.putter
+    async def step_capacity(self, instance, value):
+        self.heard_from_client()
+        pstat = _world(self).potentiostat
+        pstat.set_step_limits(pstat.step_duration_s, value)
+        return value
+
     @current_sp.putter
     async def current_sp(self, instance, value):
+        self.heard_from_client()
         _world(self).potentiostat.set_current(value)
         return value
 
     @voltage_sp.putter
     async def voltage_sp(self, instance, value):
+        self.heard_from_client()
         _world(self).potentiostat.set_voltage(value)
         return value
 
     @lower_cutoff.putter
     async def lower_cutoff(self, instance, value):
+        self.heard_from_client()
         pstat = _world(self).potentiostat
         pstat.set_cutoffs(value, pstat.upper_cutoff_V)
         return value
 
     @upper_cutoff.putter
     async def upper_cutoff(self, instance, value):
+        self.heard_from_client()
         pstat = _world(self).potentiostat
         pstat.set_cutoffs(pstat.lower_cutoff_V, value)
         return value
@@ -173,6 +224,8 @@ class PotentiostatPVs(PVGroup):
                 self.voltage_sp: pstat.voltage_setpoint_V,
                 self.lower_cutoff: pstat.lower_cutoff_V,
                 self.upper_cutoff: pstat.upper_cutoff_V,
+                self.step_duration: pstat.step_duration_s,
+                self.step_capacity: pstat.step_capacity_C,
                 self.voltage: pstat.voltage_V,
                 self.current: pstat.current_A,
                 self.charge: pstat.charge_C,
@@ -275,6 +328,7 @@ class ClockPVs(PVGroup):
         while True:
             await asyncio.sleep(ioc.tick_s)
             await loop.run_in_executor(None, ioc.world.advance, ioc.tick_s * ioc.speed)
+            ioc.potentiostat.check_watchdog()
             await ioc.publish()
 
 

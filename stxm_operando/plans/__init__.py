@@ -12,6 +12,7 @@ from .electrochem import (
     galvanostatic,
     hold_potential,
     rest,
+    switch_off_on_halt,
 )
 from .imaging import (
     FE_L3_ENERGIES_EV,
@@ -39,5 +40,6 @@ __all__ = [
     "operando",
     "rest",
     "stack",
+    "switch_off_on_halt",
     "two_energy_image",
 ]

@@ -1,7 +1,9 @@
 """Electrochemistry steps and plans: galvanostatic, rest and potentiostatic hold.
 
-The potentiostat runs each step itself (with its own cutoffs); the plan arms it, holds while
-time passes, records its log and decides when the step is over.
+The potentiostat runs each step itself: the plan downloads the step (mode, setpoint, voltage
+cutoffs, duration, charge) and the instrument ends it at the first limit reached, even if
+the plan is paused, halted or its process dies. The plan holds while time passes, records
+the log and the reason the step ended.
 """
 
 from collections.abc import Callable, Iterator
@@ -13,7 +15,7 @@ from tqdm.auto import tqdm
 
 from ..devices import Beamline, ComplianceError
 from .records import ElectrochemistryRecorder
-from .validation import PlanArgumentError, check_positive, require
+from .validation import PlanArgumentError, check_period, check_positive, is_number, require
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,8 @@ def arm_step(beamline: Beamline, step: Step) -> ArmedStep:
             (step.c_rate is None) != (step.current_A is None),
             "a galvanostatic step needs exactly one of c_rate and current_A",
         )
+        given = step.c_rate if step.c_rate is not None else step.current_A
+        require(is_number(given), f"the step's current must be a finite number, got {given!r}")
         try:
             current = (
                 pstat.current_for_c_rate(step.c_rate)
@@ -95,7 +99,7 @@ def arm_step(beamline: Beamline, step: Step) -> ArmedStep:
         )
         if step.until_V is not None:
             require(
-                low <= step.until_V <= high,
+                is_number(step.until_V) and low <= step.until_V <= high,
                 f"until_V {step.until_V} V is outside the potentiostat window {low}-{high} V",
             )
         if step.until_capacity is not None:
@@ -110,7 +114,7 @@ def arm_step(beamline: Beamline, step: Step) -> ArmedStep:
         return ArmedStep(step, 0.0, f"rest {step.duration_s:g} s", "rest")
     if isinstance(step, HoldPotential):
         require(
-            isinstance(step.voltage_V, int | float) and low <= step.voltage_V <= high,
+            is_number(step.voltage_V) and low <= step.voltage_V <= high,
             f"hold voltage {step.voltage_V} V is outside the window {low}-{high} V",
         )
         require(
@@ -125,6 +129,14 @@ def arm_step(beamline: Beamline, step: Step) -> ArmedStep:
     raise PlanArgumentError(f"unknown protocol step {step!r}")
 
 
+def step_limits(beamline: Beamline, armed: ArmedStep) -> tuple[float, float]:
+    """The step's own (duration s, charge C) limits for the instrument; 0 means none."""
+    step = armed.step
+    duration = getattr(step, "duration_s", None) or 0.0
+    until_capacity = getattr(step, "until_capacity", None) or 0.0
+    return float(duration), until_capacity * beamline.config.potentiostat.capacity_Ah * 3600.0
+
+
 def _start(beamline: Beamline, armed: ArmedStep):
     """Configure and switch on the potentiostat for a step (plan stub)."""
     pstat, step = beamline.potentiostat, armed.step
@@ -133,6 +145,14 @@ def _start(beamline: Beamline, armed: ArmedStep):
         yield from bps.mv(pstat.output, 0, pstat.mode, "OCV")
         return
     if isinstance(step, Galvanostatic):
+        if step.until_V is not None:  # a cutoff already crossed would end the step at once
+            now = yield from bps.rd(pstat.voltage)
+            ahead = step.until_V < now if armed.current_A > 0 else step.until_V > now
+            require(
+                ahead,
+                f"until_V {step.until_V} V is not ahead of the cell's {now:.3f} V for "
+                f"{armed.direction}: the step would end at once",
+            )
         lower = step.until_V if step.until_V is not None and armed.current_A > 0 else low
         upper = step.until_V if step.until_V is not None and armed.current_A < 0 else high
         # widen the cutoffs first, so no intermediate pair is ever inverted (lower > upper)
@@ -156,12 +176,32 @@ def _start(beamline: Beamline, armed: ArmedStep):
             step.voltage_V,
         )
         yield from bps.mv(pstat.mode, "POTENTIOSTATIC")
+    duration, capacity = step_limits(beamline, armed)
+    yield from bps.mv(pstat.step_duration, duration, pstat.step_capacity, capacity)
     yield from bps.mv(pstat.output, 1)
 
 
 def switch_off(beamline: Beamline):
     """Open the circuit: OCV, output off (plan stub)."""
     yield from bps.mv(beamline.potentiostat.mode, "OCV", beamline.potentiostat.output, 0)
+
+
+def switch_off_on_halt(run_engine, beamline: Beamline) -> None:
+    """Open the circuit the moment ``run_engine`` starts halting.
+
+    ``RE.halt()`` ("emergency stop" at a pause) skips every plan's cleanup, so no plan can
+    switch the cell off; this RunEngine state hook does. Any state hook already set keeps
+    being called.
+    """
+    previous = run_engine.state_hook
+
+    def hook(new_state, old_state) -> None:
+        if new_state == "halting":
+            beamline.potentiostat.switch_off()
+        if previous is not None:
+            previous(new_state, old_state)
+
+    run_engine.state_hook = hook
 
 
 def run_step(
@@ -236,11 +276,12 @@ def electrochemistry(
 ):
     """Run electrochemistry steps alone in one run, recording the potentiostat log.
 
-    The cell is switched to OCV when the plan ends, fails or is aborted.
+    The cell is switched to OCV when the plan ends, fails or is aborted. The plan is not
+    rewindable: after a pause it carries on where it stopped.
     """
     armed = [arm_step(beamline, s) for s in steps]
     require(len(armed) > 0, "at least one step is needed")
-    check_positive(record_every_s, "record_every_s", "s")
+    check_period(record_every_s, "record_every_s")
     recorder = ElectrochemistryRecorder(beamline.potentiostat, beamline.clock)
     metadata = {
         "plan_name": "electrochemistry",
@@ -259,7 +300,8 @@ def electrochemistry(
         yield from bps.close_run()
         return reasons
 
-    return bpp.finalize_wrapper(plan(), switch_off(beamline))
+    # not rewindable: a resume must never replay a step's set-up and restart its current
+    return bpp.rewindable_wrapper(bpp.finalize_wrapper(plan(), switch_off(beamline)), False)
 
 
 def galvanostatic(
@@ -307,5 +349,7 @@ __all__ = [
     "hold_potential",
     "rest",
     "run_step",
+    "step_limits",
     "switch_off",
+    "switch_off_on_halt",
 ]

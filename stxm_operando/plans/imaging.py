@@ -11,7 +11,14 @@ from ..analysis import optical_density, particle_mask, unmix_two_energy
 from ..analysis.pipeline import blank_region
 from ..devices import Beamline
 from ..physics.spectra import ReferenceSpectra
-from .validation import check_energies, check_positive, check_raster, require
+from .validation import (
+    check_count,
+    check_energies,
+    check_positive,
+    check_raster,
+    is_number,
+    require,
+)
 
 FE_L3_ENERGIES_EV = (708.2, 710.2)
 """Fe2+ and Fe3+ L3 peaks, eV."""
@@ -39,6 +46,20 @@ def check_rois(
     rois = tuple(rois)
     require(len(rois) > 0, "at least one particle ROI is needed")
     require(all(isinstance(r, ParticleROI) for r in rois), "ROIs must be ParticleROI objects")
+    for roi in rois:
+        require(
+            isinstance(roi.particle_id, int)
+            and not isinstance(roi.particle_id, bool)
+            and roi.particle_id >= 0,
+            f"particle ids are whole numbers >= 0 (they name streams), got {roi.particle_id!r}",
+        )
+        check_count(roi.num_x, "num_x")
+        check_count(roi.num_y, "num_y")
+        require(
+            is_number(roi.center_x_um) and is_number(roi.center_y_um),
+            f"ROI centre must be finite numbers in um, got {roi.center_x_um!r}, "
+            f"{roi.center_y_um!r}",
+        )
     ids = [r.particle_id for r in rois]
     require(len(set(ids)) == len(ids), f"particle ids must be unique, got {ids}")
     for roi in rois:

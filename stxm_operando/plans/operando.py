@@ -17,7 +17,7 @@ from ..devices import Beamline
 from .electrochem import Step, arm_step, run_step, switch_off
 from .imaging import FE_L3_ENERGIES_EV, ParticleROI, check_rois, frame_counter, image_particles
 from .records import ElectrochemistryRecorder
-from .validation import check_energies, check_positive, require
+from .validation import check_energies, check_period, check_positive, is_number, require
 
 OUTER, FRAME = "operando", "frame"
 
@@ -58,9 +58,13 @@ def operando(
     md : extra start-document metadata for both runs.
     progress : show a progress bar per step.
     """
-    energies = check_energies(beamline, energies)
+    energies = check_energies(beamline, energies, count=2)  # what the Li maps are made of
     rois = check_rois(beamline, particles, step_nm, dwell_ms)
-    check_positive(every_s, "every_s", "s")
+    check_period(every_s, "every_s")
+    require(
+        is_number(beam_threshold_mA) and beam_threshold_mA >= 0,
+        f"beam_threshold_mA must be a number >= 0 mA, got {beam_threshold_mA!r}",
+    )
     check_positive(dwell_ms, "dwell_ms", "ms")
     check_positive(step_nm, "step_nm", "nm")
     require(

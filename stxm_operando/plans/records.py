@@ -43,8 +43,19 @@ class ElectrochemistryRecorder:
         self.step = 0
 
     def collect(self):
-        """Emit every reading logged since the last call (plan stub)."""
+        """Emit every reading logged since the last call (plan stub).
+
+        Readings the instrument's log overwrote before they were read (a pause longer than
+        the log holds) cannot be recovered; the gap is recorded as a ``log gap`` milestone.
+        """
         log = self.potentiostat.read_log(since=self.next_index)
+        if log["index"].size and log["index"][0] > self.next_index:
+            first = int(log["index"][0])
+            yield from self.record(
+                "log gap",
+                f"{first - self.next_index} readings ({self.next_index}-{first - 1}) were "
+                "overwritten in the potentiostat's log before they were read",
+            )
         for k, index in enumerate(log["index"]):
             for name in ("time", "voltage", "current", "charge"):
                 getattr(self.sample, name).put(float(log[name][k]))

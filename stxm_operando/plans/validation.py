@@ -15,12 +15,38 @@ def require(condition: bool, message: str) -> None:
         raise PlanArgumentError(message)
 
 
+MIN_PERIOD_S = 1.0
+"""Shortest recording or imaging period, s: the potentiostat logs once a second, and a
+shorter period would only flood the catalog with empty events."""
+
+
+def is_number(value) -> bool:
+    """A finite real number; bools are not numbers here."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def check_positive(value, name: str, unit: str) -> float:
     require(
-        isinstance(value, int | float) and math.isfinite(value) and value > 0,
+        is_number(value) and value > 0,
         f"{name} must be a positive number of {unit}, got {value!r}",
     )
     return float(value)
+
+
+def check_period(value, name: str) -> float:
+    """A period in s of at least ``MIN_PERIOD_S``."""
+    check_positive(value, name, "s")
+    require(value >= MIN_PERIOD_S, f"{name} must be at least {MIN_PERIOD_S:g} s, got {value!r}")
+    return float(value)
+
+
+def check_count(value, name: str) -> int:
+    """A whole number >= 1 (bools are not counts)."""
+    require(
+        isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+        f"{name} must be a whole number >= 1, got {value!r}",
+    )
+    return value
 
 
 def check_energies(
@@ -28,6 +54,7 @@ def check_energies(
 ) -> tuple[float, ...]:
     """Energies (eV) inside the monochromator range, ``count`` of them if given."""
     try:
+        require(all(is_number(e) for e in energies), "")
         values = tuple(float(e) for e in energies)
     except (TypeError, ValueError):
         raise PlanArgumentError(f"energies must be numbers in eV, got {energies!r}") from None
@@ -36,6 +63,7 @@ def check_energies(
         count is None or len(values) == count,
         f"exactly {count} energies are needed, got {len(values)}",
     )
+    require(len(set(values)) == len(values), f"energies must be distinct, got {list(values)} eV")
     low, high = beamline.config.mono.energy_limits_eV
     for energy in values:
         require(

@@ -26,8 +26,11 @@ class PotentiostatModel:
 
     Cutoffs and compliance are enforced here, not by the caller: crossing a voltage cutoff in
     galvanostatic mode, or the current compliance in potentiostatic mode, switches the cell to
-    OCV with the output off and records why in ``trip_reason``. Readings are logged every
-    ``log_interval_s`` of simulated time, so none is lost while a client is away.
+    OCV with the output off and records why in ``trip_reason``. So are the programmed step's
+    own limits (``set_step_limits``: duration and charge), as a real potentiostat runs a
+    technique: the step ends by itself at the first limit reached, whether or not the client
+    is still there, paused or halted. Readings are logged every ``log_interval_s`` of
+    simulated time, so none is lost while a client is away.
     """
 
     def __init__(self, electrode: Electrode, config: PotentiostatConfig) -> None:
@@ -44,6 +47,8 @@ class PotentiostatModel:
         self.trip_reason = ""
         self.log: deque[tuple[float, float, float, float]] = deque(maxlen=config.log_length)
         self.log_count = 0
+        self.step_duration_s = self.step_capacity_C = 0.0  # 0: no limit
+        self._step_start = (0.0, 0.0)  # (time s, charge C) when the step began
         self._pending_s = 0.0
         self._next_log_s = 0.0
         self._record()
@@ -79,13 +84,29 @@ class PotentiostatModel:
             raise ComplianceError(f"lower cutoff {lower_V} V must be below upper {upper_V} V")
         self.lower_cutoff_V, self.upper_cutoff_V = float(lower_V), float(upper_V)
 
+    def set_step_limits(self, duration_s: float, capacity_C: float) -> None:
+        """Program a new step's own limits, s and C (0: none); the step starts now."""
+        for value, name in ((duration_s, "duration"), (capacity_C, "capacity")):
+            if not (np.isfinite(value) and value >= 0):
+                raise ComplianceError(f"step {name} limit must be finite and >= 0, got {value}")
+        self.step_duration_s, self.step_capacity_C = float(duration_s), float(capacity_C)
+        self._step_start = (self.time_s, self.charge_C)
+
     def set_mode(self, mode: str) -> None:
         self.mode = Mode(mode)
 
     def set_output(self, on: bool) -> None:
         if on:
             self.trip_reason = ""
+            if not self.output_on:
+                self._step_start = (self.time_s, self.charge_C)
         self.output_on = bool(on)
+
+    def trip(self, reason: str) -> None:
+        """Open the circuit now (OCV, output off) and record why."""
+        self.trip_reason = f"{reason} at t = {self.time_s:.1f} s"
+        self.mode, self.output_on = Mode.OCV, False
+        self._record()
 
     # --- time ----------------------------------------------------------------------------
     def advance(self, duration_s: float) -> None:
@@ -124,15 +145,20 @@ class PotentiostatModel:
             return
         reason = ""
         if self.mode is Mode.GALVANOSTATIC and self.voltage_V <= self.lower_cutoff_V:
-            reason = f"lower cutoff {self.lower_cutoff_V:.3f} V"
+            reason = f"lower cutoff {self.lower_cutoff_V:.3f} V crossed"
         elif self.mode is Mode.GALVANOSTATIC and self.voltage_V >= self.upper_cutoff_V:
-            reason = f"upper cutoff {self.upper_cutoff_V:.3f} V"
+            reason = f"upper cutoff {self.upper_cutoff_V:.3f} V crossed"
         elif abs(self.current_A) > self.config.max_current_A:
-            reason = f"current compliance {self.config.max_current_A:.3g} A"
+            reason = f"current compliance {self.config.max_current_A:.3g} A crossed"
+        elif self.step_duration_s and self.time_s - self._step_start[0] >= self.step_duration_s:
+            reason = f"duration {self.step_duration_s:g} s reached"
+        elif (
+            self.step_capacity_C
+            and abs(self.charge_C - self._step_start[1]) >= self.step_capacity_C
+        ):
+            reason = f"capacity {self.step_capacity_C:.4g} C reached"
         if reason:
-            self.trip_reason = f"{reason} crossed at t = {self.time_s:.1f} s"
-            self.mode, self.output_on = Mode.OCV, False
-            self._record()
+            self.trip(reason)
 
     def _record(self) -> None:
         self.log.append((self.time_s, self.voltage_V, self.current_A, self.charge_C))
