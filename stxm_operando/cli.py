@@ -21,6 +21,24 @@ def port(text: str) -> int:
     return value
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _check_exposure(args: argparse.Namespace, what: str) -> None:
+    """Binding off loopback needs ``--allow-remote``, and then warns who can reach what."""
+    if args.host in LOOPBACK_HOSTS:
+        return
+    if not args.allow_remote:
+        raise ValueError(
+            f"{what} on {args.host} (not loopback) is reachable from the network: "
+            "add --allow-remote to mean it"
+        )
+    print(
+        f"stxm-operando: WARNING: {what} is reachable from the network on {args.host}",
+        file=sys.stderr,
+    )
+
+
 def _load_config(path: str | None) -> BeamlineConfig:
     return BeamlineConfig.from_toml(path) if path else BeamlineConfig()
 
@@ -28,18 +46,23 @@ def _load_config(path: str | None) -> BeamlineConfig:
 def _open_catalog(args: argparse.Namespace):
     from .storage import open_catalog
 
-    location = args.catalog
-    if not location.startswith(("http://", "https://")) and not Path(location).exists():
-        raise CatalogError(f"no catalog at {location}")
-    return open_catalog(location, api_key=os.environ.get("TILED_API_KEY"))
+    return open_catalog(args.catalog, api_key=os.environ.get("TILED_API_KEY"), read_only=True)
 
 
 def _ioc(args: argparse.Namespace) -> None:
     from .ioc import run_ioc
 
+    config = _load_config(args.config)
+    _check_exposure(args, "the IOC (and its potentiostat)")
+    if args.host not in LOOPBACK_HOSTS and not config.potentiostat.write_hosts:
+        print(
+            "stxm-operando: WARNING: any host may write the potentiostat PVs; "
+            "set potentiostat.write_hosts",
+            file=sys.stderr,
+        )
     logging.basicConfig(level=logging.INFO)
     run_ioc(
-        _load_config(args.config),
+        config,
         prefix=args.prefix,
         host=args.host,
         port=args.port,
@@ -95,12 +118,18 @@ def _ipython(args: argparse.Namespace) -> None:
 def _proxy(args: argparse.Namespace) -> None:
     from .live_callbacks import run_proxy
 
+    _check_exposure(args, "the 0MQ proxy")
     print(
         f"0MQ proxy: publish to {args.host}:{args.in_port}, "
         f"subscribe at {args.host}:{args.out_port}",
         flush=True,
     )
-    run_proxy(args.in_port, args.out_port, args.host)
+    import zmq
+
+    try:
+        run_proxy(args.in_port, args.out_port, args.host)
+    except zmq.ZMQError as err:  # e.g. a port in use
+        raise OSError(f"the 0MQ proxy cannot bind {args.host}: {err}") from None
 
 
 def _export(args: argparse.Namespace) -> None:
@@ -118,12 +147,15 @@ def _export(args: argparse.Namespace) -> None:
 def _catalog_server(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from .catalog_dir import DATABASE, check_writable, relocate
     from .storage import build_catalog_app, check_server_security
 
     api_key = os.environ.get("TILED_API_KEY") or args.api_key
     check_server_security(args.host, api_key)
     path = Path(args.path).expanduser().resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    check_writable(path)
+    if (path / DATABASE).exists():
+        relocate(path / DATABASE, path)  # a catalog directory copied from elsewhere
     uvicorn.run(
         build_catalog_app(path, api_key), host=args.host, port=args.port, log_level="warning"
     )
@@ -150,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     ioc.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback)")
     ioc.add_argument("--port", type=port, help="Channel Access server port")
     ioc.add_argument(
+        "--allow-remote", action="store_true", help="allow a --host other than loopback"
+    )
+    ioc.add_argument(
         "--speed", type=float, default=10.0, help="simulated seconds per wall second (default 10)"
     )
     ioc.set_defaults(func=_ioc)
@@ -172,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     proxy.add_argument("--host", default="127.0.0.1", help="interface (default loopback)")
     proxy.add_argument("--in-port", type=port, default=5577, help="publishers connect here")
     proxy.add_argument("--out-port", type=port, default=5578, help="monitors subscribe here")
+    proxy.add_argument(
+        "--allow-remote", action="store_true", help="allow a --host other than loopback"
+    )
     proxy.set_defaults(func=_proxy)
 
     for name, func, text in (
@@ -216,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"stxm-operando: bad config: {err}", file=sys.stderr)
         return 2
-    except (CatalogError, UnknownRunError, ValueError) as err:
+    except (CatalogError, UnknownRunError, ValueError, OSError) as err:
+        # bad ids, unwritable paths, ports in use, unreachable hosts: one line, no traceback
         print(f"stxm-operando: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

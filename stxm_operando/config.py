@@ -104,6 +104,9 @@ class PotentiostatConfig:
     watchdog_s: float = 10.0
     """Wall seconds without a word from the client after which the IOC opens the circuit
     (0: no watchdog)."""
+    write_hosts: tuple[str, ...] = ()
+    """Channel Access client host names allowed to write the potentiostat's PVs over the
+    IOC (empty: any host that can reach it; the IOC binds loopback unless told otherwise)."""
 
     def validate(self, where: str) -> None:
         _require(self.capacity_Ah > 0, where, "capacity_Ah must be positive")
@@ -297,6 +300,8 @@ class BeamlineConfig:
             data = tomllib.loads(path.read_text())
         except FileNotFoundError:
             raise ConfigError(f"beamline config {path} does not exist") from None
+        except (OSError, UnicodeDecodeError) as err:  # a directory, no permission, binary
+            raise ConfigError(f"beamline config {path} cannot be read: {err}") from None
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"{path} is not valid TOML: {err}") from None
         return cls.from_dict(data)

@@ -127,6 +127,16 @@ def export_nxstxm(catalog: Catalog, uid: str, path: str | Path) -> Path:
     image_sets, ec, start = _collect(catalog, uid)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")  # renamed into place when complete
+    try:
+        _write_nxstxm(partial, image_sets, ec, start)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def _write_nxstxm(path: Path, image_sets, ec: dict, start: dict) -> None:
     with h5py.File(path, "w") as nxfile:
         nxfile.attrs["default"] = "entry0001"
         nxfile.attrs["file_time"] = datetime.now(UTC).isoformat()
@@ -138,7 +148,6 @@ def export_nxstxm(catalog: Catalog, uid: str, path: str | Path) -> Path:
             entry["title"] = f"electrochemistry of {start.get('sample', '')}"
             entry["start_time"] = _iso(start["time"])
             _write_logs(_group(entry, "potentiostat", "NXcollection"), ec)
-    return path
 
 
 def export_csv(catalog: Catalog, uid: str, directory: str | Path) -> list[Path]:

@@ -13,6 +13,8 @@ import logging
 import os
 import queue
 import re
+import shutil
+import sqlite3
 import threading
 import warnings
 from collections.abc import Iterator
@@ -21,12 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from .catalog_dir import DATABASE, CatalogError, check_writable, database_for_reading, relocate
+
 JSON_SEQ = "application/json-seq"
 CATALOG_SPEC = {"name": "CatalogOfBlueskyRuns", "version": "3.0"}
-
-
-class CatalogError(RuntimeError):
-    """The catalog cannot be opened or written."""
 
 
 class UnknownRunError(KeyError):
@@ -45,11 +45,12 @@ def _serialization_registry():
     return registry
 
 
-def catalog_adapter(path: Path):
-    """The tiled SQL catalog adapter of an embedded catalog directory (created if absent)."""
+def catalog_adapter(path: Path, database: Path | None = None):
+    """The tiled SQL catalog adapter of an embedded catalog directory (created if absent);
+    ``database`` reads it from another (relocated) copy of its ``catalog.db``."""
     from tiled.catalog import from_uri
 
-    database = path / "catalog.db"
+    database = database or path / DATABASE
     return from_uri(
         f"sqlite:///{database}",
         specs=[CATALOG_SPEC],
@@ -58,7 +59,7 @@ def catalog_adapter(path: Path):
     )
 
 
-def build_catalog_app(path: Path, api_key: str | None = None):
+def build_catalog_app(path: Path, api_key: str | None = None, database: Path | None = None):
     """A tiled ASGI app serving the catalog in ``path``; with ``api_key``, access needs it."""
     from tiled.config import Authentication
     from tiled.server.app import build_app
@@ -66,7 +67,7 @@ def build_catalog_app(path: Path, api_key: str | None = None):
     logging.getLogger("tiled.server.app").setLevel(logging.WARNING)
     authentication = Authentication(single_user_api_key=api_key) if api_key else None
     return build_app(
-        catalog_adapter(path),
+        catalog_adapter(path, database),
         authentication=authentication,
         serialization_registry=_serialization_registry(),
     )
@@ -81,16 +82,6 @@ def check_server_security(host: str, api_key: str | None) -> None:
         raise CatalogError(f"serving the catalog on {host} (not loopback) needs an API key")
     if api_key is not None and not api_key.isalnum():
         raise CatalogError("the API key must be letters and digits only")
-
-
-def _check_writable(path: Path) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as err:
-        raise CatalogError(f"catalog directory {path} is not writable: {err}") from err
 
 
 SERVER_SHUTDOWN_S = 20.0
@@ -154,18 +145,37 @@ class Catalog:
         self.client, self.journal_dir, self._context = client, journal_dir, context
         self.location = location
         self._writers: list[CatalogWriter] = []
+        self._scratch: Path | None = None
 
     @classmethod
-    def embedded(cls, path: str | Path) -> "Catalog":
-        """Open (creating if needed) the file-backed catalog in directory ``path``."""
+    def embedded(cls, path: str | Path, read_only: bool = False) -> "Catalog":
+        """Open the file-backed catalog in directory ``path``.
+
+        For writing (the default) the directory is created if needed and proven writable.
+        ``read_only`` writes nothing into it (no probe, no new catalog: CatalogError if
+        there is none). A directory that was moved or copied is found where it is now:
+        in place when writing, through a relocated copy of its database when reading.
+        """
         from tiled.client import Context, from_context
 
         path = Path(path).expanduser().resolve()
-        _check_writable(path)
+        scratch = None
+        if read_only:
+            database, scratch = database_for_reading(path)
+        else:
+            check_writable(path)
+            database = path / DATABASE
+            if database.exists():
+                try:
+                    relocate(database, path)
+                except sqlite3.DatabaseError as err:
+                    raise CatalogError(f"{database} is not a usable catalog: {err}") from err
         with warnings.catch_warnings():  # tiled's in-process transport uses starlette's client
             warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
-            context = Context.from_app(build_catalog_app(path))
-        catalog = cls(from_context(context), path / "journal", context, str(path))
+            context = Context.from_app(build_catalog_app(path, database=database))
+        journal = path / "journal"
+        catalog = cls(from_context(context), journal, context, str(path))
+        catalog._scratch = scratch
         threading._register_atexit(catalog.close)  # before tiled's own hook: bounded
         return catalog
 
@@ -183,7 +193,7 @@ class Catalog:
         except Exception as err:  # tiled raises several connection error types
             raise CatalogError(f"cannot open the catalog at {uri}: {err}") from err
         journal = Path(journal_dir).expanduser() if journal_dir else journal_root() / _slug(uri)
-        _check_writable(journal)
+        check_writable(journal)
         return cls(client, journal, location=uri)
 
     def __repr__(self) -> str:
@@ -203,6 +213,9 @@ class Catalog:
         if self._context is not None:
             _shut_down(self._context)
             self._context = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
     def writer(self, batch_size: int = 50) -> "CatalogWriter":
         """A RunEngine callback that stores every document in this catalog."""
@@ -253,11 +266,14 @@ class Catalog:
         return None if self.journal_dir is None else self.journal_dir / f"{uid}.jsonl"
 
 
-def open_catalog(location: str | Path, api_key: str | None = None) -> Catalog:
-    """A catalog from a tiled URI (http/https) or a directory (created if absent)."""
+def open_catalog(
+    location: str | Path, api_key: str | None = None, read_only: bool = False
+) -> Catalog:
+    """A catalog from a tiled URI (http/https) or a directory (created if absent, unless
+    ``read_only``)."""
     if str(location).startswith(("http://", "https://")):
         return Catalog.remote(str(location), api_key=api_key)
-    return Catalog.embedded(location)
+    return Catalog.embedded(location, read_only=read_only)
 
 
 def read_journal(path: Path) -> Iterator[tuple[str, dict]]:

@@ -281,3 +281,35 @@ def test_a_capacity_step_is_programmed_into_the_instrument(sim):
     pstat = sim.world.potentiostat
     assert pstat.step_capacity_C == pytest.approx(0.05 * sim.config.potentiostat.capacity_Ah * 3600)
     assert cell_is_open(sim)
+
+
+def test_only_configured_hosts_may_write_the_potentiostat_over_channel_access(tmp_path):
+    import epics
+
+    config_file = tmp_path / "beamline.toml"
+    config_file.write_text('[potentiostat]\nwrite_hosts = ["beamline-control-1"]\n')
+    prefix = "ASG:"
+    ioc = start_ioc(prefix, config=config_file)
+    try:
+        output = epics.PV(f"{prefix}Pstat:Output")
+        fine_x = epics.PV(f"{prefix}FineX")
+        assert output.wait_for_connection(30) and fine_x.wait_for_connection(30)
+        assert output.read_access and not output.write_access  # this host is not listed
+        assert fine_x.write_access  # other devices are not restricted
+        with pytest.raises(Exception, match=r"(?i)access"):
+            output.put(1, wait=True, timeout=5)
+        assert output.get(timeout=5) == 0
+    finally:
+        stop_ioc(ioc)
+
+
+@pytest.mark.parametrize("command", ["ioc", "proxy"])
+def test_binding_off_loopback_needs_an_explicit_flag(command):
+    result = subprocess.run(
+        [sys.executable, "-m", "stxm_operando.cli", command, "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "--allow-remote" in result.stderr
+    assert "Traceback" not in result.stderr

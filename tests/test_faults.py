@@ -188,6 +188,9 @@ def free_port() -> int:
         (["catalog-server", "--path", "/tmp", "--host", "0.0.0.0"], "needs an API key"),
         (["catalog-server", "--path", "/tmp", "--api-key", "not alnum!"], "letters and digits"),
         (["proxy", "--in-port", "70000"], "port"),
+        (["ioc", "--config", "."], "cannot be read"),
+        (["replay", "0123456789", "--catalog", "."], "no catalog"),
+        (["ioc", "--host", "0.0.0.0"], "--allow-remote"),
         (["frobnicate"], "invalid choice"),
     ],
 )
@@ -206,3 +209,29 @@ def test_bad_command_lines_give_a_clear_error(argv, message, tmp_path):
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def run_cli(*argv, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "stxm_operando.cli", *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_corrupt_catalogs_port_clashes_and_unwritable_exports_are_one_clear_line(tmp_path):
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "catalog.db").write_bytes(b"this is not an SQLite database" * 100)
+    result = run_cli("replay", "0123456789", "--print", "--catalog", str(corrupt))
+    assert result.returncode == 2 and "not a readable catalog" in result.stderr
+    assert "Traceback" not in result.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("proxy", "--in-port", str(port), "--out-port", str(free_port()))
+    assert result.returncode == 2 and "cannot bind" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -2,10 +2,12 @@
 
 import csv
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import h5py
@@ -323,3 +325,95 @@ def test_a_catalog_server_off_loopback_needs_an_api_key(tmp_path):
         timeout=120,
     )
     assert result.returncode == 2 and "needs an API key" in result.stderr
+
+
+def test_a_copied_catalog_is_read_where_it_is_now_and_written_after_relocating(stored, tmp_path):
+    from stxm_operando.catalog_dir import DATABASE, stored_roots
+
+    original, uid, *_ = stored
+    copy = tmp_path / "on-the-analysis-machine"
+    shutil.copytree(original, copy)
+    moved_away = tmp_path / "gone"
+    shutil.move(original, moved_away)  # nothing is left where the catalog was written
+    try:
+        before = (copy / DATABASE).read_bytes()
+        with Catalog.embedded(copy, read_only=True) as catalog:
+            analysis = OperandoAnalysis()
+            replay(catalog, uid, analysis)
+        assert len(analysis.frames) > 0
+        assert (copy / DATABASE).read_bytes() == before  # reading wrote nothing there
+        with Catalog.embedded(copy) as catalog:  # opening to write relocates in place
+            assert len(list(catalog.documents(uid))) > 0
+        assert stored_roots(copy / DATABASE) == {str(copy.resolve()).lstrip("/")}
+    finally:
+        shutil.move(moved_away, original)
+
+
+def test_readers_never_create_a_catalog_and_writers_never_race_on_the_probe(tmp_path):
+    from stxm_operando.catalog_dir import check_writable
+
+    empty = tmp_path / "not-a-catalog"
+    empty.mkdir()
+    with pytest.raises(CatalogError, match="no catalog"):
+        Catalog.embedded(empty, read_only=True)
+    assert list(empty.iterdir()) == []
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stxm_operando.cli",
+            "replay",
+            "abcdef",
+            "--print",
+            "--catalog",
+            str(empty),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "no catalog" in result.stderr
+    assert "Traceback" not in result.stderr and list(empty.iterdir()) == []
+    errors = []
+
+    def probe():
+        try:
+            check_writable(tmp_path / "shared")
+        except CatalogError as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=probe) for _ in range(200)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and list((tmp_path / "shared").iterdir()) == []
+
+
+def test_an_export_that_cannot_be_written_leaves_no_partial_file(stored, tmp_path):
+    path, uid, *_ = stored
+    target = tmp_path / "taken.nxs"
+    target.mkdir()  # a directory already has the name
+    with Catalog.embedded(path, read_only=True) as catalog, pytest.raises(OSError):
+        export_nxstxm(catalog, uid, target)
+    assert [p.name for p in tmp_path.iterdir()] == ["taken.nxs"]
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stxm_operando.cli",
+            "export",
+            uid,
+            "--catalog",
+            str(path),
+            "--nxstxm",
+            str(blocker / "series.nxs"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "taken.nxs"]

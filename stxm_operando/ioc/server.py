@@ -10,7 +10,7 @@ import logging
 import os
 import time
 
-from caproto import ChannelType
+from caproto import AccessRights, ChannelType
 from caproto.asyncio.server import run as run_asyncio_server
 from caproto.server import PVGroup, SubGroup, pvproperty
 
@@ -375,6 +375,21 @@ class StxmIOC(PVGroup):
             raise ValueError(f"speed ({speed}) and tick_s ({tick_s}) must be positive")
         self.world, self.speed, self.tick_s = world, speed, tick_s
         super().__init__(*args, **kwargs)
+        self._restrict_potentiostat_writes(world.config.potentiostat.write_hosts)
+
+    def _restrict_potentiostat_writes(self, hosts: tuple[str, ...]) -> None:
+        """Channel Access access security: only ``hosts`` may write the potentiostat."""
+        if not hosts:
+            return
+        allowed = set(hosts)
+        for pv in self.potentiostat.attr_pvdb.values():
+            default = pv.check_access
+
+            def check_access(host, user, default=default):
+                rights = default(host, user)
+                return rights if host in allowed else rights & ~AccessRights.WRITE
+
+            pv.check_access = check_access
 
     async def publish(self) -> None:
         """Push the world's state (clock, potentiostat, motor readbacks) to the PVs."""

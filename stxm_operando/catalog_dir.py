@@ -1,0 +1,88 @@
+"""The files of an embedded catalog directory: write probes, relocation, read-only opening.
+
+A tiled SQL catalog records the absolute URI of every asset (zarr arrays under ``data/``,
+tables in ``tables.db``). A directory that was moved or copied, e.g. to an analysis
+machine, still points at the old place; ``relocate`` points it at where it is now.
+"""
+
+import shutil
+import sqlite3
+import tempfile
+from pathlib import Path
+
+DATABASE = "catalog.db"
+
+
+class CatalogError(RuntimeError):
+    """The catalog cannot be opened or written."""
+
+
+def check_writable(path: Path) -> None:
+    """Create ``path`` if needed and prove it writable with a probe of a unique name (two
+    sessions opening one catalog never race on it)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise CatalogError(f"catalog directory {path} is not writable: {err}") from err
+
+
+def _asset_root(uri: str) -> str | None:
+    """The catalog directory an asset URI lives in (before ``/data/`` or ``/tables.db``)."""
+    for marker in ("/data/", "/tables.db"):
+        if marker in uri:
+            return uri.split(marker, 1)[0].split("localhost", 1)[-1].lstrip("/")
+    return None
+
+
+def stored_roots(database: Path) -> set[str]:
+    """The catalog directories (without their leading '/') the assets are recorded under."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        uris = [uri for (uri,) in db.execute("SELECT data_uri FROM assets")]
+    return {root for root in map(_asset_root, uris) if root}
+
+
+def relocate(database: Path, root: Path) -> bool:
+    """Point every asset of ``database`` at catalog directory ``root``; True if any moved.
+
+    Examples
+    --------
+    >>> _asset_root("file://localhost/old/place/data/uid/particle_0/raster_image")
+    'old/place'
+    >>> _asset_root("sqlite://localhost//old/place/tables.db")
+    'old/place'
+    """
+    here = str(root).lstrip("/")
+    moved = stored_roots(database) - {here}
+    if moved:
+        with sqlite3.connect(database) as db:
+            for old in moved:
+                db.execute(
+                    "UPDATE assets SET data_uri = replace(data_uri, ?, ?)", (f"/{old}", f"/{here}")
+                )
+    return bool(moved)
+
+
+def database_for_reading(root: Path) -> tuple[Path, Path | None]:
+    """The database to read the catalog in ``root`` from, and a temporary folder to remove
+    afterwards (or None).
+
+    Nothing is written into ``root``: a catalog recorded under another directory is read
+    through a relocated copy of its database in a temporary folder. CatalogError if
+    ``root`` holds no catalog.
+    """
+    database = root / DATABASE
+    if not database.is_file():
+        raise CatalogError(f"no catalog in {root} (no {DATABASE})")
+    try:
+        needs_copy = stored_roots(database) - {str(root).lstrip("/")}
+    except sqlite3.DatabaseError as err:
+        raise CatalogError(f"{database} is not a readable catalog: {err}") from err
+    if not needs_copy:
+        return database, None
+    scratch = Path(tempfile.mkdtemp(prefix="stxm-operando-catalog-"))
+    copy = scratch / DATABASE
+    shutil.copyfile(database, copy)
+    relocate(copy, root)
+    return copy, scratch
