@@ -259,8 +259,16 @@ class Catalog:
         journal = self._journal_path(uid)
         if run.metadata.get("stop") is None and journal is not None and journal.exists():
             yield from read_journal(journal)
-        else:
+            return
+        try:
             yield from run.documents()
+        except Exception as err:  # damaged data files surface as the server's errors
+            journal_note = (
+                f"; its journal {journal} has a copy" if journal and journal.exists() else ""
+            )
+            raise CatalogError(
+                f"run {uid} cannot be read from {self}: {type(err).__name__}: {err}{journal_note}"
+            ) from err
 
     def _journal_path(self, uid: str) -> Path | None:
         return None if self.journal_dir is None else self.journal_dir / f"{uid}.jsonl"

@@ -101,6 +101,7 @@ def test_halt_at_a_pause_opens_the_circuit(sim):
     sim.world.advance(600.0)
     assert abs(sim.world.potentiostat.current_A) < 1e-15  # no current at open circuit
     assert stops and stops[-1]["exit_status"] == "abort"
+    assert "switched to OCV" in stops[-1]["reason"]
 
 
 def test_a_capacity_limit_is_kept_by_the_instrument(sim):

@@ -417,3 +417,31 @@ def test_an_export_that_cannot_be_written_leaves_no_partial_file(stored, tmp_pat
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "taken.nxs"]
+
+
+def test_damaged_data_files_are_one_clear_line(stored, tmp_path):
+    path, uid, *_ = stored
+    copy = tmp_path / "damaged"
+    shutil.copytree(path, copy)
+    chunks = [p for p in (copy / "data").rglob("*") if p.is_file() and p.stat().st_size > 100]
+    for chunk in chunks:
+        chunk.write_bytes(b"\\x00garbage" * 20)
+    (copy / "tables.db").write_bytes(b"not sqlite" * 100)
+    (copy / "journal").rename(tmp_path / "journal-elsewhere")  # no journal to fall back on
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stxm_operando.cli",
+            "replay",
+            uid,
+            "--print",
+            "--catalog",
+            str(copy),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 2 and "cannot be read" in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr

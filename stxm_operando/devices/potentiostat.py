@@ -132,13 +132,13 @@ class SimPotentiostat(WorldReadbacks, Potentiostat):
     step_duration = Cpt(
         WorldSignal,
         getter=_pstat("step_duration_s"),
-        setter=lambda w, v: w.potentiostat.set_step_limits(v, w.potentiostat.step_capacity_C),
+        setter=lambda w, v: w.potentiostat.set_step_duration(v),
         kind="config",
     )
     step_capacity = Cpt(
         WorldSignal,
         getter=_pstat("step_capacity_C"),
-        setter=lambda w, v: w.potentiostat.set_step_limits(w.potentiostat.step_duration_s, v),
+        setter=lambda w, v: w.potentiostat.set_step_capacity(v),
         kind="config",
     )
     heartbeat = Cpt(Signal, value=0, kind="omitted")  # in-process: the client cannot vanish

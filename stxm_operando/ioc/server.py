@@ -155,62 +155,47 @@ class PotentiostatPVs(PVGroup):
             await pv.write_metadata(lower_ctrl_limit=low, upper_ctrl_limit=high)
         await self.publish()
 
+    def _apply(self, setter, value):
+        """Hear from the client, then apply a put through the simulated firmware."""
+        self.heard_from_client()
+        setter(_world(self).potentiostat, value)
+        return value
+
     @mode.putter
     async def mode(self, instance, value):
-        self.heard_from_client()
-        _world(self).potentiostat.set_mode(value)
-        return value
+        return self._apply(lambda p, v: p.set_mode(v), value)
 
     @output.putter
     async def output(self, instance, value):
-        self.heard_from_client()
-        _world(self).potentiostat.set_output(bool(value))
-        return int(bool(value))
+        return int(self._apply(lambda p, v: p.set_output(v), bool(value)))
 
     @heartbeat.putter
     async def heartbeat(self, instance, value):
-        self.heard_from_client()
-        return value
+        return self._apply(lambda p, v: None, value)
 
     @step_duration.putter
     async def step_duration(self, instance, value):
-        self.heard_from_client()
-        pstat = _world(self).potentiostat
-        pstat.set_step_limits(value, pstat.step_capacity_C)
-        return value
+        return self._apply(lambda p, v: p.set_step_duration(v), value)
 
     @step_capacity.putter
     async def step_capacity(self, instance, value):
-        self.heard_from_client()
-        pstat = _world(self).potentiostat
-        pstat.set_step_limits(pstat.step_duration_s, value)
-        return value
+        return self._apply(lambda p, v: p.set_step_capacity(v), value)
 
     @current_sp.putter
     async def current_sp(self, instance, value):
-        self.heard_from_client()
-        _world(self).potentiostat.set_current(value)
-        return value
+        return self._apply(lambda p, v: p.set_current(v), value)
 
     @voltage_sp.putter
     async def voltage_sp(self, instance, value):
-        self.heard_from_client()
-        _world(self).potentiostat.set_voltage(value)
-        return value
+        return self._apply(lambda p, v: p.set_voltage(v), value)
 
     @lower_cutoff.putter
     async def lower_cutoff(self, instance, value):
-        self.heard_from_client()
-        pstat = _world(self).potentiostat
-        pstat.set_cutoffs(value, pstat.upper_cutoff_V)
-        return value
+        return self._apply(lambda p, v: p.set_cutoffs(v, p.upper_cutoff_V), value)
 
     @upper_cutoff.putter
     async def upper_cutoff(self, instance, value):
-        self.heard_from_client()
-        pstat = _world(self).potentiostat
-        pstat.set_cutoffs(pstat.lower_cutoff_V, value)
-        return value
+        return self._apply(lambda p, v: p.set_cutoffs(p.lower_cutoff_V, v), value)
 
     async def publish(self) -> None:
         """Copy the simulated potentiostat's state to the PVs (readbacks and trips)."""

@@ -186,18 +186,23 @@ def switch_off(beamline: Beamline):
     yield from bps.mv(beamline.potentiostat.mode, "OCV", beamline.potentiostat.output, 0)
 
 
+HALT_REASON = "halted: the cell was switched to OCV"
+
+
 def switch_off_on_halt(run_engine, beamline: Beamline) -> None:
     """Open the circuit the moment ``run_engine`` starts halting.
 
     ``RE.halt()`` ("emergency stop" at a pause) skips every plan's cleanup, so no plan can
-    switch the cell off; this RunEngine state hook does. Any state hook already set keeps
-    being called.
+    switch the cell off; this RunEngine state hook does, and the halted run's stop document
+    gives that as its reason (the reason ``RE.abort(reason)`` would set). Any state hook
+    already set keeps being called.
     """
     previous = run_engine.state_hook
 
     def hook(new_state, old_state) -> None:
         if new_state == "halting":
             beamline.potentiostat.switch_off()
+            run_engine._reason = HALT_REASON  # what RE.abort(reason) sets; halt has none
         if previous is not None:
             previous(new_state, old_state)
 

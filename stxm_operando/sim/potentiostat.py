@@ -92,6 +92,14 @@ class PotentiostatModel:
         self.step_duration_s, self.step_capacity_C = float(duration_s), float(capacity_C)
         self._step_start = (self.time_s, self.charge_C)
 
+    def set_step_duration(self, duration_s: float) -> None:
+        """A new step's duration limit, s (0: none), keeping its charge limit."""
+        self.set_step_limits(duration_s, self.step_capacity_C)
+
+    def set_step_capacity(self, capacity_C: float) -> None:
+        """A new step's charge limit, C (0: none), keeping its duration limit."""
+        self.set_step_limits(self.step_duration_s, capacity_C)
+
     def set_mode(self, mode: str) -> None:
         self.mode = Mode(mode)
 
