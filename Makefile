@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test paper lint format benchmark ioc clean system-libs
+.PHONY: demo test paper lint format benchmark ioc clean system-libs test-libs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,13 +17,16 @@ $(STAMP): pyproject.toml
 system-libs:
 	@bash scripts/ensure-system-libs.sh
 
+test-libs:
+	@bash scripts/ensure-system-libs.sh test
+
 demo: $(STAMP) system-libs
 	$(BIN)/stxm-operando demo
 
 paper: $(STAMP) system-libs
 	QT_QPA_PLATFORM=offscreen $(BIN)/stxm-operando paper
 
-test: $(STAMP) system-libs
+test: $(STAMP) test-libs
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
 lint: $(STAMP)

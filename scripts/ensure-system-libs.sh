@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the system libraries PyQt5 needs on a bare Debian/Ubuntu machine, if any are missing.
+# Install from Debian/Ubuntu packages, if missing: the system libraries PyQt5 needs, and with
+# the argument "test" also PostgreSQL (the tests of a PostgreSQL catalog).
 set -euo pipefail
 declare -A packages=(
   [libGL.so.1]=libgl1 [libEGL.so.1]=libegl1 [libxkbcommon.so.0]=libxkbcommon0
@@ -9,8 +10,13 @@ missing=()
 for lib in "${!packages[@]}"; do
   ldconfig -p | grep -q "$lib" || missing+=("${packages[$lib]}")
 done
+# PostgreSQL's server programs and its postgres user, for the tests
+if [ "${1:-}" = test ] && ! command -v initdb >/dev/null \
+    && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
-echo "installing system libraries for PyQt5: ${missing[*]}"
+echo "installing system packages: ${missing[*]}"
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 if command -v apt-get >/dev/null; then
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}"

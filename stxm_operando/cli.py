@@ -88,15 +88,15 @@ def _replay(args: argparse.Namespace) -> None:
     from .replay import replay
 
     with _open_catalog(args) as catalog:
-        catalog.run(args.run)  # unknown ids fail before any window opens
+        uid = catalog.resolve(args.run)  # unknown ids fail before any window opens
         if not args.print:
             from .gui.app import run_monitor
 
-            run_monitor(catalog=catalog, uid=args.run)
+            run_monitor(catalog=catalog, uid=uid)
             return
         analysis = OperandoAnalysis()
-        count = replay(catalog, args.run, analysis)
-    print(f"replayed {count} documents of run {args.run}: {len(analysis.frames)} particle frames")
+        count = replay(catalog, uid, analysis)
+    print(f"replayed {count} documents of run {uid}: {len(analysis.frames)} particle frames")
     print_summary(analysis.summary(0.5))
 
 
@@ -136,15 +136,17 @@ def _export(args: argparse.Namespace) -> None:
     from .export import export_csv, export_nxstxm
 
     with _open_catalog(args) as catalog:
-        catalog.run(args.run)  # unknown ids fail before any file is written
+        uid = catalog.resolve(args.run)  # unknown ids fail before any file is written
         if args.nxstxm:
-            print(f"wrote {export_nxstxm(catalog, args.run, args.nxstxm)}")
+            print(f"wrote {export_nxstxm(catalog, uid, args.nxstxm)}")
         if args.csv:
-            for path in export_csv(catalog, args.run, args.csv):
+            for path in export_csv(catalog, uid, args.csv):
                 print(f"wrote {path}")
 
 
 def _catalog_server(args: argparse.Namespace) -> None:
+    import secrets
+
     import uvicorn
 
     from .catalog_dir import DATABASE, check_writable, relocate
@@ -154,11 +156,17 @@ def _catalog_server(args: argparse.Namespace) -> None:
     check_server_security(args.host, api_key)
     path = Path(args.path).expanduser().resolve()
     check_writable(path)
-    if (path / DATABASE).exists():
+    if args.database is None and (path / DATABASE).exists():
         relocate(path / DATABASE, path)  # a catalog directory copied from elsewhere
-    uvicorn.run(
-        build_catalog_app(path, api_key), host=args.host, port=args.port, log_level="warning"
-    )
+    generated = api_key is None
+    api_key = api_key or secrets.token_hex(16)  # loopback only (checked above)
+    where = args.database or str(path)
+    print(f"stxm-operando: serving the catalog {where} at http://{args.host}:{args.port}")
+    if generated:
+        print(f"stxm-operando: API key {api_key} (clients: TILED_API_KEY={api_key})")
+    sys.stdout.flush()
+    app = build_catalog_app(path, api_key, database=args.database)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,7 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
         ("export", _export, "export a stored run"),
     ):
         sub = commands.add_parser(name, help=text)
-        sub.add_argument("run", help="start uid of the run (the operando run for a series)")
+        sub.add_argument(
+            "run",
+            help="the run (the operando run for a series): its uid, a unique uid prefix "
+            "or its scan id",
+        )
         sub.add_argument(
             "--catalog",
             default=DEFAULT_CATALOG,
@@ -236,7 +248,14 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--csv", help="write electrochemistry and frame CSVs here")
 
     server = commands.add_parser("catalog-server", help="serve a catalog over tiled (HTTP)")
-    server.add_argument("--path", required=True, help="catalog directory")
+    server.add_argument(
+        "--path", required=True, help="catalog directory (its arrays, and its SQLite database)"
+    )
+    server.add_argument(
+        "--database",
+        help="a PostgreSQL catalog database instead of DIR/catalog.db, "
+        "e.g. postgresql://user@127.0.0.1:5432/catalog",
+    )
     server.add_argument("--host", default="127.0.0.1", help="interface (default loopback)")
     server.add_argument("--port", type=port, default=8000)
     server.add_argument("--api-key", help="required key (or TILED_API_KEY); needed off loopback")

@@ -14,11 +14,13 @@ from .replay import replay, replay_documents
 from .storage import Catalog
 
 LOG_QUANTITIES = (("voltage", "V"), ("current", "A"), ("charge", "C"))
+SENSOR_MEASUREMENTS = ("voltage", "current")
+"""The quantities NXsensor's ``measurement`` enumeration names (charge is not one)."""
 
 
 @dataclass
 class ImageSet:
-    """The images of one particle in one imaging pass, one per energy."""
+    """The images of one particle in one imaging pass: its event documents, one per energy."""
 
     run_start: dict
     stream: str
@@ -42,12 +44,28 @@ def _collect(catalog: Catalog, uid: str) -> tuple[list[ImageSet], dict[str, np.n
             elif "raster_image" in data:
                 key = (run, stream, int(data.get("frame_index", 0)))
                 image_sets.setdefault(key, ImageSet(starts[run], stream, key[2]))
-                image_sets[key].events.append(data)
-    return list(image_sets.values()), electrochemistry.arrays(), starts[uid]
+                image_sets[key].events.append(doc)
+    ec = electrochemistry.arrays()
+    ec["epoch_of"] = _clock_to_epoch(image_sets.values(), starts[uid])
+    return list(image_sets.values()), ec, starts[uid]
+
+
+def _clock_to_epoch(image_sets, start: dict):
+    """Beamline clock (s) to Unix time, from an image event (its wall time at the raster's
+    end) or, without images, taking clock 0 as the run's start."""
+    for images in image_sets:
+        event = images.events[0]
+        offset = event["time"] - float(event["data"]["raster_end_time"])
+        return lambda clock_s: clock_s + offset
+    return lambda clock_s: start["time"] + clock_s
 
 
 def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat()
+
+
+NXSTXM_SUFFIXES = (".nxs", ".hdf5", ".hdf", ".stxm")
+"""File names NXstxm readers (MANTiS's NXstxm plugin) recognise."""
 
 
 def _group(parent: h5py.Group, name: str, nx_class: str) -> h5py.Group:
@@ -56,76 +74,114 @@ def _group(parent: h5py.Group, name: str, nx_class: str) -> h5py.Group:
     return group
 
 
-def _write_logs(parent: h5py.Group, ec: dict[str, np.ndarray], window=None) -> None:
+def _text_array(*values: str) -> np.ndarray:
+    """Strings as a 1-D array of bytes, the form NXstxm readers index (``[0]``)."""
+    return np.array([v.encode() for v in values])
+
+
+def _write_logs(parent: h5py.Group, ec: dict[str, np.ndarray], t0: float, window=None) -> None:
+    """Voltage, current and charge as NXsensor groups with NXlog ``value_log``; log times are
+    seconds after ``t0`` (beamline clock, s), which ``time@start`` gives as a date."""
+    time_s = ec["time"]
     keep = (
-        np.ones(ec["time"].shape, bool)
+        np.ones(time_s.shape, bool)
         if window is None
-        else ((ec["time"] >= window[0]) & (ec["time"] <= window[1]))
+        else ((time_s >= window[0]) & (time_s <= window[1]))
     )
     for quantity, unit in LOG_QUANTITIES:
-        log = _group(parent, quantity, "NXlog")
-        log.create_dataset("time", data=ec["time"][keep]).attrs["units"] = "s"
+        sensor = _group(parent, quantity, "NXsensor")
+        sensor["name"] = f"potentiostat {quantity}"
+        if quantity in SENSOR_MEASUREMENTS:
+            sensor["measurement"] = quantity
+        log = _group(sensor, "value_log", "NXlog")
+        times = log.create_dataset("time", data=time_s[keep] - t0)
+        times.attrs["units"], times.attrs["start"] = "s", _iso(ec["epoch_of"](t0))
         log.create_dataset("value", data=ec[quantity][keep]).attrs["units"] = unit
 
 
 def _write_entry(nxfile: h5py.File, name: str, images: ImageSet, ec: dict) -> None:
-    events = sorted(images.events, key=lambda e: e["raster_energy"])
+    """One imaging pass of one particle as an NXstxm entry (``sample image stack``)."""
+    events = sorted(images.events, key=lambda e: e["data"]["raster_energy"])
+    values = [e["data"] for e in events]
     start = images.run_start
-    data = np.stack([np.asarray(e["raster_image"]) for e in events])
-    xs = np.stack([np.asarray(e["raster_x_positions"], dtype=float) for e in events])
-    ys = np.stack([np.asarray(e["raster_y_positions"], dtype=float) for e in events])
-    energies = np.array([float(e["raster_energy"]) for e in events])
+    data = np.stack([np.asarray(v["raster_image"]) for v in values])  # (nE, nY, nX)
+    xs = np.stack([np.asarray(v["raster_x_positions"], dtype=float) for v in values])
+    ys = np.stack([np.asarray(v["raster_y_positions"], dtype=float) for v in values])
+    energies = np.array([float(v["raster_energy"]) for v in values])
+    x_axis, y_axis = xs.mean(axis=(0, 1)), ys.mean(axis=(0, 2))  # recorded positions, um
+    dwell_s = float(start.get("dwell_ms", np.nan)) / 1e3
+    first, last = values[0], values[-1]
+    began = events[0]["time"] - (
+        float(first["raster_end_time"]) - float(first["raster_start_time"])
+    )
     entry = _group(nxfile, name, "NXentry")
-    entry["definition"] = "NXstxm"
+    entry["definition"] = _text_array("NXstxm")
     entry["title"] = (
         f"{start.get('sample', '')} {images.stream} frame {images.frame_index} "
         f"({start.get('plan_name', '')})"
     ).strip()
-    entry["start_time"] = _iso(start["time"])
-    entry["end_time"] = _iso(
-        start["time"] + float(events[-1]["raster_end_time"]) - float(events[0]["raster_start_time"])
-    )
+    entry["start_time"], entry["end_time"] = _iso(began), _iso(events[-1]["time"])
     entry["experiment_identifier"] = start.get("series_id", start["uid"])
+    # NXinstrument holds every scan point (nP = nE x nY x nX) as measured, with the recorded
+    # stage positions; NXdata holds the same counts on the (energy, y, x) grid
+    points = data.size
     instrument = _group(entry, "instrument", "NXinstrument")
     source = _group(instrument, "source", "NXsource")
     source["type"], source["name"], source["probe"] = "Synchrotron X-ray Source", "STXM", "x-ray"
     mono = _group(instrument, "monochromator", "NXmonochromator")
-    mono.create_dataset("energy", data=energies).attrs["units"] = "eV"
+    per_point = np.repeat(energies, points // energies.size)
+    mono.create_dataset("energy", data=per_point).attrs["units"] = "eV"
     detector = _group(instrument, "detector", "NXdetector")
-    detector.create_dataset("data", data=data, compression="gzip").attrs["units"] = "counts"
+    detector.create_dataset("data", data=data.ravel(), compression="gzip")
+    detector["data"].attrs["units"] = "counts"
     for axis, positions in (("sample_x", xs), ("sample_y", ys)):
         group = _group(instrument, axis, "NXdetector")
-        group.create_dataset("data", data=positions).attrs["units"] = "um"
-    potentiostat = _group(instrument, "potentiostat", "NXcollection")
-    _write_logs(
-        potentiostat,
-        ec,
-        (float(events[0]["raster_start_time"]) - 1.0, float(events[-1]["raster_end_time"]) + 1.0),
-    )
+        group.create_dataset("data", data=positions.ravel()).attrs["units"] = "um"
     sample = _group(entry, "sample", "NXsample")
     sample["name"] = str(start.get("sample", ""))
     sample.create_dataset("rotation_angle", data=0.0).attrs["units"] = "degree"
+    _write_logs(
+        _group(sample, "electrochemistry", "NXenvironment"),
+        ec,
+        float(first["raster_start_time"]),
+        (float(first["raster_start_time"]) - 1.0, float(last["raster_end_time"]) + 1.0),
+    )
     control = _group(entry, "control", "NXmonitor")
-    control.create_dataset("data", data=[float(e["raster_i0"]) for e in events])
+    incident = np.array([float(v["raster_i0"]) for v in values])
+    control.create_dataset("data", data=np.broadcast_to(incident[:, None, None], data.shape))
+    control["data"].attrs["units"] = "counts"
     nxdata = _group(entry, "data", "NXdata")
     nxdata.attrs["signal"] = "data"
-    nxdata.attrs["axes"] = ["energy", "sample_y", "sample_x"]
-    nxdata["stxm_scan_type"] = "sample image stack" if len(events) > 1 else "sample image"
-    nxdata["data"] = h5py.SoftLink(f"/{name}/instrument/detector/data")
-    nxdata["energy"] = h5py.SoftLink(f"/{name}/instrument/monochromator/energy")
-    nxdata.create_dataset("sample_x", data=xs.mean(axis=(0, 1))).attrs["units"] = "um"
-    nxdata.create_dataset("sample_y", data=ys.mean(axis=(0, 2))).attrs["units"] = "um"
+    nxdata.attrs["axes"] = _text_array("energy", "sample_y", "sample_x")
+    for index, axis in enumerate(("energy", "sample_y", "sample_x")):
+        nxdata.attrs[f"{axis}_indices"] = index
+    scan_type = "sample image stack" if len(events) > 1 else "sample image"
+    nxdata["stxm_scan_type"] = _text_array(scan_type)
+    nxdata.create_dataset("data", data=data, compression="gzip").attrs["units"] = "counts"
+    nxdata.create_dataset("energy", data=energies).attrs["units"] = "eV"
+    nxdata.create_dataset("count_time", data=np.full(energies.shape, dwell_s))
+    nxdata["count_time"].attrs["units"] = "s"
+    nxdata.create_dataset("sample_x", data=x_axis).attrs["units"] = "um"
+    nxdata.create_dataset("sample_y", data=y_axis).attrs["units"] = "um"
 
 
 def export_nxstxm(catalog: Catalog, uid: str, path: str | Path) -> Path:
-    """Write an image run or a whole operando series as NXstxm HDF5.
+    """Write an image run or a whole operando series as NXstxm (NeXus HDF5).
 
-    One NXentry per particle and imaging pass (``entry0001``, ...), each with its
-    electrochemistry as NXlog groups; for an operando series an extra ``electrochemistry``
-    entry holds the whole voltage, current and charge record.
+    One NXstxm entry per particle and imaging pass (``entry0001``, ...) with its own start
+    and end time, the counts, dwell (``count_time``) and incident counts (``control``, shaped
+    like the data), and the electrochemistry of that pass as NXsensor logs in
+    ``sample/electrochemistry``; for an operando series a last entry, ``series``, holds the
+    whole voltage, current and charge record. ``path`` must end in one of
+    ``NXSTXM_SUFFIXES``, the names MANTiS opens.
     """
-    image_sets, ec, start = _collect(catalog, uid)
     path = Path(path)
+    if path.suffix.lower() not in NXSTXM_SUFFIXES:
+        raise ValueError(
+            f"NXstxm files are named {', '.join(NXSTXM_SUFFIXES)} (what MANTiS opens), "
+            f"not {path.name}"
+        )
+    image_sets, ec, start = _collect(catalog, uid)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")  # renamed into place when complete
     try:
@@ -143,11 +199,12 @@ def _write_nxstxm(path: Path, image_sets, ec: dict, start: dict) -> None:
         nxfile.attrs["creator"] = "stxm-operando"
         for k, images in enumerate(image_sets, start=1):
             _write_entry(nxfile, f"entry{k:04d}", images, ec)
-        if ec["time"].size:
-            entry = _group(nxfile, "electrochemistry", "NXentry")
+        if ec["time"].size:  # sorts after every entryNNNN, so readers meet images first
+            entry = _group(nxfile, "series", "NXentry")
             entry["title"] = f"electrochemistry of {start.get('sample', '')}"
             entry["start_time"] = _iso(start["time"])
-            _write_logs(_group(entry, "potentiostat", "NXcollection"), ec)
+            sample = _group(entry, "sample", "NXsample")
+            _write_logs(_group(sample, "electrochemistry", "NXenvironment"), ec, 0.0)
 
 
 def export_csv(catalog: Catalog, uid: str, directory: str | Path) -> list[Path]:

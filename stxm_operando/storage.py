@@ -45,21 +45,28 @@ def _serialization_registry():
     return registry
 
 
-def catalog_adapter(path: Path, database: Path | None = None):
-    """The tiled SQL catalog adapter of an embedded catalog directory (created if absent);
-    ``database`` reads it from another (relocated) copy of its ``catalog.db``."""
+def catalog_adapter(path: Path, database: Path | str | None = None):
+    """The tiled SQL catalog adapter of the catalog whose arrays live in directory ``path``.
+
+    ``database`` is its SQL database: by default ``path/catalog.db`` (created if absent),
+    a relocated copy of it, or a ``postgresql://`` URI (initialised if empty).
+    """
     from tiled.catalog import from_uri
 
     database = database or path / DATABASE
+    if str(database).startswith("postgresql://"):
+        uri, create = str(database).replace("postgresql://", "postgresql+asyncpg://", 1), True
+    else:
+        uri, create = f"sqlite:///{database}", not Path(database).exists()
     return from_uri(
-        f"sqlite:///{database}",
+        uri,
         specs=[CATALOG_SPEC],
         writable_storage=[str(path / "data"), f"sqlite:///{path / 'tables.db'}"],
-        init_if_not_exists=not database.exists(),
+        init_if_not_exists=create,
     )
 
 
-def build_catalog_app(path: Path, api_key: str | None = None, database: Path | None = None):
+def build_catalog_app(path: Path, api_key: str | None = None, database: Path | str | None = None):
     """A tiled ASGI app serving the catalog in ``path``; with ``api_key``, access needs it."""
     from tiled.config import Authentication
     from tiled.server.app import build_app
@@ -247,6 +254,17 @@ class Catalog:
             raise UnknownRunError(f"no run {uid!r} in {self}") from None
         except ValueError as err:  # e.g. a uid prefix that is too short
             raise UnknownRunError(f"no run {uid!r} in {self}: {err}") from None
+
+    def resolve(self, run_id: str | int) -> str:
+        """The full start uid of a run named by its uid, a unique uid prefix (5 characters
+        or more) or its scan id (the newest run with it). UnknownRunError if none."""
+        text = str(run_id).strip()
+        if text.isdigit():
+            matches = self.search(scan_id=int(text))
+            if not matches:
+                raise UnknownRunError(f"no run with scan id {text} in {self}")
+            return matches[-1]
+        return self.start(text)["uid"]
 
     def start(self, uid: str) -> dict:
         """The start document of a run."""

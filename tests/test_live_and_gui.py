@@ -3,6 +3,7 @@
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -276,3 +277,61 @@ def test_a_slow_monitor_loses_nothing_from_a_burst_and_counts_what_it_cannot_rea
         publisher.close()
         pickling.close()
         source.stop()
+
+
+LISTENER = """
+import json, os, sys
+from bluesky.callbacks.zmq import RemoteDispatcher
+
+dispatcher = RemoteDispatcher(sys.argv[1], deserializer=json.loads)
+
+def show(name, doc):
+    print(name, doc.get("seq_num", ""), flush=True)
+    if name == "stop":
+        os._exit(0)  # the run is complete
+
+dispatcher.subscribe(show)
+dispatcher.start()
+"""
+
+
+def test_blueskys_remote_dispatcher_receives_the_json_stream(proxy):
+    from event_model import compose_run
+
+    in_port, out_port = proxy
+    listener = subprocess.Popen(
+        [sys.executable, "-c", LISTENER, f"127.0.0.1:{out_port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    publisher = json_publisher(f"127.0.0.1:{in_port}")
+    try:
+        run = compose_run(metadata={"plan_name": "probe"})
+        lines = []
+        reader = threading.Thread(target=lambda: lines.extend(listener.stdout), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 60
+        while not lines:  # the subscription is through once a start document arrives
+            assert listener.poll() is None, listener.stderr.read()
+            assert time.monotonic() < deadline, "RemoteDispatcher never heard the proxy"
+            publisher("start", run.start_doc)
+            time.sleep(0.2)
+        bundle = run.compose_descriptor(
+            name="primary", data_keys={"x": {"source": "s", "dtype": "number", "shape": []}}
+        )
+        publisher("descriptor", bundle.descriptor_doc)
+        for k in range(5):
+            publisher("event", bundle.compose_event(data={"x": k}, timestamps={"x": 0.0}))
+        publisher("stop", run.compose_stop())
+        listener.wait(timeout=60)
+        reader.join(timeout=10)
+    finally:
+        publisher.close()
+        if listener.poll() is None:
+            listener.kill()
+            listener.wait(timeout=10)
+    names = [line.split()[0] for line in lines]
+    assert listener.returncode == 0, listener.stderr.read()
+    assert names[-7:] == ["descriptor", *["event"] * 5, "stop"]
+    assert [line.split()[1] for line in lines if line.startswith("event")] == list("12345")

@@ -6,9 +6,11 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -106,34 +108,72 @@ def test_unknown_run_ids_are_a_clear_error(stored):
     assert result.returncode == 2 and "no run 'nope'" in result.stderr
 
 
-def test_nxstxm_export_has_the_application_definition_fields(stored, tmp_path):
+def test_every_command_takes_a_uid_a_prefix_or_a_scan_id(stored, tmp_path):
+    path, uid, *_ = stored
+    with Catalog.embedded(path, read_only=True) as catalog:
+        scan_id = catalog.start(uid)["scan_id"]
+        assert catalog.resolve(uid) == catalog.resolve(uid[:8]) == uid
+        assert catalog.resolve(str(scan_id)) == catalog.resolve(scan_id) == uid
+        with pytest.raises(UnknownRunError, match="scan id 999"):
+            catalog.resolve("999")
+    for run_id in (uid[:8], str(scan_id)):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "stxm_operando.cli",
+                "export",
+                run_id,
+                "--catalog",
+                str(path),
+                "--csv",
+                str(tmp_path / run_id),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert (tmp_path / run_id / "frames.csv").exists()
+
+
+def test_nxstxm_export_is_read_by_mantis_and_valid_for_nexusformat(stored, tmp_path):
+    from mantis_xray import file_plugins
+    from mantis_xray.analysis import data_stack, data_struct
+    from mantis_xray.file_plugins import file_nexus_hdf5
+
+    printing = np.get_printoptions()
+    from nexusformat.nexus.validate import validate_application, validate_file
+
+    np.set_printoptions(**printing)  # importing nexusformat changes numpy's print options
+
     path, uid, live, _ = stored
-    with Catalog.embedded(path) as catalog:
-        nexus = export_nxstxm(catalog, uid, tmp_path / "series.h5")
+    with Catalog.embedded(path, read_only=True) as catalog:
+        nexus = str(export_nxstxm(catalog, uid, tmp_path / "series.nxs"))
+        with pytest.raises(ValueError, match="nxs"):
+            export_nxstxm(catalog, uid, tmp_path / "series.h5")  # a name MANTiS would not list
+    assert file_plugins.identify(nexus).title == "NXstxm"
+    structure = file_nexus_hdf5.GetFileStructure(nexus)
+    images = [entry for entry in structure if structure[entry].keys()]
+    assert len(images) == len(live.frames)  # one per particle and imaging pass
+    assert list(structure)[: len(images)] == images  # the series entry sorts last
     with h5py.File(nexus) as f:
-        entries = [k for k in f if f[k].attrs.get("NX_class") == "NXentry"]
-        assert len(entries) == len(live.frames) + 1  # + the electrochemistry entry
-        entry = f["entry0001"]
-        assert entry["definition"][()] == b"NXstxm"
-        for field in ("title", "start_time", "end_time"):
-            assert field in entry
-        instrument = entry["instrument"]
-        assert instrument.attrs["NX_class"] == "NXinstrument"
-        assert instrument["source/probe"][()] == b"x-ray"
-        assert list(instrument["monochromator/energy"][()]) == pytest.approx([708.2, 710.2])
-        assert instrument["detector/data"].shape == (2, 22, 34)
-        assert instrument["sample_x/data"].shape == (2, 22, 34)
-        assert entry["sample/rotation_angle"][()] == 0.0
-        data = entry["data"]
-        assert data.attrs["signal"] == "data"
-        assert data["stxm_scan_type"][()] == b"sample image stack"
-        assert data["data"].shape == (2, 22, 34) and data["energy"].shape == (2,)
-        assert data["sample_x"].shape == (34,) and data["sample_y"].shape == (22,)
-        log = f["electrochemistry/potentiostat/voltage"]
-        assert log.attrs["NX_class"] == "NXlog" and log["value"].attrs["units"] == "V"
-        assert log["time"].shape == log["value"].shape == live.electrochemistry()["index"].shape
-        frame_log = instrument["potentiostat/current/value"][()]
-        assert frame_log.size > 0 and np.allclose(frame_log, 4e-6)
+        counts = {entry: f[f"{entry}/data/data"][()] for entry in images}
+        times = [(f[f"{e}/start_time"][()], f[f"{e}/end_time"][()]) for e in images]
+        series_log = f["series/sample/electrochemistry/voltage/value_log/value"]
+        assert series_log.shape == live.electrochemistry()["index"].shape
+        pass_log = f[f"{images[0]}/sample/electrochemistry/current/value_log/value"][()]
+        assert pass_log.size > 0 and np.allclose(pass_log, 4e-6)
+    assert len(set(times)) == len(times) and all(start < end for start, end in times)
+    for k, entry in enumerate(images):
+        stack = data_stack.data(data_struct.h5())
+        file_plugins.load(nexus, stack, selection=[(k, 0, 1)])  # normalised by "control"
+        assert list(stack.ev) == pytest.approx([708.2, 710.2])
+        assert stack.absdata.shape == (34, 22, 2)  # (x, y, energy), as MANTiS holds stacks
+        assert np.allclose(stack.absdata, counts[entry].transpose(2, 1, 0))  # constant I0
+        assert np.allclose(stack.data_dwell, 0.5e-3)
+        assert validate_application(nexus, path=entry) == (0, 0)  # (warnings, errors)
+    assert validate_file(nexus) == (0, 0)
 
 
 def test_csv_export(stored, tmp_path):
@@ -158,7 +198,7 @@ def test_an_image_run_exports_and_replays_alone(tmp_path):
         writer.flush()
         analysis = OperandoAnalysis()
         replay(catalog, uid, analysis)
-        nexus = export_nxstxm(catalog, uid, tmp_path / "image.h5")
+        nexus = export_nxstxm(catalog, uid, tmp_path / "image.nxs")
     assert len(analysis.frames) == 1 and analysis.frames[0].particle is not None
     with h5py.File(nexus) as f:
         assert f["entry0001/data/data"].shape == (2, 22, 34)
@@ -227,9 +267,9 @@ def free_port() -> int:
 SERVER_KEY = "s3cretKey42"
 
 
-@pytest.fixture
-def tiled_server(tmp_path):
-    """``stxm-operando catalog-server`` on loopback; yields its URI, stops it afterwards."""
+def serve_catalog(path, *options):
+    """``stxm-operando catalog-server`` on loopback; returns (process, URI, API key), the
+    key as the server printed it when none was given."""
     port = free_port()
     server = subprocess.Popen(
         [
@@ -238,33 +278,43 @@ def tiled_server(tmp_path):
             "stxm_operando.cli",
             "catalog-server",
             "--path",
-            str(tmp_path / "served"),
+            str(path),
             "--host",
             "127.0.0.1",
             "--port",
             str(port),
-            "--api-key",
-            SERVER_KEY,
+            *options,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        text=True,
     )
     uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, server.stdout.read().decode()[-2000:]
-            try:
-                Catalog.remote(uri, api_key=SERVER_KEY).close()
-                break
-            except CatalogError:
-                assert time.monotonic() < deadline, "the tiled server did not come up"
-                time.sleep(0.5)
-        yield uri
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    assert uri in server.stdout.readline()  # it says where it serves
+    key = SERVER_KEY if "--api-key" in options else server.stdout.readline().split()[3]
+    deadline = time.monotonic() + 60
+    while True:
+        assert server.poll() is None, server.stdout.read()[-2000:]
+        try:
+            Catalog.remote(uri, api_key=key).close()
+            return server, uri, key
+        except CatalogError:
+            assert time.monotonic() < deadline, "the tiled server did not come up"
+            time.sleep(0.5)
+
+
+def stop_server(server) -> None:
+    server.terminate()
+    server.wait(timeout=30)
     assert server.poll() is not None
+
+
+@pytest.fixture
+def tiled_server(tmp_path):
+    """A catalog server with an API key; yields its URI."""
+    server, uri, _ = serve_catalog(tmp_path / "served", "--api-key", SERVER_KEY)
+    yield uri
+    stop_server(server)
 
 
 def test_same_code_writes_to_a_tiled_server(tiled_server, tmp_path):
@@ -445,3 +495,100 @@ def test_damaged_data_files_are_one_clear_line(stored, tmp_path):
     )
     assert result.returncode == 2 and "cannot be read" in result.stderr, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
+
+
+def postgres_bin(name: str) -> str:
+    """A PostgreSQL server program: on the PATH or where Debian's package puts it."""
+    found = shutil.which(name) or next(
+        iter(sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))), None
+    )
+    assert found, f"PostgreSQL's {name} is not installed (scripts/ensure-system-libs.sh)"
+    return str(found)
+
+
+@pytest.fixture
+def postgresql():
+    """A PostgreSQL server in a temporary data directory on 127.0.0.1; yields its catalog
+    database URI and stops the server at the end."""
+
+    def as_postgres(*command):  # the server refuses to run as root
+        return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+    data = Path(tempfile.mkdtemp(prefix="stxm-operando-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(data, "postgres", "postgres")
+    port = free_port()
+    quiet = dict(check=True, capture_output=True, timeout=120)
+    try:
+        subprocess.run(
+            as_postgres(
+                postgres_bin("initdb"), "-D", str(data / "db"), "-U", "stxm", "--auth=trust"
+            ),
+            **quiet,
+        )
+        subprocess.run(
+            as_postgres(
+                postgres_bin("pg_ctl"),
+                "-D",
+                str(data / "db"),
+                "-w",
+                "-l",
+                str(data / "log"),
+                "-o",
+                f"-p {port} -h 127.0.0.1 -k {data}",
+                "start",
+            ),
+            **quiet,
+        )
+        subprocess.run(
+            as_postgres(
+                postgres_bin("createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "stxm",
+                "catalog",
+            ),
+            **quiet,
+        )
+        yield f"postgresql://stxm@127.0.0.1:{port}/catalog"
+    finally:
+        subprocess.run(
+            as_postgres(postgres_bin("pg_ctl"), "-D", str(data / "db"), "-m", "fast", "-w", "stop"),
+            capture_output=True,
+            timeout=120,
+        )
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def test_a_postgresql_catalog_server_stores_and_replays_an_operando_run(postgresql, tmp_path):
+    server, uri, key = serve_catalog(tmp_path / "arrays", "--database", postgresql)
+    try:
+        catalog = Catalog.remote(uri, api_key=key, journal_dir=tmp_path / "journal")
+        RE = RunEngine({}, call_returns_result=True)
+        writer = catalog.writer()
+        RE.subscribe(writer)
+        steps = [Galvanostatic(c_rate=4.0, duration_s=120.0)]
+        result = RE(
+            operando(
+                simulated_beamline(),
+                steps,
+                [ROIS[0]],
+                every_s=60.0,
+                dwell_ms=0.5,
+                sample="pg",
+                progress=False,
+            )
+        )
+        writer.flush()
+        uid = result.run_start_uids[0]  # the operando run; its image runs follow
+        assert catalog.search(sample="pg", plan_name="operando") == [uid]
+        analysis = OperandoAnalysis()
+        replay(catalog, uid, analysis, validate)
+        assert len(analysis.frames) == 2  # two imaging passes of one particle
+        catalog.close()
+    finally:
+        stop_server(server)
+    assert not (tmp_path / "arrays" / "catalog.db").exists()  # the SQL catalog is PostgreSQL
