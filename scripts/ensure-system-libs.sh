@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install from Debian/Ubuntu packages, if missing: the system libraries PyQt5 needs, and with
-# the argument "test" also PostgreSQL (the tests of a PostgreSQL catalog).
+# the argument "test" also PostgreSQL and Redis (the tests of a PostgreSQL catalog and of
+# the queue server).
 set -euo pipefail
 declare -A packages=(
   [libGL.so.1]=libgl1 [libEGL.so.1]=libegl1 [libxkbcommon.so.0]=libxkbcommon0
@@ -14,6 +15,10 @@ done
 if [ "${1:-}" = test ] && ! command -v initdb >/dev/null \
     && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql)
+fi
+# Redis for the queue server's tests
+if [ "${1:-}" = test ] && ! command -v redis-server >/dev/null; then
+  missing+=(redis-server)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing system packages: ${missing[*]}"

@@ -169,6 +169,40 @@ def _catalog_server(args: argparse.Namespace) -> None:
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
+def _queue_server(args: argparse.Namespace) -> None:
+    import shutil
+    import tempfile
+    from importlib import resources
+
+    beside = Path(sys.executable).with_name("start-re-manager")  # this environment's
+    manager = str(beside) if beside.exists() else shutil.which("start-re-manager")
+    if manager is None:
+        raise OSError("bluesky-queueserver's start-re-manager is not installed")
+    if args.config:
+        _load_config(args.config)  # a bad config fails here, not in the worker
+        os.environ["STXM_OPERANDO_CONFIG"] = str(Path(args.config).resolve())
+    if args.catalog:
+        os.environ["STXM_OPERANDO_CATALOG"] = args.catalog
+    state = Path(tempfile.mkdtemp(prefix="stxm-operando-queue-"))
+    permissions = resources.files("stxm_operando.queue") / "user_group_permissions.yaml"
+    command = [
+        manager,
+        "--startup-module", "stxm_operando.queue.startup",
+        "--redis-addr", args.redis,
+        "--zmq-control-addr", f"tcp://127.0.0.1:{args.control_port}",
+        "--zmq-info-addr", f"tcp://127.0.0.1:{args.info_port}",
+        "--update-existing-plans-devices", "ENVIRONMENT_OPEN",
+        "--existing-plans-devices", str(state / "existing_plans_and_devices.yaml"),
+        "--user-group-permissions", str(permissions),
+    ]  # fmt: skip
+    print(
+        f"stxm-operando: queue server on tcp://127.0.0.1:{args.control_port} "
+        f"(info :{args.info_port}), Redis {args.redis}",
+        flush=True,
+    )
+    os.execv(manager, command)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stxm-operando", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -246,6 +280,16 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "export":
             sub.add_argument("--nxstxm", help="write NXstxm HDF5 to this file")
             sub.add_argument("--csv", help="write electrochemistry and frame CSVs here")
+
+    queue = commands.add_parser(
+        "queue-server", help="run bluesky-queueserver's RE manager with the beamline's plans"
+    )
+    queue.add_argument("--config", help="beamline TOML config (default: simulated beamline)")
+    queue.add_argument("--catalog", help="catalog directory or tiled URI (default: the config's)")
+    queue.add_argument("--redis", default="127.0.0.1:6379", help="Redis host:port")
+    queue.add_argument("--control-port", type=port, default=60615, help="0MQ control port")
+    queue.add_argument("--info-port", type=port, default=60625, help="0MQ console output port")
+    queue.set_defaults(func=_queue_server)
 
     server = commands.add_parser("catalog-server", help="serve a catalog over tiled (HTTP)")
     server.add_argument(

@@ -98,6 +98,10 @@ def test_halt_at_a_pause_opens_the_circuit(sim):
     assert sim.world.potentiostat.output_on
     RE.halt()
     assert cell_is_open(sim)
+    deadline = time.monotonic() + 30
+    while RE.state != "idle":  # the halted run closes on the RunEngine's own thread
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
     sim.world.advance(600.0)
     assert abs(sim.world.potentiostat.current_A) < 1e-15  # no current at open circuit
     assert stops and stops[-1]["exit_status"] == "abort"

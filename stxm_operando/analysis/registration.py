@@ -1,4 +1,5 @@
-"""Drift registration: windowed phase correlation refined by least-squares image matching."""
+"""Drift registration: windowed phase correlation, refined by object centroids (or by
+least-squares image matching), shifting and series alignment."""
 
 import numpy as np
 from scipy import ndimage

@@ -21,7 +21,7 @@ class SurfaceStatistics:
     Attributes
     ----------
     mean_surface : <x_surf>, mean Li fraction of the channel end pixels.
-    mean_internal : <x_internal>, mean of the other particle pixels.
+    mean_internal : <x_internal>, mean of the pixels between the channel ends.
     active_fraction : surface pixels with 0.15 <= x <= 0.85.
     transformed_fraction : surface pixels past 0.85 (lithiation) or below 0.15 (delithiation).
     uniformity : 1 - <|x - <x>|> / (2 <x> (1 - <x>)); 1 = uniform, 0 = fully phase separated.
@@ -64,11 +64,13 @@ def surface_statistics(
     x, mask = map_and_mask(x, mask, "x")
     if not channel_list:
         raise ValueError("no channels: the particle is too small to have a surface")
-    surface = np.zeros_like(mask)
+    surface, between = np.zeros_like(mask), np.zeros_like(mask)
     for channel in channel_list:
         surface[channel.ends[:, 0], channel.ends[:, 1]] = True
+        between[channel.interior[:, 0], channel.interior[:, 1]] = True
     surface &= mask
-    internal = mask & ~surface
+    # the interior lies between a channel's surfaces; thin pixels outside them are neither
+    internal = mask & between & ~surface
     x_surface, x_particle = x[surface], x[mask]
     low, high = ACTIVE_RANGE
     active = (x_surface >= low) & (x_surface <= high)

@@ -30,9 +30,17 @@ PV_GROUPS = {
 """PV prefix of each device, appended to the beamline prefix (see README, PV layout)."""
 
 
+READ_ON_SNAPSHOT = ("scanner", "potentiostat", "clock", "beam")
+"""Devices whose readings make up a reading of the whole beamline (no detectors)."""
+
+
 @dataclass
 class Beamline:
-    """The devices of one beamline. ``world`` is the simulated world, or None over EPICS."""
+    """The devices of one beamline. ``world`` is the simulated world, or None over EPICS.
+
+    It is a bluesky ``Readable`` under ``name`` (a snapshot of stage, energy, cell, clock
+    and beam), so a queue server can pass it to plans by that name.
+    """
 
     scanner: ZonePlateScanner
     potentiostat: Potentiostat
@@ -42,10 +50,21 @@ class Beamline:
     beam: BeamMonitor
     config: BeamlineConfig
     world: SimulatedBeamline | None = None
+    name: str = "bl"
+    parent: None = None
 
     def devices(self) -> dict[str, Device]:
         """Devices by name, e.g. to put into an IPython namespace."""
         return {name: getattr(self, name) for name in PV_GROUPS}
+
+    def read(self) -> dict:
+        """Readings of the stage, energy, potentiostat, clock and beam (bluesky Readable)."""
+        return {k: v for name in READ_ON_SNAPSHOT for k, v in getattr(self, name).read().items()}
+
+    def describe(self) -> dict:
+        return {
+            k: v for name in READ_ON_SNAPSHOT for k, v in getattr(self, name).describe().items()
+        }
 
 
 def simulated_beamline(

@@ -6,16 +6,25 @@ the plan is paused, halted or its process dies. The plan holds while time passes
 the log and the reason the step ended.
 """
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
 import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
+from bluesky.utils import MsgGenerator
 from tqdm.auto import tqdm
 
 from ..devices import Beamline, ComplianceError
 from .records import ElectrochemistryRecorder
-from .validation import PlanArgumentError, check_period, check_positive, is_number, require
+from .validation import (
+    PlanArgumentError,
+    check_period,
+    check_positive,
+    eager_plan,
+    is_number,
+    require,
+)
 
 
 @dataclass(frozen=True)
@@ -73,8 +82,38 @@ class ArmedStep:
         } | {k: v for k, v in asdict(self.step).items() if v is not None}
 
 
+STEP_KINDS = {"Galvanostatic": Galvanostatic, "Rest": Rest, "HoldPotential": HoldPotential}
+
+
+def as_step(value) -> Step:
+    """A protocol step, or one from a dict (as a queue server sends it): ``kind`` names it
+    (Galvanostatic, Rest, HoldPotential), or its fields do (``voltage_V``: a hold;
+    ``c_rate`` or ``current_A``: galvanostatic; ``duration_s`` alone: a rest)."""
+    if isinstance(value, Galvanostatic | Rest | HoldPotential):
+        return value
+    if not isinstance(value, dict):
+        raise PlanArgumentError(f"a protocol step is a step object or a dict, got {value!r}")
+    fields = dict(value)
+    kind = fields.pop("kind", None)
+    if kind is None:
+        kind = (
+            "HoldPotential"
+            if "voltage_V" in fields
+            else "Galvanostatic"
+            if {"c_rate", "current_A"} & fields.keys()
+            else "Rest"
+        )
+    try:
+        return STEP_KINDS[kind](**fields)
+    except (KeyError, TypeError):
+        raise PlanArgumentError(
+            f"cannot make a {kind} step of {value!r} (kinds: {', '.join(STEP_KINDS)})"
+        ) from None
+
+
 def arm_step(beamline: Beamline, step: Step) -> ArmedStep:
     """Validate a step against the potentiostat (compliance, window) before anything flows."""
+    step = as_step(step)
     pstat = beamline.potentiostat
     low, high = beamline.config.potentiostat.voltage_limits_V
     if isinstance(step, Galvanostatic):
@@ -187,6 +226,8 @@ def switch_off(beamline: Beamline):
 
 
 HALT_REASON = "halted: the cell was switched to OCV"
+HALT_SWITCH_OFF_S = 10.0
+"""Longest wait for the potentiostat to confirm the switch-off at a halt, s."""
 
 
 def switch_off_on_halt(run_engine, beamline: Beamline) -> None:
@@ -201,7 +242,10 @@ def switch_off_on_halt(run_engine, beamline: Beamline) -> None:
 
     def hook(new_state, old_state) -> None:
         if new_state == "halting":
-            beamline.potentiostat.switch_off()
+            try:  # wait: the circuit is open before the RunEngine goes on halting
+                beamline.potentiostat.switch_off().wait(timeout=HALT_SWITCH_OFF_S)
+            except Exception:  # the instrument's own limits and watchdog still apply
+                logging.getLogger(__name__).exception("switching the cell off at halt failed")
             run_engine._reason = HALT_REASON  # what RE.abort(reason) sets; halt has none
         if previous is not None:
             previous(new_state, old_state)
@@ -272,13 +316,14 @@ def _step_over(beamline, armed, start_time, start_charge, capacity_C) -> str:
     return ""
 
 
+@eager_plan
 def electrochemistry(
     beamline: Beamline,
     steps: list[Step],
     record_every_s: float = 10.0,
     md: dict | None = None,
     progress: bool = True,
-):
+) -> MsgGenerator:
     """Run electrochemistry steps alone in one run, recording the potentiostat log.
 
     The cell is switched to OCV when the plan ends, fails or is aborted. The plan is not
@@ -309,6 +354,7 @@ def electrochemistry(
     return bpp.rewindable_wrapper(bpp.finalize_wrapper(plan(), switch_off(beamline)), False)
 
 
+@eager_plan
 def galvanostatic(
     beamline: Beamline,
     c_rate: float | None = None,
@@ -317,25 +363,27 @@ def galvanostatic(
     until_capacity: float | None = None,
     duration_s: float | None = None,
     **kwargs,
-):
+) -> MsgGenerator:
     """A single galvanostatic step as its own run (see ``Galvanostatic``)."""
     return electrochemistry(
         beamline, [Galvanostatic(c_rate, current_A, until_V, until_capacity, duration_s)], **kwargs
     )
 
 
-def rest(beamline: Beamline, duration_s: float, **kwargs):
+@eager_plan
+def rest(beamline: Beamline, duration_s: float, **kwargs) -> MsgGenerator:
     """Open circuit for ``duration_s`` as its own run."""
     return electrochemistry(beamline, [Rest(duration_s)], **kwargs)
 
 
+@eager_plan
 def hold_potential(
     beamline: Beamline,
     voltage_V: float,
     until_current_A: float | None = None,
     duration_s: float | None = None,
     **kwargs,
-):
+) -> MsgGenerator:
     """A potentiostatic hold as its own run (see ``HoldPotential``)."""
     return electrochemistry(
         beamline, [HoldPotential(voltage_V, until_current_A, duration_s)], **kwargs

@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass
 
 import bluesky.plan_stubs as bps
 import numpy as np
+from bluesky.utils import MsgGenerator
 from ophyd import Signal
 
 from ..analysis import optical_density, particle_mask, unmix_two_energy
@@ -12,10 +13,12 @@ from ..analysis.pipeline import blank_region
 from ..devices import Beamline
 from ..physics.spectra import ReferenceSpectra
 from .validation import (
+    PlanArgumentError,
     check_count,
     check_energies,
     check_positive,
     check_raster,
+    eager_plan,
     is_number,
     require,
 )
@@ -39,13 +42,25 @@ class ParticleROI:
         return f"particle_{self.particle_id}"
 
 
+def as_roi(value) -> ParticleROI:
+    """A ParticleROI, or one from a dict of its fields (as a queue server sends it)."""
+    if isinstance(value, ParticleROI):
+        return value
+    try:
+        return ParticleROI(**value)
+    except TypeError:
+        raise PlanArgumentError(
+            f"a ROI is a ParticleROI or a dict of particle_id, center_x_um, center_y_um, "
+            f"num_x, num_y; got {value!r}"
+        ) from None
+
+
 def check_rois(
     beamline: Beamline, rois: Sequence[ParticleROI], step_nm: float, dwell_ms: float
 ) -> tuple[ParticleROI, ...]:
     """ROIs with unique ids whose rasters the stage and detector can do."""
-    rois = tuple(rois)
+    rois = tuple(as_roi(r) for r in rois)
     require(len(rois) > 0, "at least one particle ROI is needed")
-    require(all(isinstance(r, ParticleROI) for r in rois), "ROIs must be ParticleROI objects")
     for roi in rois:
         require(
             isinstance(roi.particle_id, int)
@@ -144,6 +159,7 @@ def _image_md(plan_name, rois, energies, step_nm, dwell_ms, md):
     } | dict(md or {})
 
 
+@eager_plan
 def two_energy_image(
     beamline: Beamline,
     roi: ParticleROI,
@@ -151,13 +167,14 @@ def two_energy_image(
     dwell_ms: float = 1.0,
     step_nm: float = 40.0,
     md: dict | None = None,
-):
+) -> MsgGenerator:
     """One raster of a particle at each of two energies (default the Fe L3 pair), one run."""
     energies = check_energies(beamline, energies, count=2)
     rois = check_rois(beamline, [roi], step_nm, dwell_ms)
     return _image_run("two_energy_image", beamline, rois, energies, step_nm, dwell_ms, md)
 
 
+@eager_plan
 def stack(
     beamline: Beamline,
     roi: ParticleROI,
@@ -165,7 +182,7 @@ def stack(
     dwell_ms: float = 1.0,
     step_nm: float = 40.0,
     md: dict | None = None,
-):
+) -> MsgGenerator:
     """XANES image stack: one raster per energy (eV), e.g. for reference spectra."""
     energies = check_energies(beamline, energies)
     require(len(energies) >= 2, "a stack needs at least two energies")
@@ -180,6 +197,7 @@ def edge_sharpness(image: np.ndarray) -> float:
     return float(np.mean(gx**2 + gy**2))
 
 
+@eager_plan
 def focus_scan(
     beamline: Beamline,
     roi: ParticleROI,
@@ -188,7 +206,7 @@ def focus_scan(
     dwell_ms: float = 1.0,
     step_nm: float = 40.0,
     md: dict | None = None,
-):
+) -> MsgGenerator:
     """Raster a particle at zone-plate Z offsets (um) from the computed focus; return the
     offset of the sharpest image and leave the zone plate there."""
     (energy,) = check_energies(beamline, [energy], count=1)
@@ -230,6 +248,7 @@ def focus_scan(
     return plan()
 
 
+@eager_plan
 def find_particles(
     beamline: Beamline,
     center_x_um: float = 0.0,
@@ -242,7 +261,7 @@ def find_particles(
     margin_px: int = 4,
     min_thickness_um: float = 0.05,
     md: dict | None = None,
-):
+) -> MsgGenerator:
     """Coarse two-energy image of a field; returns one ParticleROI per particle found.
 
     The ROIs enclose each particle of the thickness mask with ``margin_px`` to spare.

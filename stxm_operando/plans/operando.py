@@ -12,16 +12,18 @@ from collections.abc import Sequence
 
 import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
+from bluesky.utils import MsgGenerator
 
 from ..devices import Beamline
 from .electrochem import Step, arm_step, run_step, switch_off
 from .imaging import FE_L3_ENERGIES_EV, ParticleROI, check_rois, frame_counter, image_particles
 from .records import ElectrochemistryRecorder
-from .validation import check_energies, check_period, check_positive, is_number, require
+from .validation import check_energies, check_period, check_positive, eager_plan, is_number, require
 
 OUTER, FRAME = "operando", "frame"
 
 
+@eager_plan
 def operando(
     beamline: Beamline,
     protocol: Sequence[Step],
@@ -36,7 +38,7 @@ def operando(
     beam_threshold_mA: float = 10.0,
     md: dict | None = None,
     progress: bool = True,
-):
+) -> MsgGenerator:
     """Run ``protocol`` while imaging each particle at each energy every ``every_s`` s.
 
     Every argument is checked before anything moves or any current flows. The current keeps

@@ -10,6 +10,15 @@ class PlanArgumentError(ValueError):
     """A plan argument is invalid; nothing has moved."""
 
 
+def eager_plan(function):
+    """Mark ``function`` as a bluesky plan, as ``bluesky.utils.plan`` does, so that
+    ``bluesky.utils.is_plan`` (and with it the queue server) lists it; unlike that decorator
+    it does not wrap the function, so a bad call raises its ``PlanArgumentError`` there and
+    then, before any message."""
+    function._is_plan_ = True
+    return function
+
+
 def require(condition: bool, message: str) -> None:
     if not condition:
         raise PlanArgumentError(message)

@@ -1,0 +1,1 @@
+"""bluesky-queueserver integration: a startup module and the command that serves it."""

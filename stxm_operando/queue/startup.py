@@ -1,0 +1,54 @@
+"""bluesky-queueserver startup module: the beamline as ``bl``, every plan, the catalog.
+
+``start-re-manager --startup-module stxm_operando.queue.startup`` (or ``stxm-operando
+queue-server``) imports it. The beamline config comes from ``$STXM_OPERANDO_CONFIG`` (a
+TOML file; the simulated beamline without it) and the catalog from
+``$STXM_OPERANDO_CATALOG`` (else the config's ``session.catalog``). Plans take the beamline
+by name (``"bl"``) and steps and ROIs as dicts, e.g. ``BPlan("two_energy_image", "bl",
+{"particle_id": 0, "center_x_um": -0.9, "center_y_um": 0.2, "num_x": 34, "num_y": 22})``.
+"""
+
+import os
+
+from bluesky import RunEngine
+
+from stxm_operando.config import BeamlineConfig
+from stxm_operando.devices import epics_beamline, simulated_beamline
+from stxm_operando.plans import (
+    electrochemistry,
+    find_particles,
+    focus_scan,
+    galvanostatic,
+    hold_potential,
+    operando,
+    rest,
+    stack,
+    switch_off_on_halt,
+    two_energy_image,
+)
+from stxm_operando.storage import open_catalog
+
+_config_path = os.environ.get("STXM_OPERANDO_CONFIG")
+config = BeamlineConfig.from_toml(_config_path) if _config_path else BeamlineConfig()
+bl = simulated_beamline(config) if config.session.backend == "sim" else epics_beamline(config)
+catalog = open_catalog(
+    os.environ.get("STXM_OPERANDO_CATALOG") or config.session.catalog,
+    api_key=os.environ.get(config.session.api_key_env),
+)
+RE = RunEngine({}, call_returns_result=True)
+RE.subscribe(catalog.writer())
+switch_off_on_halt(RE, bl)
+
+__all__ = [
+    "RE",
+    "bl",
+    "electrochemistry",
+    "find_particles",
+    "focus_scan",
+    "galvanostatic",
+    "hold_potential",
+    "operando",
+    "rest",
+    "stack",
+    "two_energy_image",
+]
