@@ -11,23 +11,16 @@ by name (``"bl"``) and steps and ROIs as dicts, e.g. ``BPlan("two_energy_image",
 import os
 
 from bluesky import RunEngine
+from bluesky.utils import is_plan
 
+from stxm_operando import plans as _plans
 from stxm_operando.config import BeamlineConfig
 from stxm_operando.devices import epics_beamline, simulated_beamline
-from stxm_operando.plans import (
-    electrochemistry,
-    find_particles,
-    focus_scan,
-    galvanostatic,
-    hold_potential,
-    operando,
-    rest,
-    stack,
-    switch_off_on_halt,
-    two_energy_image,
-)
 from stxm_operando.storage import open_catalog
 
+globals().update(  # every plan of stxm_operando.plans, under its own name
+    {name: getattr(_plans, name) for name in _plans.__all__ if is_plan(getattr(_plans, name))}
+)
 _config_path = os.environ.get("STXM_OPERANDO_CONFIG")
 config = BeamlineConfig.from_toml(_config_path) if _config_path else BeamlineConfig()
 bl = simulated_beamline(config) if config.session.backend == "sim" else epics_beamline(config)
@@ -37,18 +30,4 @@ catalog = open_catalog(
 )
 RE = RunEngine({}, call_returns_result=True)
 RE.subscribe(catalog.writer())
-switch_off_on_halt(RE, bl)
-
-__all__ = [
-    "RE",
-    "bl",
-    "electrochemistry",
-    "find_particles",
-    "focus_scan",
-    "galvanostatic",
-    "hold_potential",
-    "operando",
-    "rest",
-    "stack",
-    "two_energy_image",
-]
+_plans.switch_off_on_halt(RE, bl)
