@@ -318,3 +318,17 @@ def test_binding_off_loopback_needs_an_explicit_flag(command):
     )
     assert result.returncode == 2 and "--allow-remote" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_numpy_numbers_are_numbers_and_bools_are_not(sim):
+    import numpy as np
+
+    from stxm_operando.plans.imaging import check_rois
+    from stxm_operando.plans.validation import check_energies
+
+    assert check_energies(sim, np.array([708.2, 710.2]), count=2) == (708.2, 710.2)
+    roi = ParticleROI(np.int64(3), np.float64(-0.9), 0.2, np.int64(30), 20)
+    assert check_rois(sim, [roi], 40.0, 1.0)[0].particle_id == 3
+    for bad in ([True, 710.2], [np.bool_(True), 710.2]):
+        with pytest.raises(PlanArgumentError, match="numbers in eV"):
+            check_energies(sim, bad)

@@ -46,7 +46,8 @@ def test_ioc_stopped_mid_run_fails_cleanly_keeps_data_and_restarts_at_ocv(tmp_pa
                 RE(
                     operando(
                         bl,
-                        [Galvanostatic(c_rate=2.0, duration_s=1200.0)],
+                        # 36 s of wall time at speed 100: far longer than the IOC takes to stop
+                        [Galvanostatic(c_rate=0.5, duration_s=3600.0)],
                         [ROI],
                         every_s=30.0,
                         dwell_ms=0.2,

@@ -19,6 +19,7 @@ from .validation import (
     check_positive,
     check_raster,
     eager_plan,
+    is_count,
     is_number,
     require,
 )
@@ -58,23 +59,30 @@ def as_roi(value) -> ParticleROI:
 def check_rois(
     beamline: Beamline, rois: Sequence[ParticleROI], step_nm: float, dwell_ms: float
 ) -> tuple[ParticleROI, ...]:
-    """ROIs with unique ids whose rasters the stage and detector can do."""
-    rois = tuple(as_roi(r) for r in rois)
-    require(len(rois) > 0, "at least one particle ROI is needed")
-    for roi in rois:
+    """ROIs with unique ids whose rasters the stage and detector can do, as plain Python
+    numbers (numpy's are accepted)."""
+    checked = []
+    for roi in map(as_roi, rois):
         require(
-            isinstance(roi.particle_id, int)
-            and not isinstance(roi.particle_id, bool)
-            and roi.particle_id >= 0,
+            is_count(roi.particle_id) and roi.particle_id >= 0,
             f"particle ids are whole numbers >= 0 (they name streams), got {roi.particle_id!r}",
         )
-        check_count(roi.num_x, "num_x")
-        check_count(roi.num_y, "num_y")
         require(
             is_number(roi.center_x_um) and is_number(roi.center_y_um),
             f"ROI centre must be finite numbers in um, got {roi.center_x_um!r}, "
             f"{roi.center_y_um!r}",
         )
+        checked.append(
+            ParticleROI(
+                int(roi.particle_id),
+                float(roi.center_x_um),
+                float(roi.center_y_um),
+                check_count(roi.num_x, "num_x"),
+                check_count(roi.num_y, "num_y"),
+            )
+        )
+    rois = tuple(checked)
+    require(len(rois) > 0, "at least one particle ROI is needed")
     ids = [r.particle_id for r in rois]
     require(len(set(ids)) == len(ids), f"particle ids must be unique, got {ids}")
     for roi in rois:

@@ -1,7 +1,10 @@
 """Argument checks that run before a plan moves anything or lets any current flow."""
 
 import math
+import numbers
 from collections.abc import Sequence
+
+import numpy as np
 
 from ..devices import Beamline
 
@@ -30,8 +33,17 @@ shorter period would only flood the catalog with empty events."""
 
 
 def is_number(value) -> bool:
-    """A finite real number; bools are not numbers here."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite real number (numpy's included); bools are not numbers here."""
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool | np.bool_)
+        and math.isfinite(value)
+    )
+
+
+def is_count(value) -> bool:
+    """A whole number (numpy's included); bools are not counts."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
 
 
 def check_positive(value, name: str, unit: str) -> float:
@@ -51,11 +63,8 @@ def check_period(value, name: str) -> float:
 
 def check_count(value, name: str) -> int:
     """A whole number >= 1 (bools are not counts)."""
-    require(
-        isinstance(value, int) and not isinstance(value, bool) and value >= 1,
-        f"{name} must be a whole number >= 1, got {value!r}",
-    )
-    return value
+    require(is_count(value) and value >= 1, f"{name} must be a whole number >= 1, got {value!r}")
+    return int(value)
 
 
 def check_energies(
@@ -63,10 +72,14 @@ def check_energies(
 ) -> tuple[float, ...]:
     """Energies (eV) inside the monochromator range, ``count`` of them if given."""
     try:
-        require(all(is_number(e) for e in energies), "")
-        values = tuple(float(e) for e in energies)
-    except (TypeError, ValueError):
-        raise PlanArgumentError(f"energies must be numbers in eV, got {energies!r}") from None
+        given = tuple(energies)
+    except TypeError:
+        given = None
+    require(
+        given is not None and all(is_number(e) for e in given),
+        f"energies must be numbers in eV, got {energies!r}",
+    )
+    values = tuple(float(e) for e in given)
     require(len(values) > 0, "at least one energy is needed")
     require(
         count is None or len(values) == count,
