@@ -64,6 +64,20 @@ def relocate(database: Path, root: Path) -> bool:
     return bool(moved)
 
 
+def database_for_writing(root: Path) -> Path:
+    """The SQLite database of the catalog in ``root``, for writing: the folder is created
+    if needed and proven writable, and a catalog copied from elsewhere is relocated in
+    place. CatalogError if the folder or its database cannot be used."""
+    check_writable(root)
+    database = root / DATABASE
+    if database.exists():
+        try:
+            relocate(database, root)
+        except sqlite3.DatabaseError as err:
+            raise CatalogError(f"{database} is not a usable catalog: {err}") from err
+    return database
+
+
 def database_for_reading(root: Path) -> tuple[Path, Path | None]:
     """The database to read the catalog in ``root`` from, and a temporary folder to remove
     afterwards (or None).

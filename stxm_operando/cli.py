@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from .config import BeamlineConfig, ConfigError
-from .storage import CatalogError, UnknownRunError
+from .storage import LOOPBACK_HOSTS, CatalogError, UnknownRunError
 
 DEFAULT_CATALOG = os.environ.get("STXM_OPERANDO_CATALOG", "demo-output/catalog")
 
@@ -19,9 +19,6 @@ def port(text: str) -> int:
     if not 0 < value < 65536:
         raise argparse.ArgumentTypeError(f"port must be within 1-65535, got {value}")
     return value
-
-
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def _check_exposure(args: argparse.Namespace, what: str) -> None:
@@ -149,15 +146,16 @@ def _catalog_server(args: argparse.Namespace) -> None:
 
     import uvicorn
 
-    from .catalog_dir import DATABASE, check_writable, relocate
+    from .catalog_dir import check_writable, database_for_writing
     from .storage import build_catalog_app, check_server_security
 
     api_key = os.environ.get("TILED_API_KEY") or args.api_key
     check_server_security(args.host, api_key)
     path = Path(args.path).expanduser().resolve()
-    check_writable(path)
-    if args.database is None and (path / DATABASE).exists():
-        relocate(path / DATABASE, path)  # a catalog directory copied from elsewhere
+    if args.database is None:
+        database_for_writing(path)  # relocates a catalog directory copied from elsewhere
+    else:
+        check_writable(path)  # the arrays' folder
     generated = api_key is None
     api_key = api_key or secrets.token_hex(16)  # loopback only (checked above)
     where = args.database or str(path)

@@ -108,6 +108,11 @@ class PotentiostatConfig:
     """Channel Access client host names allowed to write the potentiostat's PVs over the
     IOC (empty: any host that can reach it; the IOC binds loopback unless told otherwise)."""
 
+    @property
+    def capacity_C(self) -> float:
+        """Electrode capacity, C."""
+        return self.capacity_Ah * 3600.0
+
     def validate(self, where: str) -> None:
         _require(self.capacity_Ah > 0, where, "capacity_Ah must be positive")
         _require(

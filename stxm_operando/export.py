@@ -28,7 +28,11 @@ class ImageSet:
     events: list[dict] = field(default_factory=list)
 
 
-def _collect(catalog: Catalog, uid: str) -> tuple[list[ImageSet], dict[str, np.ndarray], dict]:
+def _collect(
+    catalog: Catalog, uid: str
+) -> tuple[list[ImageSet], dict[str, np.ndarray], dict, float]:
+    """Image sets, electrochemistry arrays, the run's start document and the clock offset
+    (Unix time minus beamline clock, s) of a run or series."""
     starts, streams, image_sets = {}, {}, {}
     electrochemistry = ElectrochemistryLog()
     for name, doc in replay_documents(catalog, uid):
@@ -45,19 +49,17 @@ def _collect(catalog: Catalog, uid: str) -> tuple[list[ImageSet], dict[str, np.n
                 key = (run, stream, int(data.get("frame_index", 0)))
                 image_sets.setdefault(key, ImageSet(starts[run], stream, key[2]))
                 image_sets[key].events.append(doc)
-    ec = electrochemistry.arrays()
-    ec["epoch_of"] = _clock_to_epoch(image_sets.values(), starts[uid])
-    return list(image_sets.values()), ec, starts[uid]
+    sets = list(image_sets.values())
+    return sets, electrochemistry.arrays(), starts[uid], _clock_offset(sets, starts[uid])
 
 
-def _clock_to_epoch(image_sets, start: dict):
-    """Beamline clock (s) to Unix time, from an image event (its wall time at the raster's
-    end) or, without images, taking clock 0 as the run's start."""
-    for images in image_sets:
-        event = images.events[0]
-        offset = event["time"] - float(event["data"]["raster_end_time"])
-        return lambda clock_s: clock_s + offset
-    return lambda clock_s: start["time"] + clock_s
+def _clock_offset(image_sets: list[ImageSet], start: dict) -> float:
+    """Unix time minus beamline clock, s: from an image event (its wall time at the
+    raster's end) or, without images, taking clock 0 as the run's start."""
+    if image_sets:
+        event = image_sets[0].events[0]
+        return event["time"] - float(event["data"]["raster_end_time"])
+    return start["time"]
 
 
 def _iso(timestamp: float) -> str:
@@ -79,9 +81,12 @@ def _text_array(*values: str) -> np.ndarray:
     return np.array([v.encode() for v in values])
 
 
-def _write_logs(parent: h5py.Group, ec: dict[str, np.ndarray], t0: float, window=None) -> None:
+def _write_logs(
+    parent: h5py.Group, ec: dict[str, np.ndarray], t0: float, offset: float, window=None
+) -> None:
     """Voltage, current and charge as NXsensor groups with NXlog ``value_log``; log times are
-    seconds after ``t0`` (beamline clock, s), which ``time@start`` gives as a date."""
+    seconds after ``t0`` (beamline clock, s), which ``time@start`` gives as a date (``offset``:
+    Unix time minus beamline clock, s)."""
     time_s = ec["time"]
     keep = (
         np.ones(time_s.shape, bool)
@@ -95,11 +100,11 @@ def _write_logs(parent: h5py.Group, ec: dict[str, np.ndarray], t0: float, window
             sensor["measurement"] = quantity
         log = _group(sensor, "value_log", "NXlog")
         times = log.create_dataset("time", data=time_s[keep] - t0)
-        times.attrs["units"], times.attrs["start"] = "s", _iso(ec["epoch_of"](t0))
+        times.attrs["units"], times.attrs["start"] = "s", _iso(t0 + offset)
         log.create_dataset("value", data=ec[quantity][keep]).attrs["units"] = unit
 
 
-def _write_entry(nxfile: h5py.File, name: str, images: ImageSet, ec: dict) -> None:
+def _write_entry(nxfile: h5py.File, name: str, images: ImageSet, ec: dict, offset: float) -> None:
     """One imaging pass of one particle as an NXstxm entry (``sample image stack``)."""
     events = sorted(images.events, key=lambda e: e["data"]["raster_energy"])
     values = [e["data"] for e in events]
@@ -144,6 +149,7 @@ def _write_entry(nxfile: h5py.File, name: str, images: ImageSet, ec: dict) -> No
         _group(sample, "electrochemistry", "NXenvironment"),
         ec,
         float(first["raster_start_time"]),
+        offset,
         (float(first["raster_start_time"]) - 1.0, float(last["raster_end_time"]) + 1.0),
     )
     control = _group(entry, "control", "NXmonitor")
@@ -181,30 +187,30 @@ def export_nxstxm(catalog: Catalog, uid: str, path: str | Path) -> Path:
             f"NXstxm files are named {', '.join(NXSTXM_SUFFIXES)} (what MANTiS opens), "
             f"not {path.name}"
         )
-    image_sets, ec, start = _collect(catalog, uid)
+    image_sets, ec, start, offset = _collect(catalog, uid)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")  # renamed into place when complete
     try:
-        _write_nxstxm(partial, image_sets, ec, start)
+        _write_nxstxm(partial, image_sets, ec, start, offset)
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
     return path
 
 
-def _write_nxstxm(path: Path, image_sets, ec: dict, start: dict) -> None:
+def _write_nxstxm(path: Path, image_sets, ec: dict, start: dict, offset: float) -> None:
     with h5py.File(path, "w") as nxfile:
         nxfile.attrs["default"] = "entry0001"
         nxfile.attrs["file_time"] = datetime.now(UTC).isoformat()
         nxfile.attrs["creator"] = "stxm-operando"
         for k, images in enumerate(image_sets, start=1):
-            _write_entry(nxfile, f"entry{k:04d}", images, ec)
+            _write_entry(nxfile, f"entry{k:04d}", images, ec, offset)
         if ec["time"].size:  # sorts after every entryNNNN, so readers meet images first
             entry = _group(nxfile, "series", "NXentry")
             entry["title"] = f"electrochemistry of {start.get('sample', '')}"
             entry["start_time"] = _iso(start["time"])
             sample = _group(entry, "sample", "NXsample")
-            _write_logs(_group(sample, "electrochemistry", "NXenvironment"), ec, 0.0)
+            _write_logs(_group(sample, "electrochemistry", "NXenvironment"), ec, 0.0, offset)
 
 
 def export_csv(catalog: Catalog, uid: str, directory: str | Path) -> list[Path]:

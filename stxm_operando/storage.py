@@ -14,7 +14,6 @@ import os
 import queue
 import re
 import shutil
-import sqlite3
 import threading
 import warnings
 from collections.abc import Iterator
@@ -23,7 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from .catalog_dir import DATABASE, CatalogError, check_writable, database_for_reading, relocate
+from .catalog_dir import (
+    DATABASE,
+    CatalogError,
+    check_writable,
+    database_for_reading,
+    database_for_writing,
+)
 
 JSON_SEQ = "application/json-seq"
 CATALOG_SPEC = {"name": "CatalogOfBlueskyRuns", "version": "3.0"}
@@ -170,13 +175,7 @@ class Catalog:
         if read_only:
             database, scratch = database_for_reading(path)
         else:
-            check_writable(path)
-            database = path / DATABASE
-            if database.exists():
-                try:
-                    relocate(database, path)
-                except sqlite3.DatabaseError as err:
-                    raise CatalogError(f"{database} is not a usable catalog: {err}") from err
+            database = database_for_writing(path)
         with warnings.catch_warnings():  # tiled's in-process transport uses starlette's client
             warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
             context = Context.from_app(build_catalog_app(path, database=database))

@@ -14,7 +14,7 @@ from .optical_density import (
     unmix_partial_coverage,
     unmix_stack,
 )
-from .registration import register_frames
+from .registration import apply_shift, register_frames
 from .statistics import SurfaceStatistics, surface_statistics
 
 
@@ -143,7 +143,7 @@ def analyse_frame_pair(
     if max(abs(shift[0]), abs(shift[1])) > max_shift:
         raise ValueError(f"drift {shift} px since the first frame exceeds {max_shift} px")
     # shift the finite phase-thickness maps, not x (NaN off the particle would spread)
-    registered = np.stack([ndimage.shift(p, shift, order=3, mode="constant") for p in phases])
+    registered = np.stack([apply_shift(p, shift, fill=0.0, order=3) for p in phases])
     _, thickness = fraction_and_thickness(registered)
     registered_od = np.tensordot(np.asarray(mu, dtype=float), registered, axes=1)
     labels = particle_mask(thickness, min_thickness=min_thickness)

@@ -156,8 +156,9 @@ def register_frames(reference, moving, upsample: int = 20) -> tuple[float, float
     return float(shift[0]), float(shift[1])
 
 
-def apply_shift(image, shift, fill: float = np.nan) -> np.ndarray:
-    """Shift an image by (dy, dx) pixels (bilinear); uncovered pixels get ``fill``.
+def apply_shift(image, shift, fill: float = np.nan, order: int = 1) -> np.ndarray:
+    """Shift an image by (dy, dx) pixels, bilinear (``order=1``) or cubic-spline (3, sharper
+    edges); uncovered pixels get ``fill``.
 
     Examples
     --------
@@ -165,7 +166,7 @@ def apply_shift(image, shift, fill: float = np.nan) -> np.ndarray:
     array([[nan,  0.,  1.,  2.]])
     """
     image = np.asarray(image, dtype=float)
-    return ndimage.shift(image, shift, order=1, mode="constant", cval=fill)
+    return ndimage.shift(image, shift, order=order, mode="constant", cval=fill)
 
 
 def register_series(

@@ -120,13 +120,13 @@ class SimPotentiostat(WorldReadbacks, Potentiostat):
     lower_cutoff = Cpt(
         WorldSignal,
         getter=_pstat("lower_cutoff_V"),
-        setter=lambda w, v: w.potentiostat.set_cutoffs(v, w.potentiostat.upper_cutoff_V),
+        setter=lambda w, v: w.potentiostat.set_lower_cutoff(v),
         kind="config",
     )
     upper_cutoff = Cpt(
         WorldSignal,
         getter=_pstat("upper_cutoff_V"),
-        setter=lambda w, v: w.potentiostat.set_cutoffs(w.potentiostat.lower_cutoff_V, v),
+        setter=lambda w, v: w.potentiostat.set_upper_cutoff(v),
         kind="config",
     )
     step_duration = Cpt(

@@ -191,11 +191,11 @@ class PotentiostatPVs(PVGroup):
 
     @lower_cutoff.putter
     async def lower_cutoff(self, instance, value):
-        return self._apply(lambda p, v: p.set_cutoffs(v, p.upper_cutoff_V), value)
+        return self._apply(lambda p, v: p.set_lower_cutoff(v), value)
 
     @upper_cutoff.putter
     async def upper_cutoff(self, instance, value):
-        return self._apply(lambda p, v: p.set_cutoffs(p.lower_cutoff_V, v), value)
+        return self._apply(lambda p, v: p.set_upper_cutoff(v), value)
 
     async def publish(self) -> None:
         """Copy the simulated potentiostat's state to the PVs (readbacks and trips)."""

@@ -173,7 +173,7 @@ def step_limits(beamline: Beamline, armed: ArmedStep) -> tuple[float, float]:
     step = armed.step
     duration = getattr(step, "duration_s", None) or 0.0
     until_capacity = getattr(step, "until_capacity", None) or 0.0
-    return float(duration), until_capacity * beamline.config.potentiostat.capacity_Ah * 3600.0
+    return float(duration), until_capacity * beamline.config.potentiostat.capacity_C
 
 
 def _start(beamline: Beamline, armed: ArmedStep):
@@ -265,7 +265,7 @@ def run_step(
     (e.g. imaging), hold for the rest of ``every_s`` and record the log. Returns why the
     step ended."""
     pstat, clock, step = beamline.potentiostat, beamline.clock, armed.step
-    capacity_C = beamline.config.potentiostat.capacity_Ah * 3600.0
+    capacity_C = beamline.config.potentiostat.capacity_C
     yield from _start(beamline, armed)
     yield from recorder.record("start", armed.label)
     start_time, start_charge = clock.time.get(), pstat.charge.get()

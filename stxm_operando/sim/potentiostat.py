@@ -84,6 +84,12 @@ class PotentiostatModel:
             raise ComplianceError(f"lower cutoff {lower_V} V must be below upper {upper_V} V")
         self.lower_cutoff_V, self.upper_cutoff_V = float(lower_V), float(upper_V)
 
+    def set_lower_cutoff(self, voltage_V: float) -> None:
+        self.set_cutoffs(voltage_V, self.upper_cutoff_V)
+
+    def set_upper_cutoff(self, voltage_V: float) -> None:
+        self.set_cutoffs(self.lower_cutoff_V, voltage_V)
+
     def set_step_limits(self, duration_s: float, capacity_C: float) -> None:
         """Program a new step's own limits, s and C (0: none); the step starts now."""
         for value, name in ((duration_s, "duration"), (capacity_C, "capacity")):
