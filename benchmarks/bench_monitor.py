@@ -33,7 +33,6 @@ def documents_for(size: int, frames: int) -> list[tuple[str, dict]]:
             every_s=60.0,
             dwell_ms=0.05,
             step_nm=20.0,
-            progress=False,
         )
     )
     return documents

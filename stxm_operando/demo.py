@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from bluesky import RunEngine
+from event_model import DocumentRouter
 
 from .config import BeamlineConfig
 from .devices import simulated_beamline
@@ -18,6 +19,7 @@ from .live_callbacks import (
     json_publisher,
 )
 from .plans import Galvanostatic, Rest, find_particles, operando, switch_off_on_halt
+from .plans.records import PROTOCOL_STREAM
 from .storage import Catalog
 
 
@@ -30,6 +32,28 @@ class DemoResult:
     summary: list[SummaryRow]
     figures: list[Path]
     analysis: OperandoAnalysis
+
+
+class MilestonePrinter(DocumentRouter):
+    """Prints each protocol milestone as it is recorded: beamline time (min), step, what
+    happened and why, cell voltage (V)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.protocol_streams: set[str] = set()
+
+    def descriptor(self, doc: dict) -> None:
+        if doc["name"] == PROTOCOL_STREAM:
+            self.protocol_streams.add(doc["uid"])
+
+    def event(self, doc: dict) -> None:
+        if doc["descriptor"] in self.protocol_streams:
+            data = doc["data"]
+            print(
+                f"  t = {data['protocol_time'] / 60:6.1f} min  step {data['protocol_step'] + 1}"
+                f"  {data['protocol_event']}: {data['protocol_reason']}"
+                f"  ({data['protocol_voltage']:.3f} V)"
+            )
 
 
 def print_summary(rows: list[SummaryRow]) -> None:
@@ -56,6 +80,7 @@ def run_demo(
 ) -> DemoResult:
     """Find the particles, run the operando protocol, print the summary, save figures.
 
+    ``progress`` prints each protocol milestone as it is recorded.
     The analysis runs on its own thread and its results are stored as an analysis run;
     ``publish`` (host:port of a 0MQ proxy) also streams the documents to live monitors.
     """
@@ -74,6 +99,8 @@ def run_demo(
         RE.subscribe(threaded)
         publisher = AnalysisPublisher(writer, md={"sample": "LiFePO4 platelets (simulated)"})
         analysis.frame_listeners.append(publisher)
+        if progress:
+            RE.subscribe(MilestonePrinter())
         zmq_publisher = json_publisher(publish) if publish else None
         if zmq_publisher is not None:
             RE.subscribe(zmq_publisher)
@@ -96,7 +123,6 @@ def run_demo(
                 protocol,
                 rois,
                 every_s=every_s,
-                progress=progress,
                 sample="LiFePO4 platelets (simulated)",
                 initial_soc=beamline.world.electrode.mean_fraction,
             )

@@ -17,9 +17,14 @@ def series_uids(catalog: Catalog, uid: str) -> list[str]:
     return [uid, *images]
 
 
+def _time(item: tuple[str, dict]) -> float:
+    """When a document was made, s (an event page: its first event)."""
+    time = item[1].get("time", 0.0)
+    return time[0] if isinstance(time, list) else time
+
+
 def _order(item: tuple[str, dict]) -> tuple[int, float]:
-    name, doc = item
-    return {"start": 0, "stop": 2}.get(name, 1), doc.get("time", 0.0)
+    return {"start": 0, "stop": 2}.get(item[0], 1), _time(item)
 
 
 def replay_documents(catalog: Catalog, uid: str) -> Iterator[tuple[str, dict]]:
@@ -29,7 +34,7 @@ def replay_documents(catalog: Catalog, uid: str) -> Iterator[tuple[str, dict]]:
     first, stop last) and the runs of a series are merged by time.
     """
     runs = [sorted(catalog.documents(run), key=_order) for run in series_uids(catalog, uid)]
-    yield from heapq.merge(*runs, key=lambda item: item[1].get("time", 0.0))
+    yield from heapq.merge(*runs, key=_time)
 
 
 def replay(catalog: Catalog, uid: str, *callbacks: Callback) -> int:

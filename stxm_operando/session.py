@@ -45,7 +45,7 @@ def build_session(
         publisher = json_publisher(session.publish)
         atexit.register(publisher.close)  # an open 0MQ publisher would block the exit
         RE.subscribe(publisher)
-    devices = {getattr(session.names, role): device for role, device in beamline.devices().items()}
+    devices = beamline.devices()
     namespace = (
         {
             "np": np,

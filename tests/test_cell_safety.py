@@ -43,7 +43,7 @@ def pause_at_first_reading(RE):
     asked = []
 
     def callback(name, doc):
-        if name == "event" and "ec_voltage" in doc["data"] and not asked:
+        if name == "event_page" and "ec_voltage" in doc["data"] and not asked:
             asked.append(True)
             threading.Thread(target=RE.request_pause, kwargs={"defer": False}).start()
 
@@ -67,7 +67,7 @@ def test_a_paused_step_ends_by_itself_at_its_programmed_duration(sim):
     RE.subscribe(lambda name, doc: documents.append((name, doc)))
     RE.subscribe(pause_at_first_reading(RE))
     steps = [Galvanostatic(c_rate=4.0, duration_s=300.0)]
-    run_until_paused(RE, electrochemistry(sim, steps, progress=False))
+    run_until_paused(RE, electrochemistry(sim, steps))
     pstat = sim.world.potentiostat
     assert pstat.output_on  # a pause leaves the step running
     sim.world.advance(3600.0)  # an hour passes with the plan paused
@@ -92,9 +92,7 @@ def test_halt_at_a_pause_opens_the_circuit(sim):
     RE.subscribe(pause_at_first_reading(RE))
     stops = []
     RE.subscribe(lambda name, doc: stops.append(doc) if name == "stop" else None)
-    run_until_paused(
-        RE, electrochemistry(sim, [Galvanostatic(c_rate=4.0, duration_s=1800.0)], progress=False)
-    )
+    run_until_paused(RE, electrochemistry(sim, [Galvanostatic(c_rate=4.0, duration_s=1800.0)]))
     assert sim.world.potentiostat.output_on
     RE.halt()
     assert cell_is_open(sim)
@@ -149,7 +147,7 @@ def test_until_v_behind_the_cell_is_refused_before_current_flows(sim):
     voltage = sim.world.potentiostat.voltage_V
     lithiation_ending_above = Galvanostatic(c_rate=1.0, until_V=min(voltage + 0.2, 4.4))
     with pytest.raises(PlanArgumentError, match="not ahead"):
-        RE(electrochemistry(sim, [lithiation_ending_above], progress=False))
+        RE(electrochemistry(sim, [lithiation_ending_above]))
     assert never_driven(sim)
 
 
@@ -174,7 +172,7 @@ def test_bad_operando_arguments_are_refused_before_anything_moves(sim, kwargs, m
     arguments = dict(protocol=[Rest(60.0)], particles=[ROI], every_s=60.0) | kwargs
     positions = dict(sim.world.positions)
     with pytest.raises(PlanArgumentError, match=message):
-        RE(operando(sim, progress=False, **arguments))
+        RE(operando(sim, **arguments))
     assert documents == [] and sim.world.positions == positions and never_driven(sim)
 
 
@@ -190,14 +188,17 @@ def test_a_log_overrun_during_a_long_pause_is_recorded_as_a_gap():
     documents = []
     RE.subscribe(lambda name, doc: documents.append((name, doc)))
     RE.subscribe(pause_at_first_reading(RE))
-    run_until_paused(RE, electrochemistry(bl, [Rest(3600.0)], progress=False))
+    run_until_paused(RE, electrochemistry(bl, [Rest(3600.0)]))
     bl.world.advance(3000.0)  # an hour-long pause: ~570 readings into a 100-reading log
     RE.resume()
     milestones = [d["data"] for n, d in documents if n == "event" and "protocol_event" in d["data"]]
     (gap,) = [m for m in milestones if m["protocol_event"] == "log gap"]
     assert "overwritten" in gap["protocol_reason"]
     readings = [
-        d["data"]["ec_index"] for n, d in documents if n == "event" and "ec_index" in d["data"]
+        index
+        for n, d in documents
+        if n == "event_page" and "ec_index" in d["data"]
+        for index in d["data"]["ec_index"]
     ]
     assert readings == sorted(set(readings))  # nothing twice
 
@@ -224,7 +225,7 @@ from stxm_operando.plans import Galvanostatic, electrochemistry
 bl = epics_beamline(prefix=sys.argv[1], timeout=20.0)
 RE = RunEngine({})
 RE.subscribe(lambda name, doc: print(name, flush=True))
-RE(electrochemistry(bl, [Galvanostatic(c_rate=0.5, duration_s=36000.0)], progress=False))
+RE(electrochemistry(bl, [Galvanostatic(c_rate=0.5, duration_s=36000.0)]))
 """
 
 
@@ -280,7 +281,7 @@ def test_a_capacity_step_is_programmed_into_the_instrument(sim):
     RE = RunEngine({}, context_managers=[])
     starts = []
     RE.subscribe(lambda name, doc: starts.append(doc) if name == "start" else None)
-    RE(electrochemistry(sim, [Galvanostatic(c_rate=2.0, until_capacity=0.05)], progress=False))
+    RE(electrochemistry(sim, [Galvanostatic(c_rate=2.0, until_capacity=0.05)]))
     (step,) = starts[0]["protocol"]
     assert step["until_capacity"] == 0.05
     pstat = sim.world.potentiostat

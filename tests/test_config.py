@@ -113,7 +113,7 @@ def test_ipython_session_namespace_follows_the_config(tmp_path):
         assert "operando" in banner and "pstat" in banner
         RE = namespace["RE"]
         assert RE.waiting_hook is not None  # the progress bar
-        (uid,) = RE(namespace["rest"](namespace["bl"], 30.0, progress=False)).run_start_uids
+        (uid,) = RE(namespace["rest"](namespace["bl"], 30.0)).run_start_uids
         namespace["writer"].flush()
         assert namespace["catalog"].search(plan_name="electrochemistry") == [uid]
     finally:

@@ -104,3 +104,20 @@ def test_clock_hold_waits_for_beamline_time(epics):
     start = epics.clock.time.get()
     epics.clock.set(5.0).wait(10)
     assert epics.clock.time.get() >= start + 5.0
+
+
+def test_a_hold_reports_its_progress_to_blueskys_progress_bar(epics, capsys):
+    """The hold's status feeds bluesky's own terminal progress bar as the IOC's clock runs."""
+    from bluesky.utils import ProgressBar
+
+    status = epics.clock.set(20.0)  # 0.4 s of wall time at the test IOC's speed
+    seen = []
+    status.watch(lambda **update: seen.append(update))
+    bar = ProgressBar([status], delay_draw=0.0)
+    status.wait(10)
+    bar.clear()
+    elapsed = [update["current"] for update in seen if "current" in update]
+    assert {update.get("target") for update in seen} >= {20.0}
+    assert elapsed == sorted(elapsed) and 0.0 < elapsed[len(elapsed) // 2] < 20.0
+    assert elapsed[-1] == 20.0
+    assert f"{epics.clock.name}" in capsys.readouterr().out  # drawn by bluesky's bar

@@ -51,7 +51,6 @@ def test_ioc_stopped_mid_run_fails_cleanly_keeps_data_and_restarts_at_ocv(tmp_pa
                         [ROI],
                         every_s=30.0,
                         dwell_ms=0.2,
-                        progress=False,
                     )
                 )
             assert time.monotonic() - started < 200  # failed, did not hang
@@ -79,7 +78,7 @@ def test_cutoff_crossed_mid_image_ends_the_step_and_keeps_the_image():
     RE.subscribe(lambda name, doc: docs.append((name, doc)))
     big_slow = ParticleROI(0, -0.9, 0.2, 60, 40)  # 2400 px at 25 ms: 60 s per image
     protocol = [Galvanostatic(c_rate=10.0, until_V=3.2, duration_s=2000.0), Rest(60.0)]
-    result = RE(operando(bl, protocol, [big_slow], every_s=30.0, dwell_ms=25.0, progress=False))
+    result = RE(operando(bl, protocol, [big_slow], every_s=30.0, dwell_ms=25.0))
     reason = result.plan_result[0]
     trip_time = float(reason.rsplit("t = ", 1)[1].split()[0])
     images = [d["data"] for n, d in docs if n == "event" and "raster_image" in d["data"]]
@@ -107,8 +106,7 @@ FULL_DISK = textwrap.dedent("""
     RE.subscribe(catalog.writer())
     try:
         RE(operando(bl, [Galvanostatic(c_rate=2.0, duration_s=1800.0)],
-                    [ParticleROI(0, -0.9, 0.2, 30, 20)], every_s=60.0, dwell_ms=0.2,
-                    progress=False))
+                    [ParticleROI(0, -0.9, 0.2, 30, 20)], every_s=60.0, dwell_ms=0.2))
     except CatalogError as err:
         print("STOPPED:", err)
         print("CELL:", bl.potentiostat.mode.get(), bl.potentiostat.output.get())
@@ -151,7 +149,7 @@ def test_pause_resume_duplicates_nothing_in_the_analysis():
 
     RE.subscribe(pause_twice)
     protocol = [Galvanostatic(c_rate=4.0, duration_s=360.0), Rest(120.0)]
-    plan = operando(bl, protocol, [ROI], every_s=60.0, dwell_ms=0.2, progress=False)
+    plan = operando(bl, protocol, [ROI], every_s=60.0, dwell_ms=0.2)
     try:
         RE(plan)
     except Exception:  # RunEngineInterrupted on each pause

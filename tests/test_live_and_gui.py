@@ -68,7 +68,7 @@ def run_operando(*callbacks, bl=None):
     RE = RunEngine({}, context_managers=[], call_returns_result=True)
     for callback in callbacks:
         RE.subscribe(callback)
-    return RE(operando(bl, PROTOCOL, ROIS, every_s=60.0, dwell_ms=0.5, progress=False))
+    return RE(operando(bl, PROTOCOL, ROIS, every_s=60.0, dwell_ms=0.5))
 
 
 def assert_window_matches(window: MonitorWindow, live: OperandoAnalysis) -> None:
@@ -166,7 +166,7 @@ def test_a_slow_analysis_never_holds_up_the_runengine_nor_loses_documents():
     calls = []
 
     def slow(name, doc):
-        time.sleep(0.002)
+        time.sleep(1.0 if name == "stop" else 0.002)  # the run's end takes a second
         calls.append(name)
         analysis(name, doc)
 
@@ -175,7 +175,7 @@ def test_a_slow_analysis_never_holds_up_the_runengine_nor_loses_documents():
     started = time.perf_counter()
     run_operando(threaded, lambda name, doc: sent.append(name))
     run_time = time.perf_counter() - started
-    assert threaded.backlog > 0 or len(calls) == len(sent)  # still working after the run
+    assert len(calls) < len(sent)  # the RunEngine did not wait for the analysis
     threaded.join()
     assert calls == sent
     direct = OperandoAnalysis()
@@ -279,28 +279,43 @@ def test_a_slow_monitor_loses_nothing_from_a_burst_and_counts_what_it_cannot_rea
         source.stop()
 
 
-LISTENER = """
-import json, os, sys
-from bluesky.callbacks.zmq import RemoteDispatcher
-
-dispatcher = RemoteDispatcher(sys.argv[1], deserializer=json.loads)
-
+SHOW = """
 def show(name, doc):
     print(name, doc.get("seq_num", ""), flush=True)
     if name == "stop":
         os._exit(0)  # the run is complete
-
+"""
+LISTENERS = {
+    "bluesky": f"""
+import json, os, sys
+from bluesky.callbacks.zmq import RemoteDispatcher
+{SHOW}
+dispatcher = RemoteDispatcher(sys.argv[1], deserializer=json.loads)
 dispatcher.subscribe(show)
 dispatcher.start()
-"""
+""",
+    "bluesky-widgets": f"""
+import json, os, sys
+from qtpy.QtWidgets import QApplication
+from bluesky_widgets.qt.zmq_dispatcher import RemoteDispatcher
+{SHOW}
+app = QApplication([])
+dispatcher = RemoteDispatcher(sys.argv[1], deserializer=json.loads)
+dispatcher.subscribe(show)
+dispatcher.start()
+app.exec_()
+""",
+}
 
 
-def test_blueskys_remote_dispatcher_receives_the_json_stream(proxy):
+@pytest.mark.parametrize("consumer", LISTENERS)
+def test_standard_remote_dispatchers_receive_the_json_stream(proxy, consumer):
+    """bluesky's and bluesky-widgets' (Qt) RemoteDispatcher, given the JSON deserializer."""
     from event_model import compose_run
 
     in_port, out_port = proxy
     listener = subprocess.Popen(
-        [sys.executable, "-c", LISTENER, f"127.0.0.1:{out_port}"],
+        [sys.executable, "-c", LISTENERS[consumer], f"127.0.0.1:{out_port}"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

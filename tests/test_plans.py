@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from bluesky import RunEngine
 from bluesky.utils import RunEngineInterrupted
+from event_model import unpack_event_page
 
 from stxm_operando.config import BeamlineConfig, SimConfig
 from stxm_operando.devices import simulated_beamline
@@ -49,7 +50,11 @@ class Recorder:
             for n, d in self.docs
             if n == "descriptor" and d["name"] == stream and run_uid in (None, d["run_start"])
         }
-        return [d for n, d in self.docs if n == "event" and d["descriptor"] in descriptors]
+        events = []
+        for name, doc in self.docs:
+            if name in ("event", "event_page") and doc["descriptor"] in descriptors:
+                events.extend([doc] if name == "event" else unpack_event_page(doc))
+        return events
 
 
 @pytest.fixture
@@ -112,7 +117,7 @@ def test_focus_scan_finds_a_sample_off_the_nominal_plane(RE):
 
 # --- electrochemistry ------------------------------------------------------------------------
 def test_galvanostatic_until_cutoff_records_the_log_and_the_reason(sim, RE):
-    result = RE(galvanostatic(sim, c_rate=10.0, until_V=3.2, duration_s=3000.0, progress=False))
+    result = RE(galvanostatic(sim, c_rate=10.0, until_V=3.2, duration_s=3000.0))
     (reason,) = result.plan_result
     assert "lower cutoff 3.200 V" in reason
     samples = RE.recorder.events("electrochemistry")
@@ -126,8 +131,8 @@ def test_galvanostatic_until_cutoff_records_the_log_and_the_reason(sim, RE):
 
 
 def test_rest_and_hold_potential(sim, RE):
-    assert RE(rest(sim, 120.0, progress=False)).plan_result == ["duration 120 s"]
-    result = RE(hold_potential(sim, 3.20, until_current_A=1e-6, duration_s=4000.0, progress=False))
+    assert RE(rest(sim, 120.0)).plan_result == ["duration 120 s"]
+    result = RE(hold_potential(sim, 3.20, until_current_A=1e-6, duration_s=4000.0))
     assert result.plan_result[0].startswith("current below")
     currents = [e["data"]["ec_current"] for e in RE.recorder.events("electrochemistry")]
     assert max(currents) > 2e-6 and abs(currents[-1]) < 1e-6  # driven, then decayed
@@ -135,7 +140,7 @@ def test_rest_and_hold_potential(sim, RE):
 
 
 def test_capacity_limited_step_passes_the_requested_charge(sim, RE):
-    RE(galvanostatic(sim, c_rate=2.0, until_capacity=0.25, progress=False))
+    RE(galvanostatic(sim, c_rate=2.0, until_capacity=0.25))
     charge = sim.potentiostat.charge.get()
     assert charge == pytest.approx(0.25 * sim.config.potentiostat.capacity_Ah * 3600, rel=0.01)
 
@@ -147,7 +152,7 @@ def short_protocol():
 
 def test_operando_interleaves_imaging_with_a_running_current(sim, RE):
     rois = [ROI, ParticleROI(1, 1.0, -0.4, 34, 22)]
-    result = RE(operando(sim, short_protocol(), rois, every_s=60.0, dwell_ms=0.5, progress=False))
+    result = RE(operando(sim, short_protocol(), rois, every_s=60.0, dwell_ms=0.5))
     assert result.exit_status == "success" and cell_is_off(sim)
     (outer,) = RE.recorder.starts(plan_name="operando")
     image_runs = RE.recorder.starts(plan_name="operando_images")
@@ -227,7 +232,7 @@ def test_a_failing_plan_leaves_the_cell_at_ocv(sim, RE):
 
     RE.subscribe(break_on_third_image)
     with pytest.raises(RuntimeError, match="readout failed"):
-        RE(operando(sim, short_protocol(), [ROI], every_s=30.0, dwell_ms=0.5, progress=False))
+        RE(operando(sim, short_protocol(), [ROI], every_s=30.0, dwell_ms=0.5))
     assert cell_is_off(sim)
     (outer,) = RE.recorder.starts(plan_name="operando")
     stops = [d for n, d in RE.recorder.docs if n == "stop" and d["run_start"] == outer["uid"]]
@@ -241,7 +246,7 @@ def test_pause_keeps_the_cell_running_and_abort_switches_it_off(sim, RE):
 
     token = RE.subscribe(pause_at_third_image)
     with pytest.raises(RunEngineInterrupted):
-        RE(operando(sim, short_protocol(), [ROI], every_s=30.0, dwell_ms=0.5, progress=False))
+        RE(operando(sim, short_protocol(), [ROI], every_s=30.0, dwell_ms=0.5))
     assert RE.state == "paused"
     assert sim.potentiostat.output.get() == 1  # the RunEngine stopped devices: cell still on
     assert sim.potentiostat.mode.get() == "GALVANOSTATIC"
@@ -260,7 +265,7 @@ def test_pause_and_resume_duplicate_nothing(sim, RE):
 
     RE.subscribe(pause_once)
     with pytest.raises(RunEngineInterrupted):
-        RE(operando(sim, short_protocol(), [ROI], every_s=60.0, dwell_ms=0.5, progress=False))
+        RE(operando(sim, short_protocol(), [ROI], every_s=60.0, dwell_ms=0.5))
     sim.clock.set(30.0)  # time passes while paused; the potentiostat keeps logging
     RE.resume()
     assert cell_is_off(sim)
@@ -275,7 +280,7 @@ def test_pause_and_resume_duplicate_nothing(sim, RE):
 
 def test_beam_loss_pauses_imaging_while_electrochemistry_continues(sim, RE):
     sim.world.schedule_beam_dump(start_s=100.0, duration_s=150.0)
-    RE(operando(sim, short_protocol(), [ROI], every_s=30.0, dwell_ms=0.5, progress=False))
+    RE(operando(sim, short_protocol(), [ROI], every_s=30.0, dwell_ms=0.5))
     milestones = [e["data"] for e in RE.recorder.events("protocol")]
     lost = [m for m in milestones if m["protocol_event"] == "beam_lost"]
     assert len(lost) >= 3 and all(100.0 <= m["protocol_time"] <= 250.0 for m in lost)
@@ -289,7 +294,7 @@ def test_beam_loss_pauses_imaging_while_electrochemistry_continues(sim, RE):
 
 def test_cutoff_mid_step_ends_it_and_is_recorded(sim, RE):
     protocol = [Galvanostatic(c_rate=10.0, until_V=3.25, duration_s=2000.0), Rest(60.0)]
-    result = RE(operando(sim, protocol, [ROI], every_s=60.0, dwell_ms=0.5, progress=False))
+    result = RE(operando(sim, protocol, [ROI], every_s=60.0, dwell_ms=0.5))
     assert "lower cutoff 3.250 V" in result.plan_result[0]
     ends = [
         e["data"] for e in RE.recorder.events("protocol") if e["data"]["protocol_event"] == "end"

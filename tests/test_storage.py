@@ -49,18 +49,14 @@ def stored(tmp_path_factory):
         writer = catalog.writer()
         for callback in (writer, live, lambda n, d: documents.append((n, d))):
             RE.subscribe(callback)
-        result = RE(
-            operando(
-                bl, PROTOCOL, ROIS, every_s=60.0, dwell_ms=0.5, sample="LFP-A7", progress=False
-            )
-        )
+        result = RE(operando(bl, PROTOCOL, ROIS, every_s=60.0, dwell_ms=0.5, sample="LFP-A7"))
         writer.flush()
     return path, result.run_start_uids[0], live, documents
 
 
 def test_every_emitted_document_is_schema_valid(stored):
     _, _, _, documents = stored
-    assert {n for n, _ in documents} == {"start", "descriptor", "event", "stop"}
+    assert {n for n, _ in documents} == {"start", "descriptor", "event", "event_page", "stop"}
     for name, doc in documents:
         validate(name, doc)
 
@@ -224,9 +220,17 @@ CRASHING_RUN = textwrap.dedent("""
 
     RE.subscribe(crash)
     RE(operando(simulated_beamline(), [Galvanostatic(c_rate=4.0, duration_s=600.0)],
-                [ParticleROI(0, -0.9, 0.2, 34, 22)], every_s=60.0, dwell_ms=0.5,
-                progress=False))
+                [ParticleROI(0, -0.9, 0.2, 34, 22)], every_s=60.0, dwell_ms=0.5))
 """)
+
+
+def readings(documents) -> int:
+    """How many electrochemistry readings the documents hold (as events or event pages)."""
+    return sum(
+        len(doc["data"]["ec_index"])
+        for name, doc in documents
+        if name == "event_page" and "ec_index" in doc["data"]
+    )
 
 
 def test_a_run_cut_off_by_a_crash_is_readable_and_replayable(tmp_path):
@@ -241,14 +245,14 @@ def test_a_run_cut_off_by_a_crash_is_readable_and_replayable(tmp_path):
         documents = list(catalog.documents(uid))
         names = [n for n, _ in documents]
         assert names[0] == "start" and "stop" not in names
-        assert names.count("event") > 100  # electrochemistry up to the crash
+        assert readings(documents) > 100  # electrochemistry up to the crash
         for name, doc in documents:
             validate(name, doc)
         analysis = OperandoAnalysis()
         replay(catalog, uid, analysis)
     assert len(analysis.frames) == 3  # six images = three two-energy frames, all analysed
     journals = list((path / "journal").glob("*.jsonl"))
-    assert any(len(list(read_journal(j))) > 100 for j in journals)
+    assert any(readings(list(read_journal(j))) > 100 for j in journals)
 
 
 def test_unwritable_catalog_location_is_a_clear_error(tmp_path):
@@ -347,8 +351,8 @@ def test_a_crash_while_writing_to_a_tiled_server_keeps_the_run_on_this_machine(t
     catalog = Catalog.remote(tiled_server, api_key=SERVER_KEY)  # the default journal folder
     (uid,) = catalog.search(plan_name="operando")
     assert catalog.run(uid).metadata.get("stop") is None
-    names = [n for n, _ in catalog.documents(uid)]
-    assert names[0] == "start" and names.count("event") > 100
+    documents = list(catalog.documents(uid))
+    assert documents[0][0] == "start" and readings(documents) > 100
     analysis = OperandoAnalysis()
     replay(catalog, uid, analysis)
     assert len(analysis.frames) == 3  # the six images before the crash, from the journal
@@ -579,7 +583,6 @@ def test_a_postgresql_catalog_server_stores_and_replays_an_operando_run(postgres
                 every_s=60.0,
                 dwell_ms=0.5,
                 sample="pg",
-                progress=False,
             )
         )
         writer.flush()

@@ -9,10 +9,6 @@ from .sim_signals import WorldReadbacks, WorldSignal
 class BeamMonitor(Device):
     """Interface shared by both backends. Components: current (mA)."""
 
-    def beam_available(self, threshold_mA: float) -> bool:
-        """True when the ring current is at least ``threshold_mA``."""
-        return float(self.current.get()) >= threshold_mA
-
 
 class SimBeamMonitor(WorldReadbacks, BeamMonitor):
     """Ring current of the simulated beamline; pass ``world=``."""

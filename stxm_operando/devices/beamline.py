@@ -54,8 +54,8 @@ class Beamline:
     parent: None = None
 
     def devices(self) -> dict[str, Device]:
-        """Devices by name, e.g. to put into an IPython namespace."""
-        return {name: getattr(self, name) for name in PV_GROUPS}
+        """Devices by their names (``config.session.names``), e.g. for a namespace."""
+        return {getattr(self, role).name: getattr(self, role) for role in PV_GROUPS}
 
     def read(self) -> dict:
         """Readings of the stage, energy, potentiostat, clock and beam (bluesky Readable)."""

@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass
 import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
 from bluesky.utils import MsgGenerator
-from tqdm.auto import tqdm
 
 from ..devices import Beamline, ComplianceError
-from .records import ElectrochemistryRecorder
+from .metadata import standard_md
+from .records import ELECTROCHEMISTRY_STREAM, ElectrochemistryRecorder
 from .validation import (
     PlanArgumentError,
     check_period,
@@ -73,16 +73,20 @@ class ArmedStep:
     direction: str
 
     def describe(self) -> dict:
-        """Searchable metadata for the step."""
-        return {
-            "kind": type(self.step).__name__,
+        """Searchable metadata for the step: its fields, current (A), direction, label."""
+        return step_as_dict(self.step) | {
             "current_A": self.current_A,
             "direction": self.direction,
             "label": self.label,
-        } | {k: v for k, v in asdict(self.step).items() if v is not None}
+        }
 
 
 STEP_KINDS = {"Galvanostatic": Galvanostatic, "Rest": Rest, "HoldPotential": HoldPotential}
+
+
+def step_as_dict(step: Step) -> dict:
+    """The step as the dict ``as_step`` takes (``kind`` and the fields that are set)."""
+    return {"kind": type(step).__name__} | {k: v for k, v in asdict(step).items() if v is not None}
 
 
 def as_step(value) -> Step:
@@ -259,60 +263,65 @@ def run_step(
     recorder: ElectrochemistryRecorder,
     every_s: float,
     on_tick: Callable[[], Iterator] | None = None,
-    progress: bool = True,
 ):
-    """Run one armed step: arm the potentiostat, then until the step ends, call ``on_tick``
-    (e.g. imaging), hold for the rest of ``every_s`` and record the log. Returns why the
-    step ended."""
+    """Run one armed step (plan stub): arm the potentiostat, then until the step ends, call
+    ``on_tick`` (e.g. imaging), hold for the rest of ``every_s`` and record the log. Returns
+    why the step ended.
+
+    The holds are moves of the beamline clock, so the RunEngine's progress bar
+    (``RE.waiting_hook = ProgressBarManager()``) shows them.
+    """
     pstat, clock, step = beamline.potentiostat, beamline.clock, armed.step
     capacity_C = beamline.config.potentiostat.capacity_C
     yield from _start(beamline, armed)
     yield from recorder.record("start", armed.label)
-    start_time, start_charge = clock.time.get(), pstat.charge.get()
+    start_time = yield from bps.rd(clock.time)
+    start_charge = yield from bps.rd(pstat.charge)
     duration = getattr(step, "duration_s", None)
     until_capacity = getattr(step, "until_capacity", None)
-    total = duration or (
-        until_capacity * capacity_C / abs(armed.current_A) if until_capacity else None
-    )
-    bar = tqdm(total=total, desc=armed.label, unit="s", disable=not progress, leave=False)
     reason = ""
     while not reason:
-        tick_start = clock.time.get()
+        tick_start = yield from bps.rd(clock.time)
         if on_tick is not None:
             yield from on_tick()
-        elapsed = clock.time.get() - start_time
-        hold = max(every_s - (clock.time.get() - tick_start), 0.0)
+        now = yield from bps.rd(clock.time)
+        hold = max(every_s - (now - tick_start), 0.0)
         if duration is not None:
-            hold = min(hold, duration - elapsed)
+            hold = min(hold, duration - (now - start_time))
         if until_capacity is not None:
-            remaining = until_capacity * capacity_C - abs(pstat.charge.get() - start_charge)
+            charge = yield from bps.rd(pstat.charge)
+            remaining = until_capacity * capacity_C - abs(charge - start_charge)
             hold = min(hold, remaining / abs(armed.current_A))
         if hold > 0:
             yield from bps.mv(clock, hold)
         yield from recorder.collect()
-        bar.update(clock.time.get() - tick_start)
-        reason = _step_over(beamline, armed, start_time, start_charge, capacity_C)
-    bar.close()
+        reason = yield from _step_over(beamline, armed, start_time, start_charge, capacity_C)
     yield from recorder.record("end", reason)
     return reason
 
 
-def _step_over(beamline, armed, start_time, start_charge, capacity_C) -> str:
+def _step_over(beamline, armed, start_time, start_charge, capacity_C):
+    """Why the step is over, or "" while it runs (plan stub)."""
     pstat, step = beamline.potentiostat, armed.step
     if armed.current_A != 0 or isinstance(step, HoldPotential):
-        if pstat.mode.get() == "OCV" and pstat.output.get() == 0:
-            return pstat.trip_reason.get() or "potentiostat switched off"
-    elapsed = beamline.clock.time.get() - start_time
+        mode = yield from bps.rd(pstat.mode)
+        output = yield from bps.rd(pstat.output)
+        if mode == "OCV" and output == 0:
+            trip_reason = yield from bps.rd(pstat.trip_reason)
+            return trip_reason or "potentiostat switched off"
+    elapsed = (yield from bps.rd(beamline.clock.time)) - start_time
     duration = getattr(step, "duration_s", None)
     if duration is not None and elapsed >= duration - 1e-9:
         return f"duration {duration:g} s"
     until_capacity = getattr(step, "until_capacity", None)
-    passed = abs(pstat.charge.get() - start_charge) / capacity_C
-    if until_capacity is not None and passed >= until_capacity - 1e-6:
-        return f"capacity {until_capacity:g}"
+    if until_capacity is not None:
+        passed = abs((yield from bps.rd(pstat.charge)) - start_charge) / capacity_C
+        if passed >= until_capacity - 1e-6:
+            return f"capacity {until_capacity:g}"
     until_current = getattr(step, "until_current_A", None)
-    if until_current is not None and elapsed > 0 and abs(pstat.current.get()) < until_current:
-        return f"current below {until_current:g} A"
+    if until_current is not None and elapsed > 0:
+        if abs((yield from bps.rd(pstat.current))) < until_current:
+            return f"current below {until_current:g} A"
     return ""
 
 
@@ -322,7 +331,6 @@ def electrochemistry(
     steps: list[Step],
     record_every_s: float = 10.0,
     md: dict | None = None,
-    progress: bool = True,
 ) -> MsgGenerator:
     """Run electrochemistry steps alone in one run, recording the potentiostat log.
 
@@ -332,21 +340,30 @@ def electrochemistry(
     armed = [arm_step(beamline, s) for s in steps]
     require(len(armed) > 0, "at least one step is needed")
     check_period(record_every_s, "record_every_s")
-    recorder = ElectrochemistryRecorder(beamline.potentiostat, beamline.clock)
-    metadata = {
-        "plan_name": "electrochemistry",
-        "protocol": [a.describe() for a in armed],
-        "capacity_Ah": beamline.config.potentiostat.capacity_Ah,
-    } | dict(md or {})
+    recorder = ElectrochemistryRecorder(beamline)
+    metadata = standard_md(
+        "electrochemistry",
+        {
+            "beamline": beamline.name,
+            "steps": [step_as_dict(a.step) for a in armed],
+            "record_every_s": record_every_s,
+        },
+        [beamline.potentiostat],
+        [([recorder.log.name + "_time"], ELECTROCHEMISTRY_STREAM)],
+        {
+            "protocol": [a.describe() for a in armed],
+            "capacity_Ah": beamline.config.potentiostat.capacity_Ah,
+        }
+        | dict(md or {}),
+    )
 
     def plan():
         yield from bps.open_run(md=metadata)
+        yield from recorder.start()
         reasons = []
         for index, step in enumerate(armed):
-            recorder.step = index
-            reasons.append(
-                (yield from run_step(beamline, step, recorder, record_every_s, progress=progress))
-            )
+            yield from recorder.set_step(index)
+            reasons.append((yield from run_step(beamline, step, recorder, record_every_s)))
         yield from bps.close_run()
         return reasons
 
@@ -402,6 +419,7 @@ __all__ = [
     "hold_potential",
     "rest",
     "run_step",
+    "step_as_dict",
     "step_limits",
     "switch_off",
     "switch_off_on_halt",

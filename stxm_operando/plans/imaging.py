@@ -12,6 +12,7 @@ from ..analysis import optical_density, particle_mask, unmix_two_energy
 from ..analysis.pipeline import blank_region
 from ..devices import Beamline
 from ..physics.spectra import ReferenceSpectra
+from .metadata import standard_md
 from .validation import (
     PlanArgumentError,
     check_count,
@@ -150,21 +151,35 @@ def image_particles(
             )
 
 
-def _image_run(plan_name, beamline, rois, energies, step_nm, dwell_ms, md):
-    yield from bps.open_run(md=_image_md(plan_name, rois, energies, step_nm, dwell_ms, md))
+def _image_run(plan_name, beamline, rois, energies, step_nm, dwell_ms, plan_args, md):
+    yield from bps.open_run(
+        md=_image_md(plan_name, beamline, rois, energies, step_nm, dwell_ms, plan_args, md)
+    )
     yield from image_particles(beamline, rois, energies, step_nm, dwell_ms, frame_counter())
     return (yield from bps.close_run())
 
 
-def _image_md(plan_name, rois, energies, step_nm, dwell_ms, md):
-    return {
-        "plan_name": plan_name,
+def _image_md(
+    plan_name, beamline, rois, energies, step_nm, dwell_ms, plan_args, md, dimensions=None
+):
+    """Standard and searchable start-document keys of an imaging run; by default its
+    dimension is the energy in each ROI's stream."""
+    searchable = {
         "particle_ids": [r.particle_id for r in rois],
         "rois": [asdict(r) for r in rois],
         "energies": list(energies),
         "pixel_size_nm": step_nm,
         "dwell_ms": dwell_ms,
-    } | dict(md or {})
+    }
+    if dimensions is None:
+        dimensions = [([beamline.scanner.energy.name], r.stream_name()) for r in rois]
+    return standard_md(
+        plan_name,
+        {"beamline": beamline.name} | plan_args,
+        [beamline.raster],
+        dimensions,
+        searchable | dict(md or {}),
+    )
 
 
 @eager_plan
@@ -179,7 +194,15 @@ def two_energy_image(
     """One raster of a particle at each of two energies (default the Fe L3 pair), one run."""
     energies = check_energies(beamline, energies, count=2)
     rois = check_rois(beamline, [roi], step_nm, dwell_ms)
-    return _image_run("two_energy_image", beamline, rois, energies, step_nm, dwell_ms, md)
+    plan_args = {
+        "roi": asdict(rois[0]),
+        "energies": energies,
+        "dwell_ms": dwell_ms,
+        "step_nm": step_nm,
+    }
+    return _image_run(
+        "two_energy_image", beamline, rois, energies, step_nm, dwell_ms, plan_args, md
+    )
 
 
 @eager_plan
@@ -195,7 +218,13 @@ def stack(
     energies = check_energies(beamline, energies)
     require(len(energies) >= 2, "a stack needs at least two energies")
     rois = check_rois(beamline, [roi], step_nm, dwell_ms)
-    return _image_run("stack", beamline, rois, energies, step_nm, dwell_ms, md)
+    plan_args = {
+        "roi": asdict(rois[0]),
+        "energies": energies,
+        "dwell_ms": dwell_ms,
+        "step_nm": step_nm,
+    }
+    return _image_run("stack", beamline, rois, energies, step_nm, dwell_ms, plan_args, md)
 
 
 def edge_sharpness(image: np.ndarray) -> float:
@@ -228,17 +257,28 @@ def focus_scan(
         f"zone-plate Z {focus:.1f} + offsets {offsets} um leaves its travel [{low}, {high}]",
     )
 
+    plan_args = {
+        "roi": asdict(rois[0]),
+        "defocus_um": offsets,
+        "energy": energy,
+        "dwell_ms": dwell_ms,
+        "step_nm": step_nm,
+    }
+    metadata = _image_md(
+        "focus_scan",
+        beamline,
+        rois,
+        [energy],
+        step_nm,
+        dwell_ms,
+        plan_args,
+        {"defocus_um": offsets} | dict(md or {}),
+        dimensions=[([beamline.scanner.zp_z.name], "primary")],
+    )
+    (roi,) = rois
+
     def plan():
-        yield from bps.open_run(
-            md=_image_md(
-                "focus_scan",
-                rois,
-                [energy],
-                step_nm,
-                dwell_ms,
-                {"defocus_um": offsets} | dict(md or {}),
-            )
-        )
+        yield from bps.open_run(md=metadata)
         yield from bps.mv(beamline.scanner, energy)
         yield from configure_raster(
             beamline, roi.center_x_um, roi.center_y_um, roi.num_x, roi.num_y, step_nm, dwell_ms
@@ -246,8 +286,8 @@ def focus_scan(
         sharpness = []
         for offset in offsets:
             yield from bps.mv(beamline.scanner.zp_z, focus + offset)
-            yield from bps.trigger_and_read([beamline.raster, beamline.scanner])
-            sharpness.append(edge_sharpness(beamline.raster.image.get()))
+            reading = yield from bps.trigger_and_read([beamline.raster, beamline.scanner])
+            sharpness.append(edge_sharpness(reading[beamline.raster.image.name]["value"]))
         best = offsets[int(np.argmax(sharpness))]
         yield from bps.mv(beamline.scanner.zp_z, focus + best)
         yield from bps.close_run()
@@ -280,21 +320,38 @@ def find_particles(
     field = ParticleROI(-1, center_x_um, center_y_um, num_x, num_y)
     mu = ReferenceSpectra.load_default().mu_matrix(energies)
 
+    plan_args = {
+        "center_x_um": center_x_um,
+        "center_y_um": center_y_um,
+        "num_x": num_x,
+        "num_y": num_y,
+        "step_nm": step_nm,
+        "dwell_ms": dwell_ms,
+        "energies": energies,
+        "margin_px": margin_px,
+        "min_thickness_um": min_thickness_um,
+    }
+    metadata = _image_md(
+        "find_particles", beamline, [field], energies, step_nm, dwell_ms, plan_args, md
+    )
+
     def plan():
-        yield from bps.open_run(
-            md=_image_md("find_particles", [field], energies, step_nm, dwell_ms, md)
-        )
+        yield from bps.open_run(md=metadata)
         counts = []
         for energy in energies:
             yield from bps.mv(beamline.scanner, energy)
             yield from configure_raster(
                 beamline, center_x_um, center_y_um, num_x, num_y, step_nm, dwell_ms
             )
-            yield from bps.trigger_and_read(
+            reading = yield from bps.trigger_and_read(
                 [beamline.raster, beamline.scanner], name=field.stream_name()
             )
-            counts.append(beamline.raster.image.get())
-            positions = (beamline.raster.x_positions.get(), beamline.raster.y_positions.get())
+            raster = beamline.raster
+            counts.append(reading[raster.image.name]["value"])
+            positions = (
+                reading[raster.x_positions.name]["value"],
+                reading[raster.y_positions.name]["value"],
+            )
         yield from bps.close_run()
         od = [optical_density(c, blank_mask=blank_region(c)) for c in counts]
         _, thickness = unmix_two_energy(od[0], od[1], mu)

@@ -7,17 +7,20 @@ event per energy to every stream, tagged with its ``frame_index``. All runs of a
 carry the same ``series_id`` and searchable metadata.
 """
 
+import itertools
 import uuid
 from collections.abc import Sequence
+from dataclasses import asdict
 
 import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
 from bluesky.utils import MsgGenerator
 
 from ..devices import Beamline
-from .electrochem import Step, arm_step, run_step, switch_off
+from .electrochem import Step, arm_step, run_step, step_as_dict, switch_off
 from .imaging import FE_L3_ENERGIES_EV, ParticleROI, check_rois, frame_counter, image_particles
-from .records import ElectrochemistryRecorder
+from .metadata import standard_md
+from .records import ELECTROCHEMISTRY_STREAM, ElectrochemistryRecorder
 from .validation import check_energies, check_period, check_positive, eager_plan, is_number, require
 
 OUTER, FRAME = "operando", "frame"
@@ -37,7 +40,6 @@ def operando(
     initial_soc: float | None = None,
     beam_threshold_mA: float = 10.0,
     md: dict | None = None,
-    progress: bool = True,
 ) -> MsgGenerator:
     """Run ``protocol`` while imaging each particle at each energy every ``every_s`` s.
 
@@ -58,7 +60,9 @@ def operando(
     initial_soc : Li fraction of the electrode at the start, if known.
     beam_threshold_mA : ring current below which imaging pauses, mA.
     md : extra start-document metadata for both runs.
-    progress : show a progress bar per step.
+
+    Besides bluesky's standard keys (``plan_args`` as a queue server would send them,
+    ``detectors``, ``hints``), the start documents carry the series as searchable keys.
     """
     energies = check_energies(beamline, energies, count=2)  # what the Li maps are made of
     rois = check_rois(beamline, particles, step_nm, dwell_ms)
@@ -75,6 +79,7 @@ def operando(
     )
     armed = [arm_step(beamline, step) for step in protocol]
     require(len(armed) > 0, "the protocol has no steps")
+    capacity = beamline.config.potentiostat.capacity_Ah
     series = {
         "series_id": str(uuid.uuid4()),
         "sample": sample,
@@ -83,25 +88,51 @@ def operando(
         "pixel_size_nm": step_nm,
         "dwell_ms": dwell_ms,
         "every_s": every_s,
-        "capacity_Ah": beamline.config.potentiostat.capacity_Ah,
-        "c_rates": sorted(
-            {
-                round(a.current_A / beamline.config.potentiostat.capacity_Ah, 6)
-                for a in armed
-                if a.current_A
-            }
-        ),
+        "capacity_Ah": capacity,
+        "c_rates": sorted({round(a.current_A / capacity, 6) for a in armed if a.current_A}),
         "voltage_limits_V": list(beamline.config.potentiostat.voltage_limits_V),
         "initial_soc": initial_soc,
     } | dict(md or {})
-    outer_md = series | {
-        "plan_name": "operando",
-        "protocol": [a.describe() for a in armed],
-        "rois": [vars(r) for r in rois],
+    plan_args = {
+        "beamline": beamline.name,
+        "protocol": [step_as_dict(a.step) for a in armed],
+        "particles": [asdict(r) for r in rois],
+        "energies": energies,
+        "every_s": every_s,
+        "dwell_ms": dwell_ms,
+        "step_nm": step_nm,
+        "sample": sample,
+        "initial_soc": initial_soc,
+        "beam_threshold_mA": beam_threshold_mA,
     }
-    recorder = ElectrochemistryRecorder(beamline.potentiostat, beamline.clock)
+    recorder = ElectrochemistryRecorder(beamline)
+    outer_md = standard_md(
+        "operando",
+        plan_args,
+        [beamline.potentiostat, beamline.raster],
+        [([recorder.log.name + "_time"], ELECTROCHEMISTRY_STREAM)],
+        series | {"protocol": [a.describe() for a in armed], "rois": [asdict(r) for r in rois]},
+    )
+    image_dimensions = [([beamline.scanner.energy.name], r.stream_name()) for r in rois]
     frame = frame_counter()
-    capacity = beamline.config.potentiostat.capacity_Ah
+    passes = itertools.count()
+
+    def image_md(index: int) -> dict:
+        step = armed[index]
+        return standard_md(
+            "operando_images",
+            plan_args,
+            [beamline.raster],
+            image_dimensions,
+            series
+            | {
+                "protocol_step": index,
+                "step_kind": type(step.step).__name__,
+                "step_label": step.label,
+                "direction": step.direction,
+                "c_rate": step.current_A / capacity,
+            },
+        )
 
     class StepImages:
         """The inner image run of one protocol step, opened at its first imaging pass."""
@@ -110,33 +141,18 @@ def operando(
             self.index, self.open = index, False
 
         def tick(self):
-            if not beamline.beam.beam_available(beam_threshold_mA):
-                reason = (
-                    f"ring current {beamline.beam.current.get():.1f} mA < {beam_threshold_mA} mA"
-                )
+            ring_mA = yield from bps.rd(beamline.beam.current)
+            if ring_mA < beam_threshold_mA:
+                reason = f"ring current {ring_mA:.1f} mA < {beam_threshold_mA} mA"
                 yield from bpp.set_run_key_wrapper(recorder.record("beam_lost", reason), OUTER)
                 return
-            step = armed[self.index]
             if not self.open:
                 self.open = True
-                yield from bpp.set_run_key_wrapper(
-                    bps.open_run(
-                        md=series
-                        | {
-                            "plan_name": "operando_images",
-                            "protocol_step": self.index,
-                            "step_kind": type(step.step).__name__,
-                            "step_label": step.label,
-                            "direction": step.direction,
-                            "c_rate": step.current_A / capacity,
-                        }
-                    ),
-                    FRAME,
-                )
+                yield from bpp.set_run_key_wrapper(bps.open_run(md=image_md(self.index)), FRAME)
+            yield from bps.mv(frame, next(passes))
             yield from bpp.set_run_key_wrapper(
                 image_particles(beamline, rois, energies, step_nm, dwell_ms, frame), FRAME
             )
-            frame.put(frame.get() + 1)
 
         def close(self):
             if self.open:
@@ -144,16 +160,13 @@ def operando(
 
     def outer():
         yield from bps.open_run(md=outer_md)
+        yield from recorder.start()
         reasons = []
         for index, step in enumerate(armed):
-            recorder.step = index
+            yield from recorder.set_step(index)
             images = StepImages(index)
             reasons.append(
-                (
-                    yield from run_step(
-                        beamline, step, recorder, every_s, on_tick=images.tick, progress=progress
-                    )
-                )
+                (yield from run_step(beamline, step, recorder, every_s, on_tick=images.tick))
             )
             yield from images.close()
         yield from bps.close_run()

@@ -1,24 +1,14 @@
-"""Soft devices whose readings become the electrochemistry and protocol event streams."""
+"""Plan stubs that record the electrochemistry and the protocol milestones as event streams."""
 
 import bluesky.plan_stubs as bps
 from ophyd import Component as Cpt
 from ophyd import Device, Signal
 
-from ..devices import Clock, Potentiostat
+from ..devices import Beamline
+from ..devices.potentiostat_log import PotentiostatLog
 
 ELECTROCHEMISTRY_STREAM = "electrochemistry"
 PROTOCOL_STREAM = "protocol"
-
-
-class ElectrochemistrySample(Device):
-    """One logged potentiostat reading: log index, time (s), V, A, C, protocol step."""
-
-    index = Cpt(Signal, value=0, kind="hinted")
-    time = Cpt(Signal, value=0.0, kind="hinted")
-    voltage = Cpt(Signal, value=0.0, kind="hinted")
-    current = Cpt(Signal, value=0.0, kind="hinted")
-    charge = Cpt(Signal, value=0.0, kind="hinted")
-    step = Cpt(Signal, value=0, kind="hinted")
 
 
 class ProtocolEvent(Device):
@@ -33,52 +23,54 @@ class ProtocolEvent(Device):
 
 
 class ElectrochemistryRecorder:
-    """Turns the potentiostat's own log into events, each logged reading exactly once."""
+    """Records the potentiostat's own log (each logged reading exactly once, as event pages
+    of the ``electrochemistry`` stream) and protocol milestones (``protocol`` stream).
 
-    def __init__(self, potentiostat: Potentiostat, clock: Clock) -> None:
-        self.potentiostat, self.clock = potentiostat, clock
-        self.sample = ElectrochemistrySample(name="ec")
+    Every method is a plan stub: all device I/O goes through the RunEngine.
+    """
+
+    def __init__(self, beamline: Beamline) -> None:
+        self.beamline = beamline
+        self.log = PotentiostatLog(beamline.potentiostat, name="ec")
         self.milestone = ProtocolEvent(name="protocol")
-        self.next_index = int(potentiostat.log_count.get())
-        self.step = 0
+
+    def start(self):
+        """Inside an open run: declare the stream and start from the next logged reading."""
+        yield from bps.declare_stream(self.log, name=ELECTROCHEMISTRY_STREAM, collect=True)
+        yield from bps.kickoff(self.log, wait=True)
+
+    def set_step(self, index: int):
+        """Tag what follows with protocol step ``index``."""
+        yield from bps.mv(self.log.step, index, self.milestone.step, index)
 
     def collect(self):
-        """Emit every reading logged since the last call (plan stub).
+        """Emit every reading logged since the last call.
 
         Readings the instrument's log overwrote before they were read (a pause longer than
         the log holds) cannot be recovered; the gap is recorded as a ``log gap`` milestone.
         """
-        log = self.potentiostat.read_log(since=self.next_index)
-        if log["index"].size and log["index"][0] > self.next_index:
-            first = int(log["index"][0])
-            yield from self.record(
-                "log gap",
-                f"{first - self.next_index} readings ({self.next_index}-{first - 1}) were "
-                "overwritten in the potentiostat's log before they were read",
-            )
-        for k, index in enumerate(log["index"]):
-            for name in ("time", "voltage", "current", "charge"):
-                getattr(self.sample, name).put(float(log[name][k]))
-            self.sample.index.put(int(index))
-            self.sample.step.put(self.step)
-            yield from bps.create(ELECTROCHEMISTRY_STREAM)
-            yield from bps.read(self.sample)
-            yield from bps.save()
-            self.next_index = int(index) + 1
+        yield from bps.collect(self.log, name=ELECTROCHEMISTRY_STREAM, return_payload=False)
+        gap = yield from bps.rd(self.log.gap)
+        if gap:
+            yield from self.record("log gap", gap)
 
     def record(self, event: str, reason: str = ""):
-        """Emit a protocol milestone (plan stub)."""
-        pstat = self.potentiostat
-        values = {
-            "step": self.step,
-            "event": event,
-            "reason": reason,
-            "time": float(self.clock.time.get()),
-            "voltage": float(pstat.voltage.get()),
-            "charge": float(pstat.charge.get()),
-        }
-        for name, value in values.items():
-            getattr(self.milestone, name).put(value)
-        yield from bps.create(PROTOCOL_STREAM)
-        yield from bps.read(self.milestone)
-        yield from bps.save()
+        """Emit a protocol milestone with the beamline time (s), cell voltage (V) and
+        charge (C) now."""
+        pstat, milestone = self.beamline.potentiostat, self.milestone
+        now = yield from bps.rd(self.beamline.clock.time)
+        voltage = yield from bps.rd(pstat.voltage)
+        charge = yield from bps.rd(pstat.charge)
+        yield from bps.mv(
+            milestone.event,
+            event,
+            milestone.reason,
+            reason,
+            milestone.time,
+            float(now),
+            milestone.voltage,
+            float(voltage),
+            milestone.charge,
+            float(charge),
+        )
+        yield from bps.trigger_and_read([milestone], name=PROTOCOL_STREAM)

@@ -6,11 +6,15 @@ TOML file; the simulated beamline without it) and the catalog from
 ``$STXM_OPERANDO_CATALOG`` (else the config's ``session.catalog``). Plans take the beamline
 by name (``"bl"``) and steps and ROIs as dicts, e.g. ``BPlan("two_energy_image", "bl",
 {"particle_id": 0, "center_x_um": -0.9, "center_y_um": 0.2, "num_x": 34, "num_y": 22})``.
+bluesky's standard plans (``count``, ``scan``, ``rel_scan``, ``list_scan``, ``grid_scan``,
+``mv``, ``mvr``) take the devices under their configured names (``point``, ``scanner``, ...).
 """
 
 import os
 
 from bluesky import RunEngine
+from bluesky.plan_stubs import mv, mvr  # noqa: F401 (plans for the queue server)
+from bluesky.plans import count, grid_scan, list_scan, rel_scan, scan  # noqa: F401
 from bluesky.utils import is_plan
 
 from stxm_operando import plans as _plans
@@ -24,6 +28,7 @@ globals().update(  # every plan of stxm_operando.plans, under its own name
 _config_path = os.environ.get("STXM_OPERANDO_CONFIG")
 config = BeamlineConfig.from_toml(_config_path) if _config_path else BeamlineConfig()
 bl = simulated_beamline(config) if config.session.backend == "sim" else epics_beamline(config)
+globals().update(bl.devices())  # under their configured names, for bluesky's own plans
 catalog = open_catalog(
     os.environ.get("STXM_OPERANDO_CATALOG") or config.session.catalog,
     api_key=os.environ.get(config.session.api_key_env),
