@@ -68,18 +68,42 @@ class StageConfig:
 
 @dataclass(frozen=True)
 class ZonePlateConfig:
-    """Zone plate: diameter (um), outer zone width (nm), Z offset and travel (um), OSA travel."""
+    """Zone plate and order-sorting aperture (OSA): zone-plate diameter (um), outer zone
+    width (nm), Z offset and travel (um); OSA Z and X/Y travel (um); A0, the OSA-to-sample
+    distance (um), its collision minimum and the least zone-plate-to-OSA gap (um)."""
 
     diameter_um: float = 240.0
     outer_zone_nm: float = 25.0
     z_offset_um: float = 0.0
     z_travel_um: Range = (2000.0, 6000.0)
     osa_z_travel_um: Range = (-2000.0, 2000.0)
+    osa_xy_travel_um: Range = (-1000.0, 1000.0)
     z_velocity_um_s: float = 500.0
+    a0_um: float = 500.0
+    min_a0_um: float = 150.0
+    min_zp_osa_gap_um: float = 200.0
 
     def focus_z_um(self, energy_eV: float) -> float:
         """Zone-plate Z that focuses ``energy_eV`` on the nominal sample plane, um."""
         return focal_length_um(energy_eV, self.diameter_um, self.outer_zone_nm) + self.z_offset_um
+
+    def a0_limits_um(self, energy_limits_eV: Range) -> Range:
+        """The A0 range the geometry allows over these energies, um: the OSA no closer to the
+        sample than ``min_a0_um`` and, at the shortest focal length (lowest energy), at
+        least ``min_zp_osa_gap_um`` downstream of the zone plate."""
+        shortest_focus = focal_length_um(
+            min(energy_limits_eV), self.diameter_um, self.outer_zone_nm
+        )
+        return self.min_a0_um, shortest_focus - self.min_zp_osa_gap_um
+
+    def check_a0(self, a0_um: float, energy_limits_eV: Range) -> None:
+        """Raise ValueError unless ``a0_um`` is within ``a0_limits_um``."""
+        low, high = self.a0_limits_um(energy_limits_eV)
+        if not (math.isfinite(a0_um) and low <= a0_um <= high):
+            raise ValueError(
+                f"A0 {a0_um} um is outside [{low:.0f}, {high:.0f}] um: the OSA would hit the "
+                "sample or the zone plate"
+            )
 
     def validate(self, where: str) -> None:
         _require(
@@ -89,7 +113,13 @@ class ZonePlateConfig:
         )
         _check_range(self.z_travel_um, f"{where}.z_travel_um")
         _check_range(self.osa_z_travel_um, f"{where}.osa_z_travel_um")
+        _check_range(self.osa_xy_travel_um, f"{where}.osa_xy_travel_um")
         _require(self.z_velocity_um_s > 0, where, "z_velocity_um_s must be positive")
+        _require(
+            0 <= self.min_a0_um and 0 <= self.min_zp_osa_gap_um,
+            where,
+            "min_a0_um and min_zp_osa_gap_um must not be negative",
+        )
 
 
 @dataclass(frozen=True)
@@ -289,6 +319,10 @@ class BeamlineConfig:
     def validate(self) -> None:
         for f in fields(self):
             getattr(self, f.name).validate(f.name)
+        try:
+            self.zone_plate.check_a0(self.zone_plate.a0_um, self.mono.energy_limits_eV)
+        except ValueError as err:
+            raise ConfigError(f"zone_plate.a0_um: {err}") from None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "BeamlineConfig":

@@ -15,6 +15,7 @@ from .electrochem import (
     overpotential_table,
     state_of_charge,
 )
+from .focus import best_focus, edge_sharpness
 from .kinetics import (
     J0Fit,
     channel_current,
@@ -48,11 +49,13 @@ __all__ = [
     "SurfaceStatistics",
     "align_series",
     "apply_shift",
+    "best_focus",
     "blank_region",
     "c_rate",
     "channel_current",
     "channels",
     "charge_passed_Ah",
+    "edge_sharpness",
     "exchange_current",
     "exchange_current_butler_volmer",
     "fit_j0",

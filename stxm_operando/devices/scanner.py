@@ -3,10 +3,14 @@
 ``scanner.set(energy_eV)`` moves the monochromator and the zone plate (f = D dr E / hc) together
 and returns one status that finishes only when both have arrived. Scan the scanner itself, not
 only ``scanner.energy``, so the zone-plate Z is recorded too.
+
+The focus calibration (``focus_offset``, ``focus_mode``, ``a0``) is kept by the scanner,
+used by every energy move and recorded in the configuration of every run that reads it:
+``focus_scan`` updates ``focus_offset``.
 """
 
 from ophyd import Component as Cpt
-from ophyd import EpicsMotor, PseudoPositioner, PseudoSingle
+from ophyd import EpicsMotor, PseudoPositioner, PseudoSingle, Signal
 from ophyd.pseudopos import pseudo_position_argument, real_position_argument
 from ophyd.utils import LimitError
 
@@ -18,23 +22,54 @@ MOVE_TIMEOUT_S = 120.0
 """An EPICS move that has not finished after this long fails (e.g. the IOC is gone), s."""
 
 
+FOCUS_MODES = ("sample", "osa")
+"""Where the zone plate focuses: on the sample, or on the OSA plane (A0 upstream), as for
+aligning the OSA."""
+
+
+class FocusModeSignal(Signal):
+    """``focus_mode``: one of ``FOCUS_MODES``."""
+
+    def put(self, value, **kwargs) -> None:
+        if value not in FOCUS_MODES:
+            raise ValueError(f"focus_mode must be one of {FOCUS_MODES}, got {value!r}")
+        super().put(value, **kwargs)
+
+
+class A0Signal(Signal):
+    """``a0``: the OSA-to-sample distance (um), within what the geometry allows."""
+
+    def put(self, value, **kwargs) -> None:
+        config = self.parent.config
+        config.zone_plate.check_a0(float(value), config.mono.energy_limits_eV)
+        super().put(float(value), **kwargs)
+
+
 class ZonePlateScanner(PseudoPositioner):
     """Interface shared by both backends. Components (all in eV or um):
 
-    energy (pseudo), mono, zp_z (reals), osa_z, fine_x, fine_y, coarse_x, coarse_y.
+    energy (pseudo), mono, zp_z (reals), osa_z, osa_x, osa_y, fine_x, fine_y, coarse_x,
+    coarse_y; the focus calibration: focus_offset (um of zone-plate Z from the nominal
+    focus, found by ``focus_scan``), focus_mode ("sample" or "osa") and a0 (um).
     """
 
     _real = ("mono", "zp_z")
     energy = Cpt(PseudoSingle, egu="eV", kind="hinted")
+    focus_offset = Cpt(Signal, value=0.0, kind="config")
+    focus_mode = Cpt(FocusModeSignal, value="sample", kind="config")
+    a0 = Cpt(A0Signal, value=0.0, kind="config")
 
     def __init__(self, prefix: str = "", *, config: BeamlineConfig, **kwargs) -> None:
         self.config = config
         super().__init__(prefix, **kwargs)
         self.mono.backlash = config.mono.backlash_eV
+        self.a0.put(config.zone_plate.a0_um)
 
     def focus_z_um(self, energy_eV: float) -> float:
-        """Zone-plate Z that focuses ``energy_eV``, um."""
-        return self.config.zone_plate.focus_z_um(energy_eV)
+        """Zone-plate Z that focuses ``energy_eV`` with the current calibration, um: the
+        nominal focus plus ``focus_offset``, plus ``a0`` when focused on the OSA."""
+        z = self.config.zone_plate.focus_z_um(energy_eV) + self.focus_offset.get()
+        return z + self.a0.get() if self.focus_mode.get() == "osa" else z
 
     def check_value(self, value) -> None:
         energy = value[0] if isinstance(value, tuple | list) else getattr(value, "energy", value)
@@ -60,6 +95,8 @@ class SimZonePlateScanner(WorldReadbacks, ZonePlateScanner):
     mono = Cpt(SimMonochromator)
     zp_z = Cpt(SimAxis, axis="zp_z")
     osa_z = Cpt(SimAxis, axis="osa_z", kind="config")
+    osa_x = Cpt(SimAxis, axis="osa_x", kind="config")
+    osa_y = Cpt(SimAxis, axis="osa_y", kind="config")
     fine_x = Cpt(SimAxis, axis="fine_x")
     fine_y = Cpt(SimAxis, axis="fine_y")
     coarse_x = Cpt(SimAxis, axis="coarse_x")
@@ -77,6 +114,8 @@ class EpicsZonePlateScanner(ZonePlateScanner):
     mono = Cpt(EpicsMonochromator, "Energy", timeout=MOVE_TIMEOUT_S)
     zp_z = Cpt(EpicsMotor, "ZpZ", timeout=MOVE_TIMEOUT_S)
     osa_z = Cpt(EpicsMotor, "OsaZ", kind="config", timeout=MOVE_TIMEOUT_S)
+    osa_x = Cpt(EpicsMotor, "OsaX", kind="config", timeout=MOVE_TIMEOUT_S)
+    osa_y = Cpt(EpicsMotor, "OsaY", kind="config", timeout=MOVE_TIMEOUT_S)
     fine_x = Cpt(EpicsMotor, "FineX", timeout=MOVE_TIMEOUT_S)
     fine_y = Cpt(EpicsMotor, "FineY", timeout=MOVE_TIMEOUT_S)
     coarse_x = Cpt(EpicsMotor, "CoarseX", timeout=MOVE_TIMEOUT_S)

@@ -341,6 +341,8 @@ class StxmIOC(PVGroup):
     energy = SubGroup(MotorAxis, prefix="Energy", axis="energy")
     zp_z = SubGroup(MotorAxis, prefix="ZpZ", axis="zp_z")
     osa_z = SubGroup(MotorAxis, prefix="OsaZ", axis="osa_z")
+    osa_x = SubGroup(MotorAxis, prefix="OsaX", axis="osa_x")
+    osa_y = SubGroup(MotorAxis, prefix="OsaY", axis="osa_y")
     fine_x = SubGroup(MotorAxis, prefix="FineX", axis="fine_x")
     fine_y = SubGroup(MotorAxis, prefix="FineY", axis="fine_y")
     coarse_x = SubGroup(MotorAxis, prefix="CoarseX", axis="coarse_x")
@@ -385,6 +387,8 @@ class StxmIOC(PVGroup):
             self.energy,
             self.zp_z,
             self.osa_z,
+            self.osa_x,
+            self.osa_y,
             self.fine_x,
             self.fine_y,
             self.coarse_x,

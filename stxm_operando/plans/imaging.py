@@ -8,7 +8,13 @@ import numpy as np
 from bluesky.utils import MsgGenerator
 from ophyd import Signal
 
-from ..analysis import optical_density, particle_mask, unmix_two_energy
+from ..analysis import (
+    best_focus,
+    edge_sharpness,
+    optical_density,
+    particle_mask,
+    unmix_two_energy,
+)
 from ..analysis.pipeline import blank_region
 from ..devices import Beamline
 from ..physics.spectra import ReferenceSpectra
@@ -227,13 +233,6 @@ def stack(
     return _image_run("stack", beamline, rois, energies, step_nm, dwell_ms, plan_args, md)
 
 
-def edge_sharpness(image: np.ndarray) -> float:
-    """Focus figure of merit: mean squared gradient of the image normalised by its mean."""
-    image = np.asarray(image, dtype=float)
-    gy, gx = np.gradient(image / max(image.mean(), 1e-12))
-    return float(np.mean(gx**2 + gy**2))
-
-
 @eager_plan
 def focus_scan(
     beamline: Beamline,
@@ -244,8 +243,10 @@ def focus_scan(
     step_nm: float = 40.0,
     md: dict | None = None,
 ) -> MsgGenerator:
-    """Raster a particle at zone-plate Z offsets (um) from the computed focus; return the
-    offset of the sharpest image and leave the zone plate there."""
+    """Raster a particle at zone-plate Z offsets (um) around the current focus; take the
+    sharpest (refined between steps), keep it as the scanner's focus calibration
+    (``focus_offset``, used by every later energy move) and return that calibration, um
+    from the nominal focus."""
     (energy,) = check_energies(beamline, [energy], count=1)
     rois = check_rois(beamline, [roi], step_nm, dwell_ms)
     offsets = [float(d) for d in defocus_um]
@@ -277,21 +278,24 @@ def focus_scan(
     )
     (roi,) = rois
 
+    scanner = beamline.scanner
+
     def plan():
         yield from bps.open_run(md=metadata)
-        yield from bps.mv(beamline.scanner, energy)
+        yield from bps.mv(scanner, energy)
         yield from configure_raster(
             beamline, roi.center_x_um, roi.center_y_um, roi.num_x, roi.num_y, step_nm, dwell_ms
         )
         sharpness = []
         for offset in offsets:
-            yield from bps.mv(beamline.scanner.zp_z, focus + offset)
-            reading = yield from bps.trigger_and_read([beamline.raster, beamline.scanner])
+            yield from bps.mv(scanner.zp_z, focus + offset)
+            reading = yield from bps.trigger_and_read([beamline.raster, scanner])
             sharpness.append(edge_sharpness(reading[beamline.raster.image.name]["value"]))
-        best = offsets[int(np.argmax(sharpness))]
-        yield from bps.mv(beamline.scanner.zp_z, focus + best)
+        calibration = (yield from bps.rd(scanner.focus_offset)) + best_focus(offsets, sharpness)
+        yield from bps.mv(scanner.focus_offset, calibration)
+        yield from bps.mv(scanner, energy)  # the zone plate to the new focus
         yield from bps.close_run()
-        return best
+        return calibration
 
     return plan()
 

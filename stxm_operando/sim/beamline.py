@@ -19,7 +19,7 @@ from ..physics.spectra import ReferenceSpectra
 from .potentiostat import PotentiostatModel
 from .sample import PlacedParticle
 
-AXES = ("energy", "zp_z", "osa_z", "fine_x", "fine_y", "coarse_x", "coarse_y")
+AXES = ("energy", "zp_z", "osa_z", "osa_x", "osa_y", "fine_x", "fine_y", "coarse_x", "coarse_y")
 """Simulated axes: energy in eV, all others in um."""
 
 
@@ -107,6 +107,8 @@ class SimulatedBeamline:
             "energy": c.mono.energy_limits_eV,
             "zp_z": c.zone_plate.z_travel_um,
             "osa_z": c.zone_plate.osa_z_travel_um,
+            "osa_x": c.zone_plate.osa_xy_travel_um,
+            "osa_y": c.zone_plate.osa_xy_travel_um,
             "fine_x": c.stage.fine_travel_um,
             "fine_y": c.stage.fine_travel_um,
             "coarse_x": c.stage.coarse_travel_um,
@@ -120,6 +122,8 @@ class SimulatedBeamline:
             "energy": c.mono.velocity_eV_s,
             "zp_z": c.zone_plate.z_velocity_um_s,
             "osa_z": c.zone_plate.z_velocity_um_s,
+            "osa_x": c.zone_plate.z_velocity_um_s,
+            "osa_y": c.zone_plate.z_velocity_um_s,
             "fine_x": c.stage.fine_velocity_um_s,
             "fine_y": c.stage.fine_velocity_um_s,
             "coarse_x": c.stage.coarse_velocity_um_s,
