@@ -121,3 +121,15 @@ def test_a_hold_reports_its_progress_to_blueskys_progress_bar(epics, capsys):
     assert elapsed == sorted(elapsed) and 0.0 < elapsed[len(elapsed) // 2] < 20.0
     assert elapsed[-1] == 20.0
     assert f"{epics.clock.name}" in capsys.readouterr().out  # drawn by bluesky's bar
+
+
+@pytest.mark.parametrize("backend", ["sim", "epics"])
+def test_both_backends_refuse_the_same_limits_with_the_same_exception(backend, request):
+    """One rule per limit (``stxm_operando.limits``); every refusal is an ophyd LimitError."""
+    bl = request.getfixturevalue(backend)
+    with pytest.raises(LimitError, match="monochromator range"):
+        bl.scanner.set(800.0)
+    with pytest.raises(LimitError, match="beyond the fine stage"):
+        bl.raster.check_raster(45.0, 0.0, 500, 10, 40.0, 1.0)
+    with pytest.raises(LimitError):
+        bl.scanner.fine_x.set(1e6)

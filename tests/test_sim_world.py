@@ -5,8 +5,8 @@ import pytest
 from scipy import ndimage
 
 from stxm_operando.config import BeamlineConfig, ParticleConfig, SimConfig
+from stxm_operando.limits import LimitViolation
 from stxm_operando.sim import SimulatedBeamline
-from stxm_operando.sim.beamline import LimitViolation
 from stxm_operando.sim.potentiostat import ComplianceError, Mode
 
 

@@ -6,8 +6,9 @@ from ophyd import EpicsMotor
 from ophyd.positioner import SoftPositioner
 from ophyd.status import Status
 from ophyd.status import wait as status_wait
-from ophyd.utils import LimitError
 
+from ..limits import check_travel
+from .limits import as_device_limit
 from .sim_signals import world_of
 
 
@@ -36,11 +37,8 @@ class SimAxis(SoftPositioner):
         return world_of(self).positions[self.axis]
 
     def check_value(self, pos: float) -> None:
-        low, high = self.limits
-        if not low <= pos <= high:
-            raise LimitError(
-                f"{self.name}: {pos} {self.egu} is outside its travel [{low}, {high}] {self.egu}"
-            )
+        with as_device_limit():
+            check_travel(self.name, pos, self.limits, self.egu)
 
     def _setup_move(self, position: float, status) -> None:
         self._run_subs(sub_type=self.SUB_START, timestamp=time.time())

@@ -4,15 +4,14 @@ The raster detector runs a whole raster of the fine stage per trigger and yields
 (never one event per pixel) together with the recorded position of every pixel.
 """
 
-import math
-
 import numpy as np
 from ophyd import Component as Cpt
 from ophyd import Device, EpicsSignal, EpicsSignalRO, Signal
 from ophyd.status import Status
-from ophyd.utils import LimitError
 
 from ..config import BeamlineConfig
+from ..limits import check_raster
+from .limits import as_device_limit
 from .sim_signals import world_of
 
 RASTER_SETTINGS = ("center_x", "center_y", "num_x", "num_y", "step", "dwell")
@@ -35,26 +34,10 @@ class RasterDetector(Device):
     def check_raster(
         self, center_x: float, center_y: float, num_x: int, num_y: int, step: float, dwell: float
     ) -> None:
-        """Raise ValueError / LimitError if this raster cannot be done. Units: um, nm, ms."""
-        values = (center_x, center_y, num_x, num_y, step, dwell)
-        if not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
-            raise ValueError(f"raster settings must be finite numbers, got {values}")
-        if int(num_x) != num_x or int(num_y) != num_y or num_x < 1 or num_y < 1:
-            raise ValueError(f"num_x and num_y must be positive integers, got {num_x}, {num_y}")
-        if num_x * num_y > self.config.detector.max_pixels:
-            raise ValueError(
-                f"{num_x} x {num_y} pixels exceeds the detector's {self.config.detector.max_pixels}"
-            )
-        if not (step > 0 and dwell > 0):
-            raise ValueError(f"step ({step} nm) and dwell ({dwell} ms) must be positive")
-        low, high = self.config.stage.fine_travel_um
-        for axis, centre, n in (("x", center_x, num_x), ("y", center_y, num_y)):
-            half = (n - 1) * step / 2e3
-            if centre - half < low or centre + half > high:
-                raise LimitError(
-                    f"raster {axis} from {centre - half:.3f} to {centre + half:.3f}"
-                    f" um is beyond the fine stage travel [{low}, {high}] um"
-                )
+        """Raise DeviceLimitError (a LimitError and a ValueError) if this raster cannot be
+        done. Units: um, nm, ms."""
+        with as_device_limit():
+            check_raster(self.config, center_x, center_y, num_x, num_y, step, dwell)
 
     def configure_raster(
         self, center_x: float, center_y: float, num_x: int, num_y: int, step: float, dwell: float

@@ -12,10 +12,11 @@ used by every energy move and recorded in the configuration of every run that re
 from ophyd import Component as Cpt
 from ophyd import EpicsMotor, PseudoPositioner, PseudoSingle, Signal
 from ophyd.pseudopos import pseudo_position_argument, real_position_argument
-from ophyd.utils import LimitError
 
 from ..config import BeamlineConfig
+from ..limits import check_energy
 from .axes import EpicsMonochromator, SimAxis, SimMonochromator
+from .limits import as_device_limit
 from .sim_signals import WorldReadbacks
 
 MOVE_TIMEOUT_S = 120.0
@@ -73,11 +74,8 @@ class ZonePlateScanner(PseudoPositioner):
 
     def check_value(self, value) -> None:
         energy = value[0] if isinstance(value, tuple | list) else getattr(value, "energy", value)
-        low, high = self.config.mono.energy_limits_eV
-        if not low <= float(energy) <= high:
-            raise LimitError(
-                f"energy {energy} eV is outside the monochromator range [{low}, {high}] eV"
-            )
+        with as_device_limit():
+            check_energy(self.config, float(energy))
         super().check_value(value)
 
     @pseudo_position_argument

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .. import limits
 from ..devices import Beamline
 
 
@@ -86,12 +87,11 @@ def check_energies(
         f"exactly {count} energies are needed, got {len(values)}",
     )
     require(len(set(values)) == len(values), f"energies must be distinct, got {list(values)} eV")
-    low, high = beamline.config.mono.energy_limits_eV
     for energy in values:
-        require(
-            math.isfinite(energy) and low <= energy <= high,
-            f"energy {energy} eV is outside the monochromator range [{low}, {high}] eV",
-        )
+        try:
+            limits.check_energy(beamline.config, energy)
+        except limits.LimitViolation as err:
+            raise PlanArgumentError(str(err)) from None
     return values
 
 
@@ -106,6 +106,6 @@ def check_raster(
 ) -> None:
     """The raster fits the fine stage and the detector (um, px, nm, ms)."""
     try:
-        beamline.raster.check_raster(center_x, center_y, num_x, num_y, step_nm, dwell_ms)
-    except ValueError as err:  # LimitError is a ValueError too
+        limits.check_raster(beamline.config, center_x, center_y, num_x, num_y, step_nm, dwell_ms)
+    except limits.LimitViolation as err:
         raise PlanArgumentError(str(err)) from None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import BeamlineConfig
+from ..limits import check_raster, check_travel
 from ..physics.electrode import Electrode
 from ..physics.optics import probe_sigma_nm
 from ..physics.particle import PlateletModel, PlateletParameters
@@ -21,10 +22,6 @@ from .sample import PlacedParticle
 
 AXES = ("energy", "zp_z", "osa_z", "osa_x", "osa_y", "fine_x", "fine_y", "coarse_x", "coarse_y")
 """Simulated axes: energy in eV, all others in um."""
-
-
-class LimitViolation(ValueError):
-    """A requested position is outside an axis' travel or a raster outside the fine stage."""
 
 
 @dataclass(frozen=True)
@@ -132,12 +129,7 @@ class SimulatedBeamline:
 
     def check_position(self, axis: str, value: float) -> None:
         """Raise LimitViolation if ``value`` is outside the axis travel."""
-        low, high = self.limits(axis)
-        if not (math.isfinite(value) and low <= value <= high):
-            unit = "eV" if axis == "energy" else "um"
-            raise LimitViolation(
-                f"{axis} = {value} {unit} is outside its travel [{low}, {high}] {unit}"
-            )
+        check_travel(axis, value, self.limits(axis), "eV" if axis == "energy" else "um")
 
     def focus_z_um(self, energy_eV: float) -> float:
         """Zone-plate Z that truly focuses this energy on the sample, um."""
@@ -218,21 +210,8 @@ class SimulatedBeamline:
         step_nm: float,
         dwell_ms: float,
     ) -> None:
-        """Raise ValueError / LimitViolation for a raster the instrument cannot do."""
-        if num_x < 1 or num_y < 1 or num_x * num_y > self.config.detector.max_pixels:
-            raise ValueError(
-                f"raster {num_x} x {num_y} pixels: each side must be >= 1 and "
-                f"the total <= {self.config.detector.max_pixels}"
-            )
-        if not (step_nm > 0 and dwell_ms > 0):
-            raise ValueError(f"step ({step_nm} nm) and dwell ({dwell_ms} ms) must be positive")
-        for axis, centre, n in (("fine_x", center_x_um, num_x), ("fine_y", center_y_um, num_y)):
-            half = (n - 1) * step_nm / 2e3
-            for edge in (centre - half, centre + half):
-                try:
-                    self.check_position(axis, edge)
-                except LimitViolation as err:
-                    raise LimitViolation(f"raster reaches beyond the fine stage: {err}") from None
+        """Raise LimitViolation for a raster the instrument cannot do."""
+        check_raster(self.config, center_x_um, center_y_um, num_x, num_y, step_nm, dwell_ms)
 
     def acquire_raster(
         self,

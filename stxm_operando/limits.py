@@ -1,0 +1,70 @@
+"""The instrument's limits, one rule each, used by the simulator, the IOC, both device
+backends and the plans' argument checks alike.
+
+Every check raises ``LimitViolation`` (a ``ValueError``); the devices re-raise it as an
+ophyd ``LimitError`` as well (``devices.DeviceLimitError``), which EPICS motors raise too.
+"""
+
+import math
+import numbers
+
+from .config import BeamlineConfig, Range
+
+
+class LimitViolation(ValueError):
+    """A position, energy or raster beyond what the instrument can do."""
+
+
+def check_travel(axis: str, value: float, limits: Range, unit: str) -> None:
+    """``value`` (in ``unit``) within an axis's travel ``limits``."""
+    low, high = limits
+    if not (isinstance(value, numbers.Real) and math.isfinite(value) and low <= value <= high):
+        raise LimitViolation(
+            f"{axis} = {value} {unit} is outside its travel [{low}, {high}] {unit}"
+        )
+
+
+def check_energy(config: BeamlineConfig, energy_eV: float) -> None:
+    """An energy (eV) the monochromator can reach."""
+    low, high = config.mono.energy_limits_eV
+    if not (isinstance(energy_eV, numbers.Real) and math.isfinite(energy_eV)):
+        raise LimitViolation(f"energy must be a finite number of eV, got {energy_eV!r}")
+    if not low <= energy_eV <= high:
+        raise LimitViolation(
+            f"energy {energy_eV} eV is outside the monochromator range [{low}, {high}] eV"
+        )
+
+
+def check_raster(
+    config: BeamlineConfig,
+    center_x_um: float,
+    center_y_um: float,
+    num_x: int,
+    num_y: int,
+    step_nm: float,
+    dwell_ms: float,
+) -> None:
+    """A raster (centre um, pixels, pixel size nm, dwell ms) the fine stage and the detector
+    can do: whole positive pixel counts within the detector's largest raster, positive step
+    and dwell, every pixel inside the fine stage's travel."""
+    values = (center_x_um, center_y_um, num_x, num_y, step_nm, dwell_ms)
+    if not all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in values
+    ):
+        raise LimitViolation(f"raster settings must be finite numbers, got {values}")
+    if int(num_x) != num_x or int(num_y) != num_y or num_x < 1 or num_y < 1:
+        raise LimitViolation(f"num_x and num_y must be whole numbers >= 1, got {num_x}, {num_y}")
+    if num_x * num_y > config.detector.max_pixels:
+        raise LimitViolation(
+            f"{num_x} x {num_y} pixels exceeds the detector's {config.detector.max_pixels}"
+        )
+    if not (step_nm > 0 and dwell_ms > 0):
+        raise LimitViolation(f"step ({step_nm} nm) and dwell ({dwell_ms} ms) must be positive")
+    low, high = config.stage.fine_travel_um
+    for axis, centre, count in (("x", center_x_um, num_x), ("y", center_y_um, num_y)):
+        half = (count - 1) * step_nm / 2e3
+        if centre - half < low or centre + half > high:
+            raise LimitViolation(
+                f"raster {axis} from {centre - half:.3f} to {centre + half:.3f} um is beyond "
+                f"the fine stage travel [{low}, {high}] um"
+            )
