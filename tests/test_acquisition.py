@@ -1,5 +1,6 @@
 """Acquisition as a microscope operator relies on it, on the simulated backend and over
-Channel Access against the IOC: a focus calibration that persists, ..."""
+Channel Access against the IOC: a focus calibration that persists, plans that know how
+long they take, ..."""
 
 import bluesky.plan_stubs as bps
 import numpy as np
@@ -9,7 +10,17 @@ from conftest import connect_epics, start_ioc, stop_ioc
 
 from stxm_operando.config import BeamlineConfig, SimConfig
 from stxm_operando.devices import simulated_beamline
-from stxm_operando.plans import ParticleROI, focus_scan, two_energy_image
+from stxm_operando.plans import (
+    Galvanostatic,
+    ParticleROI,
+    PlanArgumentError,
+    electrochemistry,
+    focus_scan,
+    operando,
+    two_energy_image,
+)
+from stxm_operando.plans.estimates import imaging_pass_s, raster_corners_um
+from stxm_operando.plans.imaging import frame_counter, image_particles
 
 ROI = ParticleROI(0, -0.9, 0.2, 34, 22)
 SAMPLE_OFF_FOCUS_UM = 3.0
@@ -101,3 +112,58 @@ def test_osa_focus_moves_the_zone_plate_by_a0_and_a0_is_limited():
         bl.scanner.a0.put(low - 1.0)
     with pytest.raises(ValueError, match="focus_mode"):
         bl.scanner.focus_mode.put("detector")
+
+
+TWO_ROIS = [ParticleROI(0, -0.9, 0.2, 34, 22), ParticleROI(1, 1.1, -0.6, 30, 30)]
+
+
+def test_the_imaging_pass_estimate_matches_the_simulated_beamlines_clock():
+    """Every move, overhead and dwell the plan costs is in the estimate: the simulator's
+    clock (travel, backlash, settle, line and image overheads) agrees within 1 %."""
+    bl = simulated_beamline()
+    RE = RunEngine({})
+    energies = (708.2, 710.2)
+    last_pixel = raster_corners_um(1.1, -0.6, 30, 30, 40.0)[1]
+    RE(bps.mv(bl.scanner, energies[-1]))  # where the previous pass left the beamline
+    RE(bps.mv(bl.scanner.fine_x, last_pixel[0], bl.scanner.fine_y, last_pixel[1]))
+    before = bl.world.clock_s
+
+    def one_pass():
+        yield from bps.open_run()
+        yield from image_particles(bl, TWO_ROIS, energies, 40.0, 2.0, frame_counter())
+        yield from bps.close_run()
+
+    RE(one_pass())
+    measured = bl.world.clock_s - before
+    estimate = imaging_pass_s(bl.config, TWO_ROIS, energies, 40.0, 2.0)
+    assert estimate == pytest.approx(measured, rel=0.01)
+    assert measured > 4 * (34 * 22 + 30 * 30) * 2e-3 / 2  # not only the dwell
+
+
+def test_operando_refuses_a_period_too_short_for_its_imaging_pass():
+    bl = simulated_beamline()
+    big = [ParticleROI(k, -0.9 + 3 * k, 0.2, 100, 100) for k in range(2)]
+    with pytest.raises(
+        PlanArgumentError, match=r"takes 8\d\.\d s, longer than every_s = 60"
+    ) as err:
+        operando(bl, [Galvanostatic(c_rate=1.0, until_V=3.0)], big, every_s=60.0, dwell_ms=2.0)
+    message = str(err.value)
+    assert "every_s >= 8" in message and "at most 1 particle" in message
+    assert bl.world.clock_s == 0.0 and not bl.world.potentiostat.output_on  # nothing moved
+    dwell = float(message.split("a dwell <= ")[1].split(" ms")[0])
+    operando(bl, [Galvanostatic(c_rate=1.0, until_V=3.0)], big, every_s=60.0, dwell_ms=dwell)
+
+
+def test_plans_record_how_long_they_will_take():
+    bl = simulated_beamline()
+    RE = RunEngine({}, call_returns_result=True)
+    starts = []
+    RE.subscribe(lambda name, doc: starts.append(doc), "start")
+    before = bl.world.clock_s
+    RE(electrochemistry(bl, [Galvanostatic(c_rate=2.0, until_capacity=0.25)], 30.0))
+    assert starts[-1]["estimated_duration_s"] == pytest.approx(450.0)  # 0.25 h / 2 per h
+    assert bl.world.clock_s - before == pytest.approx(450.0, abs=2.0)  # the instrument's end
+    before = bl.world.clock_s
+    RE(two_energy_image(bl, ROI, dwell_ms=1.0))
+    # from where the beamline was: the first energy move and the stage's move to the ROI too
+    assert starts[-1]["estimated_duration_s"] == pytest.approx(bl.world.clock_s - before, rel=0.01)

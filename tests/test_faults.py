@@ -1,6 +1,7 @@
 """Faults: the IOC dying mid-run, a cutoff mid-image, a full disk, pause and resume; and
 bad input to every command."""
 
+import math
 import os
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from conftest import connect_epics, start_ioc, stop_ioc
 from stxm_operando.devices import simulated_beamline
 from stxm_operando.live_callbacks import OperandoAnalysis
 from stxm_operando.plans import Galvanostatic, ParticleROI, Rest, operando
+from stxm_operando.plans.estimates import imaging_pass_s
 from stxm_operando.replay import replay
 from stxm_operando.storage import Catalog
 
@@ -78,7 +80,8 @@ def test_cutoff_crossed_mid_image_ends_the_step_and_keeps_the_image():
     RE.subscribe(lambda name, doc: docs.append((name, doc)))
     big_slow = ParticleROI(0, -0.9, 0.2, 60, 40)  # 2400 px at 25 ms: 60 s per image
     protocol = [Galvanostatic(c_rate=10.0, until_V=3.2, duration_s=2000.0), Rest(60.0)]
-    result = RE(operando(bl, protocol, [big_slow], every_s=30.0, dwell_ms=25.0))
+    every_s = math.ceil(imaging_pass_s(bl.config, [big_slow], (708.2, 710.2), 40.0, 25.0))
+    result = RE(operando(bl, protocol, [big_slow], every_s=every_s, dwell_ms=25.0))  # no gaps
     reason = result.plan_result[0]
     trip_time = float(reason.rsplit("t = ", 1)[1].split()[0])
     images = [d["data"] for n, d in docs if n == "event" and "raster_image" in d["data"]]

@@ -15,6 +15,7 @@ import bluesky.preprocessors as bpp
 from bluesky.utils import MsgGenerator
 
 from ..devices import Beamline, ComplianceError
+from .estimates import protocol_s
 from .metadata import standard_md
 from .records import ELECTROCHEMISTRY_STREAM, ElectrochemistryRecorder
 from .validation import (
@@ -353,6 +354,7 @@ def electrochemistry(
         {
             "protocol": [a.describe() for a in armed],
             "capacity_Ah": beamline.config.potentiostat.capacity_Ah,
+            "estimated_duration_s": protocol_s(armed, beamline.config.potentiostat.capacity_C),
         }
         | dict(md or {}),
     )

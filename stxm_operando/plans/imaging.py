@@ -18,6 +18,7 @@ from ..analysis import (
 from ..analysis.pipeline import blank_region
 from ..devices import Beamline
 from ..physics.spectra import ReferenceSpectra
+from .estimates import focus_scan_s, imaging_pass_s
 from .metadata import standard_md
 from .validation import (
     PlanArgumentError,
@@ -157,9 +158,30 @@ def image_particles(
             )
 
 
+def open_run_with_estimate(beamline: Beamline, metadata: dict, estimate):
+    """Open a run whose start document says how long it will take (``estimated_duration_s``)
+    from where the beamline is now: ``estimate(energy_eV, (fine_x_um, fine_y_um))``, each
+    None if unknown (plan stub)."""
+    scanner = beamline.scanner
+    energy = yield from bps.rd(scanner.energy, default_value=None)
+    x = yield from bps.rd(scanner.fine_x, default_value=None)
+    y = yield from bps.rd(scanner.fine_y, default_value=None)
+    where = None if x is None or y is None else (x, y)  # None: simulated without a RunEngine
+    md = {"estimated_duration_s": estimate(energy, where)} | metadata
+    return (yield from bps.open_run(md=md))
+
+
+def _pass_estimate(beamline, rois, energies, step_nm, dwell_ms):
+    return lambda energy, xy: imaging_pass_s(
+        beamline.config, rois, energies, step_nm, dwell_ms, start_eV=energy, start_xy=xy
+    )
+
+
 def _image_run(plan_name, beamline, rois, energies, step_nm, dwell_ms, plan_args, md):
-    yield from bps.open_run(
-        md=_image_md(plan_name, beamline, rois, energies, step_nm, dwell_ms, plan_args, md)
+    yield from open_run_with_estimate(
+        beamline,
+        _image_md(plan_name, beamline, rois, energies, step_nm, dwell_ms, plan_args, md),
+        _pass_estimate(beamline, rois, energies, step_nm, dwell_ms),
     )
     yield from image_particles(beamline, rois, energies, step_nm, dwell_ms, frame_counter())
     return (yield from bps.close_run())
@@ -249,6 +271,7 @@ def focus_scan(
     from the nominal focus."""
     (energy,) = check_energies(beamline, [energy], count=1)
     rois = check_rois(beamline, [roi], step_nm, dwell_ms)
+    (roi,) = rois
     offsets = [float(d) for d in defocus_um]
     require(len(offsets) >= 3, "a focus scan needs at least three Z offsets")
     focus = beamline.scanner.focus_z_um(energy)
@@ -276,12 +299,17 @@ def focus_scan(
         {"defocus_um": offsets} | dict(md or {}),
         dimensions=[([beamline.scanner.zp_z.name], "primary")],
     )
-    (roi,) = rois
 
     scanner = beamline.scanner
 
+    def estimate(energy_now: float | None, xy: tuple[float, float] | None) -> float:
+        config = beamline.config
+        return imaging_pass_s(
+            config, rois, [energy], step_nm, dwell_ms, start_eV=energy_now, start_xy=xy
+        ) + focus_scan_s(config, roi, offsets, dwell_ms, images=len(offsets) - 1)
+
     def plan():
-        yield from bps.open_run(md=metadata)
+        yield from open_run_with_estimate(beamline, metadata, estimate)
         yield from bps.mv(scanner, energy)
         yield from configure_raster(
             beamline, roi.center_x_um, roi.center_y_um, roi.num_x, roi.num_y, step_nm, dwell_ms
@@ -340,7 +368,9 @@ def find_particles(
     )
 
     def plan():
-        yield from bps.open_run(md=metadata)
+        yield from open_run_with_estimate(
+            beamline, metadata, _pass_estimate(beamline, [field], energies, step_nm, dwell_ms)
+        )
         counts = []
         for energy in energies:
             yield from bps.mv(beamline.scanner, energy)

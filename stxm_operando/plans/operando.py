@@ -8,6 +8,7 @@ carry the same ``series_id`` and searchable metadata.
 """
 
 import itertools
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -18,10 +19,19 @@ from bluesky.utils import MsgGenerator
 
 from ..devices import Beamline
 from .electrochem import Step, arm_step, run_step, step_as_dict, switch_off
+from .estimates import imaging_pass_s, longest_dwell_ms, protocol_s
 from .imaging import FE_L3_ENERGIES_EV, ParticleROI, check_rois, frame_counter, image_particles
 from .metadata import standard_md
 from .records import ELECTROCHEMISTRY_STREAM, ElectrochemistryRecorder
-from .validation import check_energies, check_period, check_positive, eager_plan, is_number, require
+from .validation import (
+    PlanArgumentError,
+    check_energies,
+    check_period,
+    check_positive,
+    eager_plan,
+    is_number,
+    require,
+)
 
 OUTER, FRAME = "operando", "frame"
 
@@ -79,6 +89,7 @@ def operando(
     )
     armed = [arm_step(beamline, step) for step in protocol]
     require(len(armed) > 0, "the protocol has no steps")
+    check_pass_fits(beamline, rois, energies, step_nm, dwell_ms, every_s)
     capacity = beamline.config.potentiostat.capacity_Ah
     series = {
         "series_id": str(uuid.uuid4()),
@@ -92,6 +103,8 @@ def operando(
         "c_rates": sorted({round(a.current_A / capacity, 6) for a in armed if a.current_A}),
         "voltage_limits_V": list(beamline.config.potentiostat.voltage_limits_V),
         "initial_soc": initial_soc,
+        "estimated_duration_s": protocol_s(armed, beamline.config.potentiostat.capacity_C),
+        "estimated_pass_s": imaging_pass_s(beamline.config, rois, energies, step_nm, dwell_ms),
     } | dict(md or {})
     plan_args = {
         "beamline": beamline.name,
@@ -175,3 +188,25 @@ def operando(
     plan = bpp.set_run_key_wrapper(outer(), OUTER)
     plan = bpp.finalize_wrapper(plan, switch_off(beamline))
     return bpp.rewindable_wrapper(plan, False)
+
+
+def check_pass_fits(beamline: Beamline, rois, energies, step_nm, dwell_ms, every_s) -> None:
+    """An imaging pass of every ROI at every energy must fit in ``every_s``; if it does not,
+    say what would (a longer period, a shorter dwell or fewer particles)."""
+    config = beamline.config
+    pass_s = imaging_pass_s(config, rois, energies, step_nm, dwell_ms)
+    if pass_s <= every_s:
+        return
+    dwell = math.floor(longest_dwell_ms(config, rois, energies, step_nm, every_s) * 1e3) / 1e3
+    fitting = [
+        n
+        for n in range(len(rois), 0, -1)
+        if imaging_pass_s(config, rois[:n], energies, step_nm, dwell_ms) <= every_s
+    ]
+    raise PlanArgumentError(
+        f"an imaging pass of {len(rois)} particle(s) at {len(energies)} energies takes "
+        f"{pass_s:.1f} s, longer than every_s = {every_s:g} s: use every_s >= "
+        f"{math.ceil(pass_s)} s"
+        + (f", a dwell <= {dwell:g} ms" if dwell > 0 else "")
+        + (f", or at most {fitting[0]} particle(s)" if fitting else "")
+    )

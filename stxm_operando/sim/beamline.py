@@ -235,13 +235,19 @@ class SimulatedBeamline:
             jitter = self.config.sim.piezo_jitter_nm / 1e3
             counts = np.empty((num_y, num_x), dtype=np.int64)
             xs, ys = np.empty(counts.shape), np.empty(counts.shape)
+            detector = self.config.detector
+            to_first_pixel = max(  # the piezo moves both axes at once
+                abs(x_line[0] - self.positions["fine_x"]),
+                abs(y_lines[0] - self.positions["fine_y"]),
+            )
+            self.advance(detector.image_overhead_s + to_first_pixel / self.velocity("fine_x"))
             start = self.clock_s
             for row, y in enumerate(y_lines):
                 xs[row] = x_line + jitter * self._rng.standard_normal(num_x)
                 ys[row] = y + jitter * self._rng.standard_normal(num_x)
                 od = self.optical_density(xs[row], ys[row])
                 counts[row] = self._rng.poisson(self.incident_counts(dwell_s) * np.exp(-od))
-                self.advance(num_x * dwell_s)
+                self.advance(num_x * dwell_s + detector.line_overhead_ms / 1e3)
             self.positions["fine_x"], self.positions["fine_y"] = xs[-1, -1], ys[-1, -1]
             return RasterResult(
                 counts,
