@@ -22,6 +22,7 @@ from ophyd.sim import SynSignal
 from stxm_operando.devices import simulated_beamline
 from stxm_operando.live_callbacks import OperandoAnalysis
 from stxm_operando.plans import ParticleROI
+from stxm_operando.plans.dose import DoseTally
 from stxm_operando.plans.imaging import frame_counter, image_particles
 from stxm_operando.replay import replay
 from stxm_operando.storage import Catalog
@@ -31,11 +32,11 @@ ROI = ParticleROI(0, -0.9, 0.2, 40, 30)
 
 
 def frame_pairs(beamline, md):
-    frame = frame_counter()
+    frame, dose = frame_counter(), DoseTally(beamline, [ROI], 40.0)
     yield from bps.open_run(md=md)
-    for _ in range(PAIRS):
-        yield from image_particles(beamline, [ROI], (708.2, 710.2), 40.0, 1.0, frame)
-        frame.put(frame.get() + 1)
+    for index in range(PAIRS):
+        yield from bps.mv(frame, index)
+        yield from image_particles(beamline, [ROI], (708.2, 710.2), 40.0, 1.0, frame, dose)
     yield from bps.close_run()
 
 

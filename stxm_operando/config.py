@@ -244,6 +244,7 @@ class DevicePrefixes:
     point: str = ""
     clock: str = ""
     beam: str = ""
+    shutter: str = ""
 
     def validate(self, where: str) -> None:
         for f in fields(self):
@@ -273,6 +274,7 @@ class DeviceNames:
     point: str = "point"
     clock: str = "clock"
     beam: str = "beam"
+    shutter: str = "shutter"
 
     def validate(self, where: str) -> None:
         names = [getattr(self, f.name) for f in fields(self)]

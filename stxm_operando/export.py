@@ -10,7 +10,7 @@ import numpy as np
 
 from .live_callbacks import OperandoAnalysis
 from .live_callbacks.operando import ElectrochemistryLog
-from .replay import replay, replay_documents
+from .replay import replay, replay_documents, unpacked_documents
 from .storage import Catalog
 
 LOG_QUANTITIES = (("voltage", "V"), ("current", "A"), ("charge", "C"))
@@ -35,7 +35,7 @@ def _collect(
     (Unix time minus beamline clock, s) of a run or series."""
     starts, streams, image_sets = {}, {}, {}
     electrochemistry = ElectrochemistryLog()
-    for name, doc in replay_documents(catalog, uid):
+    for name, doc in unpacked_documents(replay_documents(catalog, uid)):
         if name == "start":
             starts[doc["uid"]] = doc
         elif name == "descriptor":

@@ -68,3 +68,28 @@ def check_raster(
                 f"raster {axis} from {centre - half:.3f} to {centre + half:.3f} um is beyond "
                 f"the fine stage travel [{low}, {high}] um"
             )
+
+
+def stage_placement(
+    config: BeamlineConfig,
+    center_x_um: float,
+    center_y_um: float,
+    num_x: int,
+    num_y: int,
+    step_nm: float,
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Where a raster centred at (x, y) on the sample holder (um) is taken: the coarse
+    stage's position and the raster's centre on the fine stage, um.
+
+    The coarse stage stays at 0 while the raster fits the fine travel there; otherwise it
+    goes to the raster's centre and the fine stage scans around 0. LimitViolation if the
+    coarse travel cannot reach it or the raster is larger than the fine travel.
+    """
+    try:
+        check_raster(config, center_x_um, center_y_um, num_x, num_y, step_nm, 1.0)
+        return (0.0, 0.0), (center_x_um, center_y_um)
+    except LimitViolation:
+        check_travel("coarse_x", center_x_um, config.stage.coarse_travel_um, "um")
+        check_travel("coarse_y", center_y_um, config.stage.coarse_travel_um, "um")
+        check_raster(config, 0.0, 0.0, num_x, num_y, step_nm, 1.0)
+        return (center_x_um, center_y_um), (0.0, 0.0)

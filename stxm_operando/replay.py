@@ -1,7 +1,9 @@
 """Replay stored runs through the same callbacks that ran live."""
 
 import heapq
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+
+from event_model import unpack_event_page
 
 from .storage import Catalog
 
@@ -35,6 +37,17 @@ def replay_documents(catalog: Catalog, uid: str) -> Iterator[tuple[str, dict]]:
     """
     runs = [sorted(catalog.documents(run), key=_order) for run in series_uids(catalog, uid)]
     yield from heapq.merge(*runs, key=_time)
+
+
+def unpacked_documents(
+    documents: Iterable[tuple[str, dict]],
+) -> Iterator[tuple[str, dict]]:
+    """The documents with each event page given as its events."""
+    for name, doc in documents:
+        if name == "event_page":
+            yield from (("event", event) for event in unpack_event_page(doc))
+        else:
+            yield name, doc
 
 
 def replay(catalog: Catalog, uid: str, *callbacks: Callback) -> int:

@@ -17,9 +17,9 @@ BANNER = """stxm-operando session ({backend} beamline)
   devices : {devices}
   RE      : RunEngine, storing into {catalog}{publish}
   live    : `live` (OperandoAnalysis, off the RunEngine thread): live.summary(), live.frames
-  plans   : find_particles, two_energy_image, stack, focus_scan, galvanostatic, rest,
-            hold_potential, electrochemistry, operando (+ Galvanostatic, Rest, HoldPotential,
-            ParticleROI)
+  plans   : find_particles, two_energy_image, stack, focus_scan, point_spectrum,
+            line_spectrum, galvanostatic, rest, hold_potential, electrochemistry, operando
+            (+ Galvanostatic, Rest, HoldPotential, ParticleROI, EnergyRegion)
   analysis: `an` (stxm_operando.analysis); `catalog.search(sample=...)`, `bl` (all devices)
 example : rois = RE(find_particles(bl)).plan_result
           RE(operando(bl, [Galvanostatic(c_rate=4, until_V=3.0), Rest(600)], rois))"""

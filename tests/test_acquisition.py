@@ -1,6 +1,7 @@
 """Acquisition as a microscope operator relies on it, on the simulated backend and over
 Channel Access against the IOC: a focus calibration that persists, plans that know how
-long they take, ..."""
+long they take, a shutter open only while counting and the dose it let through, spectra
+that find the reference peaks, and particles anywhere on the sample holder."""
 
 import bluesky.plan_stubs as bps
 import numpy as np
@@ -8,17 +9,23 @@ import pytest
 from bluesky import RunEngine
 from conftest import connect_epics, start_ioc, stop_ioc
 
-from stxm_operando.config import BeamlineConfig, SimConfig
+from stxm_operando.config import BeamlineConfig, ParticleConfig, SimConfig
 from stxm_operando.devices import simulated_beamline
 from stxm_operando.plans import (
+    EnergyRegion,
     Galvanostatic,
     ParticleROI,
     PlanArgumentError,
+    Rest,
     electrochemistry,
+    find_particles,
     focus_scan,
+    line_spectrum,
     operando,
+    point_spectrum,
     two_energy_image,
 )
+from stxm_operando.plans.dose import DoseTally
 from stxm_operando.plans.estimates import imaging_pass_s, raster_corners_um
 from stxm_operando.plans.imaging import frame_counter, image_particles
 
@@ -91,7 +98,11 @@ def test_the_focus_calibration_is_recorded_with_every_image():
     RE.subscribe(lambda name, doc: descriptors.append(doc), "descriptor")
     RE(bps.mv(bl.scanner.focus_offset, 2.5))
     RE(two_energy_image(bl, ROI, dwell_ms=0.2))
-    (configuration,) = [d["configuration"][bl.scanner.name]["data"] for d in descriptors]
+    (configuration,) = [
+        d["configuration"][bl.scanner.name]["data"]
+        for d in descriptors
+        if d["name"] == "particle_0"
+    ]
     assert configuration[f"{bl.scanner.name}_focus_offset"] == 2.5
     assert configuration[f"{bl.scanner.name}_focus_mode"] == "sample"
     assert configuration[f"{bl.scanner.name}_a0"] == bl.config.zone_plate.a0_um
@@ -130,7 +141,8 @@ def test_the_imaging_pass_estimate_matches_the_simulated_beamlines_clock():
 
     def one_pass():
         yield from bps.open_run()
-        yield from image_particles(bl, TWO_ROIS, energies, 40.0, 2.0, frame_counter())
+        dose = DoseTally(bl, TWO_ROIS, 40.0)
+        yield from image_particles(bl, TWO_ROIS, energies, 40.0, 2.0, frame_counter(), dose)
         yield from bps.close_run()
 
     RE(one_pass())
@@ -167,3 +179,155 @@ def test_plans_record_how_long_they_will_take():
     RE(two_energy_image(bl, ROI, dwell_ms=1.0))
     # from where the beamline was: the first energy move and the stage's move to the ROI too
     assert starts[-1]["estimated_duration_s"] == pytest.approx(bl.world.clock_s - before, rel=0.01)
+
+
+def dose_events(documents) -> list[dict]:
+    """The ``dose`` stream's events: a particle's totals for a run each."""
+    streams = {d["uid"]: d["name"] for n, d in documents if n == "descriptor"}
+    return [d["data"] for n, d in documents if n == "event" and streams[d["descriptor"]] == "dose"]
+
+
+def test_the_shutter_opens_only_for_images_and_the_dose_is_recorded():
+    bl = simulated_beamline()
+    RE = RunEngine({}, call_returns_result=True)
+    documents = []
+    RE.subscribe(lambda name, doc: documents.append((name, doc)))
+    protocol = [Galvanostatic(c_rate=2.0, duration_s=300.0), Rest(120.0)]
+    RE(operando(bl, protocol, TWO_ROIS, every_s=60.0, dwell_ms=1.0))
+    images = [d["data"] for n, d in documents if n == "event" and "raster_image" in d["data"]]
+    openings = list(bl.world.shutter.openings)
+    assert len(openings) == len(images) == 2 * 2 * 7  # one opening per image, 7 passes
+    for (opened, closed), image in zip(openings, images, strict=True):
+        assert opened <= image["raster_start_time"] and closed == image["raster_end_time"]
+        assert closed - opened < 2.0  # the holds between passes (~55 s) are in the dark
+    assert not bl.world.shutter.is_open
+    # the dose stream of each image run adds up what the shutter let through
+    doses = dose_events(documents)
+    assert len(doses) == 2 * 2  # each particle's totals in each step's image run
+    exposure = sum(d["dose_exposure"] for d in doses)
+    assert exposure == pytest.approx(sum(c - o for o, c in openings), rel=1e-9)
+    rate = bl.config.detector.i0_rate_hz  # photons/s at full beam: the flux
+    for dose in doses:
+        assert dose["dose_photons"] == pytest.approx(dose["dose_exposure"] * rate)
+        assert dose["dose_gray"] > 0
+
+
+FE_L3_REGIONS = [
+    EnergyRegion(700.0, 706.0, 2.0, 2.0),  # pre-edge: coarse
+    EnergyRegion(706.2, 712.0, 0.2, 2.0),  # the L3 edge: fine
+    {"start_eV": 713.0, "stop_eV": 719.0, "step_eV": 1.5, "dwell_ms": 2.0},  # as a dict
+]
+
+
+def reference_peaks_eV() -> tuple[float, float]:
+    """The shipped reference spectra's Fe L3 maxima (LiFePO4, FePO4), on a 0.01 eV grid."""
+    from stxm_operando.physics.spectra import ReferenceSpectra
+
+    spectra = ReferenceSpectra.load_default()
+    grid = np.arange(700.0, 720.0, 0.01)
+    mu = np.array([spectra.mu(e) for e in grid])
+    return float(grid[mu[:, 0].argmax()]), float(grid[mu[:, 1].argmax()])
+
+
+def lithiated_and_delithiated_platelets() -> BeamlineConfig:
+    return BeamlineConfig(
+        sim=SimConfig(
+            drift_nm_per_min=0.0,
+            particles=(
+                ParticleConfig(center_um=(-1.0, 0.0), x0=0.98),  # LiFePO4
+                ParticleConfig(center_um=(1.0, 0.0), x0=0.02),  # FePO4
+            ),
+        )
+    )
+
+
+def test_a_line_spectrum_across_two_phases_finds_the_reference_peaks():
+    bl = simulated_beamline(lithiated_and_delithiated_platelets())
+    RE = RunEngine({}, call_returns_result=True)
+    events = []
+    RE.subscribe(lambda name, doc: events.append(doc["data"]), "event")
+    RE(line_spectrum(bl, 0.0, 0.0, 80, FE_L3_REGIONS))
+    spectra = [e for e in events if "raster_image" in e]
+    energies = np.array([e["raster_energy"] for e in spectra])
+    assert len(energies) == 4 + 30 + 5 and np.all(np.diff(energies) > 0)
+    od = np.array([-np.log(np.asarray(e["raster_image"])[0] / e["raster_i0"]) for e in spectra])
+    x = np.asarray(spectra[0]["raster_x_positions"])[0]
+    lfp_peak, fp_peak = reference_peaks_eV()
+    for side, peak in ((x < -0.7, lfp_peak), (x > 0.7, fp_peak)):
+        particle = od[:, side].mean(axis=1)
+        assert energies[particle.argmax()] == pytest.approx(peak, abs=0.2)  # one step
+
+
+def test_a_point_spectrum_on_a_lithiated_platelet_peaks_at_the_fe2_line():
+    bl = simulated_beamline(lithiated_and_delithiated_platelets())
+    RE = RunEngine({}, call_returns_result=True)
+    events = []
+    RE.subscribe(lambda name, doc: events.append(doc["data"]), "event")
+    RE(point_spectrum(bl, -1.0, 0.0, FE_L3_REGIONS))
+    energies = np.array([e["scanner_energy"] for e in events if "point_counts" in e])
+    counts = np.array([e["point_counts"] for e in events if "point_counts" in e])
+    assert energies[counts.argmin()] == pytest.approx(reference_peaks_eV()[0], abs=0.2)
+    with pytest.raises(PlanArgumentError, match="rise without overlapping"):
+        point_spectrum(bl, 0.0, 0.0, [EnergyRegion(705, 710, 1, 1), EnergyRegion(709, 712, 1, 1)])
+
+
+def far_apart_platelets() -> BeamlineConfig:
+    return BeamlineConfig(
+        sim=SimConfig(
+            particles=(
+                ParticleConfig(center_um=(-0.9, 0.2), angle_deg=15.0),
+                ParticleConfig(center_um=(300.0, -0.4), angle_deg=-20.0),  # 300 um away
+            )
+        )
+    )
+
+
+def test_two_particles_300_um_apart_are_imaged_in_one_operando_run():
+    """The fine stage reaches +/-50 um: the coarse stage brings each particle within it."""
+    bl = simulated_beamline(far_apart_platelets())
+    far = [ParticleROI(0, -0.9, 0.2, 34, 22), ParticleROI(1, 300.0, -0.4, 34, 22)]
+    RE = RunEngine({}, call_returns_result=True)
+    documents = []
+    RE.subscribe(lambda name, doc: documents.append((name, doc)))
+    protocol = [Galvanostatic(c_rate=2.0, duration_s=180.0)]
+    RE(operando(bl, protocol, far, every_s=60.0, dwell_ms=1.0))
+    streams = {d["uid"]: d["name"] for n, d in documents if n == "descriptor"}
+    for particle in (0, 1):
+        images = [
+            d["data"]
+            for n, d in documents
+            if n == "event" and streams[d["descriptor"]] == f"particle_{particle}"
+        ]
+        assert len(images) == 2 * 3  # two energies, three passes
+        for image in images:  # the platelet is in every image, not empty membrane
+            counts = np.asarray(image["raster_image"], dtype=float)
+            assert counts.min() < 0.6 * image["raster_i0"]
+            assert counts.max() > 0.8 * image["raster_i0"]  # and so is the blank around it
+    (start,) = [d for n, d in documents if n == "start" and d["plan_name"] == "operando"]
+    assert start["estimated_pass_s"] == pytest.approx(
+        imaging_pass_s(bl.config, far, (708.2, 710.2), 40.0, 1.0)
+    )
+    # found by find_particles too, in sample-holder coordinates
+    rois = RE(
+        find_particles(bl, center_x_um=300.0, center_y_um=0.0, num_x=60, num_y=60)
+    ).plan_result
+    (roi,) = rois
+    assert (roi.center_x_um, roi.center_y_um) == pytest.approx((300.0, -0.4), abs=0.1)
+
+
+def test_a_particle_300_um_away_is_imaged_over_channel_access(tmp_path):
+    config_file = tmp_path / "beamline.toml"
+    config_file.write_text(
+        "[[sim.particles]]\ncenter_um = [-0.9, 0.2]\n[[sim.particles]]\ncenter_um = [300.0, -0.4]\n"
+    )
+    process = start_ioc("FAR:", speed=200.0, config=config_file)
+    try:
+        bl = connect_epics("FAR:", process)
+        RE, images = recording_engine()
+        RE(two_energy_image(bl, ParticleROI(1, 300.0, -0.4, 34, 22), dwell_ms=1.0))
+        assert bl.scanner.coarse_x.position == pytest.approx(300.0)
+        for image in images[-2:]:
+            counts = np.asarray(image["raster_image"], dtype=float)
+            assert counts.min() < 0.6 * image["raster_i0"] < counts.max()
+    finally:
+        stop_ioc(process)

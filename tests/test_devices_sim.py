@@ -103,7 +103,10 @@ def test_raster_detector_gives_one_event_per_image_with_positions(sim, RE):
     assert np.mean(ys) == pytest.approx(0.2, abs=0.01)
     assert np.min(image) < 0.5 * events[0]["data"]["raster_i0"]  # the particle is there
     times = [e["data"]["raster_start_time"] for e in events]
-    assert np.allclose(np.diff(times), 32 * 24 * 1e-3)
+    detector, stage = sim.config.detector, sim.config.stage
+    flyback = 31 * 0.04 / stage.fine_velocity_um_s  # last pixel to first, along x
+    per_image = 24 * (32 * 1e-3 + detector.line_overhead_ms / 1e3) + detector.image_overhead_s
+    assert np.allclose(np.diff(times), per_image + flyback)
 
 
 def test_scanning_the_scanner_records_zone_plate(sim, RE):

@@ -133,3 +133,32 @@ def test_both_backends_refuse_the_same_limits_with_the_same_exception(backend, r
         bl.raster.check_raster(45.0, 0.0, 500, 10, 40.0, 1.0)
     with pytest.raises(LimitError):
         bl.scanner.fine_x.set(1e6)
+
+
+def test_the_shutter_over_channel_access_gates_each_image_and_reports_the_dose(epics):
+    from bluesky import RunEngine
+
+    from stxm_operando.plans import ParticleROI, two_energy_image
+
+    RE = RunEngine({}, context_managers=[])
+    documents = []
+    RE.subscribe(lambda name, doc: documents.append((name, doc)))
+    RE(two_energy_image(epics, ParticleROI(3, -0.9, 0.2, 20, 12), dwell_ms=1.0))
+    streams = {d["uid"]: d["name"] for n, d in documents if n == "descriptor"}
+    images = [
+        d["data"] for n, d in documents if n == "event" and streams[d["descriptor"]] != "dose"
+    ]
+    (dose,) = [
+        d["data"] for n, d in documents if n == "event" and streams[d["descriptor"]] == "dose"
+    ]
+    for image in images:  # each image's own opening covers its counting
+        assert image["shutter_exposure"] >= image["raster_end_time"] - image["raster_start_time"]
+        assert image["shutter_is_open"] == 0  # closed again when the image is read
+    assert epics.shutter.is_open.get() == 0
+    counting = sum(i["raster_end_time"] - i["raster_start_time"] for i in images)
+    assert counting <= dose["dose_exposure"] < counting + 2 * 0.2  # + overheads, flyback
+    assert dose["dose_photons"] == pytest.approx(dose["dose_exposure"] * 1e7)  # i0 rate
+    epics.shutter.set("open").wait(5)
+    assert epics.shutter.is_open.get() == 1
+    epics.shutter.set("auto").wait(5)
+    assert epics.shutter.is_open.get() == 0

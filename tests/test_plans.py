@@ -179,7 +179,8 @@ def test_operando_validates_everything_before_anything_moves(sim):
     positions, clock = dict(sim.world.positions), sim.world.clock_s
     bad_calls = [
         dict(energies=(708.2, 725.0)),
-        dict(particles=[ParticleROI(0, 49.0, 0.0, 200, 10)]),
+        dict(particles=[ParticleROI(0, 6000.0, 0.0, 200, 10)]),  # beyond the coarse stage
+        dict(particles=[ParticleROI(0, 0.0, 0.0, 3000, 10)]),  # 120 um: beyond the fine
         dict(particles=[ROI, ROI]),
         dict(particles=[]),
         dict(protocol=[Galvanostatic(c_rate=50.0, duration_s=10)]),

@@ -18,6 +18,7 @@ from .detectors import (
 )
 from .potentiostat import ComplianceError, EpicsPotentiostat, Mode, Potentiostat, SimPotentiostat
 from .scanner import EpicsZonePlateScanner, SimZonePlateScanner, ZonePlateScanner
+from .shutter import EpicsShutter, Shutter, SimShutter
 
 __all__ = [
     "BeamMonitor",
@@ -29,16 +30,19 @@ __all__ = [
     "EpicsPointDetector",
     "EpicsPotentiostat",
     "EpicsRasterDetector",
+    "EpicsShutter",
     "EpicsZonePlateScanner",
     "Mode",
     "PointDetector",
     "Potentiostat",
     "RasterDetector",
+    "Shutter",
     "SimBeamMonitor",
     "SimClock",
     "SimPointDetector",
     "SimPotentiostat",
     "SimRasterDetector",
+    "SimShutter",
     "SimZonePlateScanner",
     "ZonePlateScanner",
     "epics_beamline",

@@ -18,6 +18,7 @@ from .detectors import (
 )
 from .potentiostat import EpicsPotentiostat, Potentiostat, SimPotentiostat
 from .scanner import EpicsZonePlateScanner, SimZonePlateScanner, ZonePlateScanner
+from .shutter import EpicsShutter, Shutter, SimShutter
 
 PV_GROUPS = {
     "scanner": "",
@@ -26,11 +27,12 @@ PV_GROUPS = {
     "point": "Point:",
     "clock": "Clock:",
     "beam": "Beam:",
+    "shutter": "Shutter:",
 }
 """PV prefix of each device, appended to the beamline prefix (see README, PV layout)."""
 
 
-READ_ON_SNAPSHOT = ("scanner", "potentiostat", "clock", "beam")
+READ_ON_SNAPSHOT = ("scanner", "potentiostat", "clock", "beam", "shutter")
 """Devices whose readings make up a reading of the whole beamline (no detectors)."""
 
 
@@ -48,6 +50,7 @@ class Beamline:
     point: PointDetector
     clock: Clock
     beam: BeamMonitor
+    shutter: Shutter
     config: BeamlineConfig
     world: SimulatedBeamline | None = None
     name: str = "bl"
@@ -83,6 +86,7 @@ def simulated_beamline(
         point=SimPointDetector(world=world, name=names.point),
         clock=SimClock(world=world, name=names.clock),
         beam=SimBeamMonitor(world=world, name=names.beam),
+        shutter=SimShutter(world=world, name=names.shutter),
         config=world.config,
         world=world,
     )
@@ -110,6 +114,7 @@ def epics_beamline(
         "point": EpicsPointDetector(pv("point"), name=names.point),
         "clock": EpicsClock(pv("clock"), name=names.clock),
         "beam": EpicsBeamMonitor(pv("beam"), name=names.beam),
+        "shutter": EpicsShutter(pv("shutter"), name=names.shutter),
     }
     for device in devices.values():
         device.wait_for_connection(timeout=timeout)

@@ -17,6 +17,7 @@ from caproto.server import PVGroup, SubGroup, pvproperty
 from ..config import BeamlineConfig
 from ..sim import SimulatedBeamline
 from ..sim.potentiostat import Mode
+from .shutter import ShutterPVs
 
 log = logging.getLogger(__name__)
 
@@ -352,6 +353,7 @@ class StxmIOC(PVGroup):
     point = SubGroup(PointPVs, prefix="Point:")
     clock = SubGroup(ClockPVs, prefix="Clock:")
     beam = SubGroup(BeamPVs, prefix="Beam:")
+    shutter = SubGroup(ShutterPVs, prefix="Shutter:")
 
     motion_latency_s = 0.02
 
@@ -383,6 +385,7 @@ class StxmIOC(PVGroup):
         await self.clock.time.write(self.world.clock_s, verify_value=False)
         await self.potentiostat.publish()
         await self.beam.publish()
+        await self.shutter.publish()
         for axis in (
             self.energy,
             self.zp_z,

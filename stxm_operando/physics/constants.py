@@ -11,8 +11,13 @@ FARADAY_C_MOL = 96485.33212
 
 ROOM_TEMPERATURE_K = 298.15
 
-LFP_SITE_DENSITY_MOL_CM3 = 3.60 / 157.76
-"""Li sites per volume of LiFePO4 (density 3.60 g/cm3, molar mass 157.76 g/mol), mol/cm3."""
+JOULE_PER_EV = 1.602176634e-19
+
+LFP_DENSITY_G_CM3 = 3.60
+"""Density of LiFePO4, g/cm3."""
+
+LFP_SITE_DENSITY_MOL_CM3 = LFP_DENSITY_G_CM3 / 157.76
+"""Li sites per volume of LiFePO4 (molar mass 157.76 g/mol), mol/cm3."""
 
 REFERENCE_OCV_V = 3.428
 """Overpotential reference, V vs Li: as the paper defines it, the middle of the 0.2C

@@ -14,19 +14,21 @@ from .electrochem import (
     rest,
     switch_off_on_halt,
 )
+from .find import find_particles
 from .imaging import (
     FE_L3_ENERGIES_EV,
     ParticleROI,
-    find_particles,
     focus_scan,
     stack,
     two_energy_image,
 )
 from .operando import operando
+from .spectra import EnergyRegion, line_spectrum, point_spectrum
 from .validation import PlanArgumentError
 
 __all__ = [
     "FE_L3_ENERGIES_EV",
+    "EnergyRegion",
     "Galvanostatic",
     "HoldPotential",
     "ParticleROI",
@@ -37,7 +39,9 @@ __all__ = [
     "focus_scan",
     "galvanostatic",
     "hold_potential",
+    "line_spectrum",
     "operando",
+    "point_spectrum",
     "rest",
     "stack",
     "switch_off_on_halt",

@@ -11,6 +11,7 @@ import itertools
 from collections.abc import Sequence
 
 from ..config import BeamlineConfig
+from ..limits import stage_placement
 
 
 def energy_move_s(config: BeamlineConfig, from_eV: float, to_eV: float) -> float:
@@ -25,6 +26,15 @@ def energy_move_s(config: BeamlineConfig, from_eV: float, to_eV: float) -> float
     zone_plate = config.zone_plate
     zp_travel = abs(zone_plate.focus_z_um(to_eV) - zone_plate.focus_z_um(from_eV))
     return mono_s + zp_travel / zone_plate.z_velocity_um_s
+
+
+def energy_series_s(
+    config: BeamlineConfig, start_eV: float | None, energies: Sequence[float]
+) -> float:
+    """Stepping the energy through ``energies`` (eV) from ``start_eV`` (the first energy
+    if unknown), s."""
+    moves = [energies[0] if start_eV is None else start_eV, *energies]
+    return sum(energy_move_s(config, a, b) for a, b in itertools.pairwise(moves))
 
 
 def raster_corners_um(
@@ -55,21 +65,31 @@ def imaging_pass_s(
     start_xy: tuple[float, float] | None = None,
 ) -> float:
     """One imaging pass: at each energy, a raster of each ROI (``ParticleROI``-like:
-    center_x_um, center_y_um, num_x, num_y), s.
+    center_x_um, center_y_um on the sample holder, num_x, num_y), the coarse stage moving
+    between ROIs beyond the fine stage's reach, s.
 
     ``start_eV`` and ``start_xy`` (um) are where the monochromator and the fine stage start;
-    by default where the last pass ended, as in the passes of ``operando`` after the first.
+    by default where the last pass ended (the coarse stage too), as in the passes of
+    ``operando`` after the first. Given a start, the coarse stage's first move (if any) is
+    not counted.
     """
     energy = energies[-1] if start_eV is None else start_eV
     position = start_xy
+    placements = [
+        stage_placement(config, r.center_x_um, r.center_y_um, r.num_x, r.num_y, step_nm)
+        for r in rois
+    ]
+    coarse = placements[-1][0] if start_eV is None else None
     total = 0.0
     for next_energy in energies:
         total += energy_move_s(config, energy, next_energy)
         energy = next_energy
-        for roi in rois:
-            first, last = raster_corners_um(
-                roi.center_x_um, roi.center_y_um, roi.num_x, roi.num_y, step_nm
-            )
+        for roi, (roi_coarse, (fine_x, fine_y)) in zip(rois, placements, strict=True):
+            if coarse is not None and roi_coarse != coarse:  # one axis after the other
+                distance = abs(roi_coarse[0] - coarse[0]) + abs(roi_coarse[1] - coarse[1])
+                total += distance / config.stage.coarse_velocity_um_s
+            coarse = roi_coarse
+            first, last = raster_corners_um(fine_x, fine_y, roi.num_x, roi.num_y, step_nm)
             if position is not None:
                 distance = max(abs(first[0] - position[0]), abs(first[1] - position[1]))
                 total += distance / config.stage.fine_velocity_um_s

@@ -4,27 +4,22 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import bluesky.plan_stubs as bps
-import numpy as np
 from bluesky.utils import MsgGenerator
 from ophyd import Signal
 
 from ..analysis import (
     best_focus,
     edge_sharpness,
-    optical_density,
-    particle_mask,
-    unmix_two_energy,
 )
-from ..analysis.pipeline import blank_region
 from ..devices import Beamline
-from ..physics.spectra import ReferenceSpectra
+from ..limits import stage_placement
+from .dose import DoseTally
 from .estimates import focus_scan_s, imaging_pass_s
 from .metadata import standard_md
 from .validation import (
     PlanArgumentError,
     check_count,
     check_energies,
-    check_positive,
     check_raster,
     eager_plan,
     is_count,
@@ -100,6 +95,18 @@ def check_rois(
     return rois
 
 
+def go_to_raster(beamline: Beamline, roi: ParticleROI, step_nm: float, dwell_ms: float):
+    """Bring ``roi`` (centred in sample-holder coordinates, um) within the fine stage's
+    reach, moving the coarse stage if it must (``limits.stage_placement``), and write its
+    raster (plan stub)."""
+    (coarse_x, coarse_y), (fine_x, fine_y) = stage_placement(
+        beamline.config, roi.center_x_um, roi.center_y_um, roi.num_x, roi.num_y, step_nm
+    )
+    scanner = beamline.scanner
+    yield from bps.mv(scanner.coarse_x, coarse_x, scanner.coarse_y, coarse_y)
+    yield from configure_raster(beamline, fine_x, fine_y, roi.num_x, roi.num_y, step_nm, dwell_ms)
+
+
 def configure_raster(
     beamline: Beamline,
     center_x_um: float,
@@ -139,23 +146,23 @@ def image_particles(
     step_nm: float,
     dwell_ms: float,
     frame: Signal,
+    dose: DoseTally,
 ):
     """Inside an open run: at each energy, one raster per ROI, into that ROI's stream.
 
     Each event holds the whole image with each pixel's recorded position, the energy and
-    zone-plate Z, the potentiostat readings, the beamline clock and ``frame`` (the imaging
-    pass, shared by the images of all energies; the same signal for the whole run).
+    zone-plate Z, the potentiostat readings, the beamline clock, the shutter's exposure
+    (added to ``dose``) and ``frame`` (the imaging pass, shared by the images of all
+    energies; the same signal for the whole run).
     """
+    devices = [beamline.raster, beamline.scanner, beamline.potentiostat, beamline.clock]
+    devices += [beamline.shutter, frame]
     for energy in energies:
         yield from bps.mv(beamline.scanner, energy)
         for roi in rois:
-            yield from configure_raster(
-                beamline, roi.center_x_um, roi.center_y_um, roi.num_x, roi.num_y, step_nm, dwell_ms
-            )
-            yield from bps.trigger_and_read(
-                [beamline.raster, beamline.scanner, beamline.potentiostat, beamline.clock, frame],
-                name=roi.stream_name(),
-            )
+            yield from go_to_raster(beamline, roi, step_nm, dwell_ms)
+            reading = yield from bps.trigger_and_read(devices, name=roi.stream_name())
+            dose.add(roi.particle_id, reading)
 
 
 def open_run_with_estimate(beamline: Beamline, metadata: dict, estimate):
@@ -171,7 +178,7 @@ def open_run_with_estimate(beamline: Beamline, metadata: dict, estimate):
     return (yield from bps.open_run(md=md))
 
 
-def _pass_estimate(beamline, rois, energies, step_nm, dwell_ms):
+def pass_estimate(beamline, rois, energies, step_nm, dwell_ms):
     return lambda energy, xy: imaging_pass_s(
         beamline.config, rois, energies, step_nm, dwell_ms, start_eV=energy, start_xy=xy
     )
@@ -180,14 +187,16 @@ def _pass_estimate(beamline, rois, energies, step_nm, dwell_ms):
 def _image_run(plan_name, beamline, rois, energies, step_nm, dwell_ms, plan_args, md):
     yield from open_run_with_estimate(
         beamline,
-        _image_md(plan_name, beamline, rois, energies, step_nm, dwell_ms, plan_args, md),
-        _pass_estimate(beamline, rois, energies, step_nm, dwell_ms),
+        image_md(plan_name, beamline, rois, energies, step_nm, dwell_ms, plan_args, md),
+        pass_estimate(beamline, rois, energies, step_nm, dwell_ms),
     )
-    yield from image_particles(beamline, rois, energies, step_nm, dwell_ms, frame_counter())
+    dose = DoseTally(beamline, rois, step_nm)
+    yield from image_particles(beamline, rois, energies, step_nm, dwell_ms, frame_counter(), dose)
+    yield from dose.record()
     return (yield from bps.close_run())
 
 
-def _image_md(
+def image_md(
     plan_name, beamline, rois, energies, step_nm, dwell_ms, plan_args, md, dimensions=None
 ):
     """Standard and searchable start-document keys of an imaging run; by default its
@@ -288,7 +297,7 @@ def focus_scan(
         "dwell_ms": dwell_ms,
         "step_nm": step_nm,
     }
-    metadata = _image_md(
+    metadata = image_md(
         "focus_scan",
         beamline,
         rois,
@@ -311,108 +320,18 @@ def focus_scan(
     def plan():
         yield from open_run_with_estimate(beamline, metadata, estimate)
         yield from bps.mv(scanner, energy)
-        yield from configure_raster(
-            beamline, roi.center_x_um, roi.center_y_um, roi.num_x, roi.num_y, step_nm, dwell_ms
-        )
-        sharpness = []
+        yield from go_to_raster(beamline, roi, step_nm, dwell_ms)
+        sharpness, dose = [], DoseTally(beamline, rois, step_nm)
         for offset in offsets:
             yield from bps.mv(scanner.zp_z, focus + offset)
-            reading = yield from bps.trigger_and_read([beamline.raster, scanner])
+            reading = yield from bps.trigger_and_read([beamline.raster, scanner, beamline.shutter])
             sharpness.append(edge_sharpness(reading[beamline.raster.image.name]["value"]))
+            dose.add(roi.particle_id, reading)
         calibration = (yield from bps.rd(scanner.focus_offset)) + best_focus(offsets, sharpness)
         yield from bps.mv(scanner.focus_offset, calibration)
         yield from bps.mv(scanner, energy)  # the zone plate to the new focus
+        yield from dose.record()
         yield from bps.close_run()
         return calibration
 
     return plan()
-
-
-@eager_plan
-def find_particles(
-    beamline: Beamline,
-    center_x_um: float = 0.0,
-    center_y_um: float = 0.0,
-    num_x: int = 100,
-    num_y: int = 100,
-    step_nm: float = 40.0,
-    dwell_ms: float = 0.5,
-    energies: Sequence[float] = FE_L3_ENERGIES_EV,
-    margin_px: int = 4,
-    min_thickness_um: float = 0.05,
-    md: dict | None = None,
-) -> MsgGenerator:
-    """Coarse two-energy image of a field; returns one ParticleROI per particle found.
-
-    The ROIs enclose each particle of the thickness mask with ``margin_px`` to spare.
-    """
-    energies = check_energies(beamline, energies, count=2)
-    check_raster(beamline, center_x_um, center_y_um, num_x, num_y, step_nm, dwell_ms)
-    check_positive(min_thickness_um, "min_thickness_um", "um")
-    field = ParticleROI(-1, center_x_um, center_y_um, num_x, num_y)
-    mu = ReferenceSpectra.load_default().mu_matrix(energies)
-
-    plan_args = {
-        "center_x_um": center_x_um,
-        "center_y_um": center_y_um,
-        "num_x": num_x,
-        "num_y": num_y,
-        "step_nm": step_nm,
-        "dwell_ms": dwell_ms,
-        "energies": energies,
-        "margin_px": margin_px,
-        "min_thickness_um": min_thickness_um,
-    }
-    metadata = _image_md(
-        "find_particles", beamline, [field], energies, step_nm, dwell_ms, plan_args, md
-    )
-
-    def plan():
-        yield from open_run_with_estimate(
-            beamline, metadata, _pass_estimate(beamline, [field], energies, step_nm, dwell_ms)
-        )
-        counts = []
-        for energy in energies:
-            yield from bps.mv(beamline.scanner, energy)
-            yield from configure_raster(
-                beamline, center_x_um, center_y_um, num_x, num_y, step_nm, dwell_ms
-            )
-            reading = yield from bps.trigger_and_read(
-                [beamline.raster, beamline.scanner], name=field.stream_name()
-            )
-            raster = beamline.raster
-            counts.append(reading[raster.image.name]["value"])
-            positions = (
-                reading[raster.x_positions.name]["value"],
-                reading[raster.y_positions.name]["value"],
-            )
-        yield from bps.close_run()
-        od = [optical_density(c, blank_mask=blank_region(c)) for c in counts]
-        _, thickness = unmix_two_energy(od[0], od[1], mu)
-        return rois_from_labels(
-            particle_mask(thickness, min_thickness=min_thickness_um), positions, margin_px
-        )
-
-    return plan()
-
-
-def rois_from_labels(
-    labels: np.ndarray, positions: tuple[np.ndarray, np.ndarray], margin_px: int
-) -> list[ParticleROI]:
-    """A ROI per labelled particle, centred on it in stage coordinates (um)."""
-    x_um, y_um = (np.asarray(p, dtype=float) for p in positions)
-    rois = []
-    for label in range(1, int(labels.max()) + 1):
-        rows, cols = np.nonzero(labels == label)
-        rows_span = rows.max() - rows.min() + 1 + 2 * margin_px
-        cols_span = cols.max() - cols.min() + 1 + 2 * margin_px
-        rois.append(
-            ParticleROI(
-                label - 1,
-                float(x_um[rows, cols].mean()),
-                float(y_um[rows, cols].mean()),
-                int(cols_span),
-                int(rows_span),
-            )
-        )
-    return rois

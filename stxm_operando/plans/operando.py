@@ -18,6 +18,7 @@ import bluesky.preprocessors as bpp
 from bluesky.utils import MsgGenerator
 
 from ..devices import Beamline
+from .dose import DoseTally
 from .electrochem import Step, arm_step, run_step, step_as_dict, switch_off
 from .estimates import imaging_pass_s, longest_dwell_ms, protocol_s
 from .imaging import FE_L3_ENERGIES_EV, ParticleROI, check_rois, frame_counter, image_particles
@@ -152,6 +153,7 @@ def operando(
 
         def __init__(self, index: int) -> None:
             self.index, self.open = index, False
+            self.dose = DoseTally(beamline, rois, step_nm)
 
         def tick(self):
             ring_mA = yield from bps.rd(beamline.beam.current)
@@ -164,11 +166,13 @@ def operando(
                 yield from bpp.set_run_key_wrapper(bps.open_run(md=image_md(self.index)), FRAME)
             yield from bps.mv(frame, next(passes))
             yield from bpp.set_run_key_wrapper(
-                image_particles(beamline, rois, energies, step_nm, dwell_ms, frame), FRAME
+                image_particles(beamline, rois, energies, step_nm, dwell_ms, frame, self.dose),
+                FRAME,
             )
 
         def close(self):
             if self.open:
+                yield from bpp.set_run_key_wrapper(self.dose.record(), FRAME)
                 yield from bpp.set_run_key_wrapper(bps.close_run(), FRAME)
 
     def outer():

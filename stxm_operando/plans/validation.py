@@ -103,9 +103,11 @@ def check_raster(
     num_y: int,
     step_nm: float,
     dwell_ms: float,
-) -> None:
-    """The raster fits the fine stage and the detector (um, px, nm, ms)."""
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """A raster centred anywhere the coarse and fine stages reach (um, px, nm, ms) that the
+    detector can do; returns (coarse position, fine centre), um (``limits.stage_placement``)."""
     try:
-        limits.check_raster(beamline.config, center_x, center_y, num_x, num_y, step_nm, dwell_ms)
+        limits.check_raster(beamline.config, 0.0, 0.0, num_x, num_y, step_nm, dwell_ms)
+        return limits.stage_placement(beamline.config, center_x, center_y, num_x, num_y, step_nm)
     except limits.LimitViolation as err:
         raise PlanArgumentError(str(err)) from None

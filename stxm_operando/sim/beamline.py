@@ -19,6 +19,7 @@ from ..physics.particle import PlateletModel, PlateletParameters
 from ..physics.spectra import ReferenceSpectra
 from .potentiostat import PotentiostatModel
 from .sample import PlacedParticle
+from .shutter import ShutterModel
 
 AXES = ("energy", "zp_z", "osa_z", "osa_x", "osa_y", "fine_x", "fine_y", "coarse_x", "coarse_y")
 """Simulated axes: energy in eV, all others in um."""
@@ -87,6 +88,7 @@ class SimulatedBeamline:
         self.nominal_beam_current_mA = 500.0
         self.beam_dumps: list[tuple[float, float]] = []
         """Scheduled beam losses as (start, end) on the simulated clock, s."""
+        self.shutter = ShutterModel()
         self._rng = np.random.default_rng(sim.seed + 7)
         drift_rng = np.random.default_rng(sim.seed + 13)
         self._drift_direction = drift_rng.uniform(0, 2 * np.pi)
@@ -150,6 +152,8 @@ class SimulatedBeamline:
         if duration_s < 0 or not math.isfinite(duration_s):
             raise ValueError(f"cannot advance the clock by {duration_s} s")
         with self.lock:
+            if self.shutter.is_open:
+                self.shutter.expose(duration_s, self.photon_rate_hz())
             self.potentiostat.advance(duration_s)
             self.clock_s += duration_s
             for listener in self.listeners:
@@ -196,10 +200,14 @@ class SimulatedBeamline:
             raise ValueError(f"a beam dump must last a positive time, got {duration_s} s")
         self.beam_dumps.append((float(start_s), float(start_s + duration_s)))
 
+    def photon_rate_hz(self) -> float:
+        """Photons per second that reach the sample with the shutter open."""
+        return self.config.detector.i0_rate_hz * self.beam_current_mA / self.nominal_beam_current_mA
+
     def incident_counts(self, dwell_s: float) -> float:
-        """Expected counts with nothing in the beam for one dwell."""
-        scale = self.beam_current_mA / self.nominal_beam_current_mA
-        return self.config.detector.i0_rate_hz * dwell_s * scale
+        """Expected counts with nothing in the beam for one dwell: none with the shutter
+        closed."""
+        return self.photon_rate_hz() * dwell_s if self.shutter.is_open else 0.0
 
     def check_raster(
         self,
@@ -228,7 +236,7 @@ class SimulatedBeamline:
         between lines. Recorded positions include the piezo jitter the encoders see.
         """
         self.check_raster(center_x_um, center_y_um, num_x, num_y, step_nm, dwell_ms)
-        with self.lock:
+        with self.lock, self.shutter.exposure(lambda: self.clock_s):
             step_um, dwell_s = step_nm / 1e3, dwell_ms / 1e3
             x_line = center_x_um + (np.arange(num_x) - (num_x - 1) / 2) * step_um
             y_lines = center_y_um + (np.arange(num_y) - (num_y - 1) / 2) * step_um
@@ -263,7 +271,7 @@ class SimulatedBeamline:
         """Count at the current stage position for one dwell."""
         if not dwell_ms > 0:
             raise ValueError(f"dwell must be positive, got {dwell_ms} ms")
-        with self.lock:
+        with self.lock, self.shutter.exposure(lambda: self.clock_s):
             od = self.optical_density(
                 np.array([self.positions["fine_x"]]), np.array([self.positions["fine_y"]])
             )

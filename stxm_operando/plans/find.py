@@ -1,0 +1,117 @@
+"""Finding particles: a coarse two-energy image of a field, thresholded into ROIs."""
+
+from collections.abc import Sequence
+
+import bluesky.plan_stubs as bps
+import numpy as np
+from bluesky.utils import MsgGenerator
+
+from ..analysis import optical_density, particle_mask, unmix_two_energy
+from ..analysis.pipeline import blank_region
+from ..devices import Beamline
+from ..limits import stage_placement
+from ..physics.spectra import ReferenceSpectra
+from .dose import DoseTally
+from .imaging import (
+    FE_L3_ENERGIES_EV,
+    ParticleROI,
+    go_to_raster,
+    image_md,
+    open_run_with_estimate,
+    pass_estimate,
+)
+from .validation import check_energies, check_positive, check_raster, eager_plan
+
+
+@eager_plan
+def find_particles(
+    beamline: Beamline,
+    center_x_um: float = 0.0,
+    center_y_um: float = 0.0,
+    num_x: int = 100,
+    num_y: int = 100,
+    step_nm: float = 40.0,
+    dwell_ms: float = 0.5,
+    energies: Sequence[float] = FE_L3_ENERGIES_EV,
+    margin_px: int = 4,
+    min_thickness_um: float = 0.05,
+    md: dict | None = None,
+) -> MsgGenerator:
+    """Coarse two-energy image of a field; returns one ParticleROI per particle found.
+
+    The ROIs enclose each particle of the thickness mask with ``margin_px`` to spare.
+    """
+    energies = check_energies(beamline, energies, count=2)
+    check_raster(beamline, center_x_um, center_y_um, num_x, num_y, step_nm, dwell_ms)
+    check_positive(min_thickness_um, "min_thickness_um", "um")
+    field = ParticleROI(-1, center_x_um, center_y_um, num_x, num_y)
+    mu = ReferenceSpectra.load_default().mu_matrix(energies)
+
+    plan_args = {
+        "center_x_um": center_x_um,
+        "center_y_um": center_y_um,
+        "num_x": num_x,
+        "num_y": num_y,
+        "step_nm": step_nm,
+        "dwell_ms": dwell_ms,
+        "energies": energies,
+        "margin_px": margin_px,
+        "min_thickness_um": min_thickness_um,
+    }
+    metadata = image_md(
+        "find_particles", beamline, [field], energies, step_nm, dwell_ms, plan_args, md
+    )
+
+    def plan():
+        yield from open_run_with_estimate(
+            beamline, metadata, pass_estimate(beamline, [field], energies, step_nm, dwell_ms)
+        )
+        counts, dose = [], DoseTally(beamline, [field], step_nm)
+        for energy in energies:
+            yield from bps.mv(beamline.scanner, energy)
+            yield from go_to_raster(beamline, field, step_nm, dwell_ms)
+            reading = yield from bps.trigger_and_read(
+                [beamline.raster, beamline.scanner, beamline.shutter], name=field.stream_name()
+            )
+            dose.add(field.particle_id, reading)
+            raster = beamline.raster
+            counts.append(reading[raster.image.name]["value"])
+            positions = (
+                reading[raster.x_positions.name]["value"],
+                reading[raster.y_positions.name]["value"],
+            )
+        yield from dose.record()
+        yield from bps.close_run()
+        od = [optical_density(c, blank_mask=blank_region(c)) for c in counts]
+        _, thickness = unmix_two_energy(od[0], od[1], mu)
+        (coarse_x, coarse_y), _ = stage_placement(
+            beamline.config, center_x_um, center_y_um, num_x, num_y, step_nm
+        )
+        holder = (np.asarray(positions[0]) + coarse_x, np.asarray(positions[1]) + coarse_y)
+        return rois_from_labels(
+            particle_mask(thickness, min_thickness=min_thickness_um), holder, margin_px
+        )
+
+    return plan()
+
+
+def rois_from_labels(
+    labels: np.ndarray, positions: tuple[np.ndarray, np.ndarray], margin_px: int
+) -> list[ParticleROI]:
+    """A ROI per labelled particle, centred on it in sample-holder coordinates (um)."""
+    x_um, y_um = (np.asarray(p, dtype=float) for p in positions)
+    rois = []
+    for label in range(1, int(labels.max()) + 1):
+        rows, cols = np.nonzero(labels == label)
+        rows_span = rows.max() - rows.min() + 1 + 2 * margin_px
+        cols_span = cols.max() - cols.min() + 1 + 2 * margin_px
+        rois.append(
+            ParticleROI(
+                label - 1,
+                float(x_um[rows, cols].mean()),
+                float(y_um[rows, cols].mean()),
+                int(cols_span),
+                int(rows_span),
+            )
+        )
+    return rois
