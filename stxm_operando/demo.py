@@ -20,7 +20,7 @@ from .live_callbacks import (
 )
 from .plans import Galvanostatic, Rest, find_particles, operando, switch_off_on_halt
 from .plans.records import PROTOCOL_STREAM
-from .storage import Catalog
+from .storage import Catalog, CatalogError
 
 
 @dataclass
@@ -97,7 +97,12 @@ def run_demo(
         RE.subscribe(writer)
         threaded = ThreadedCallback(analysis, name="analysis")
         RE.subscribe(threaded)
-        publisher = AnalysisPublisher(writer, md={"sample": "LiFePO4 platelets (simulated)"})
+        # analysis documents through a writer of their own: if storing them fails, the
+        # acquisition's writer (and so the run) is not touched
+        analysis_writer = catalog.writer()
+        publisher = AnalysisPublisher(
+            analysis_writer, md={"sample": "LiFePO4 platelets (simulated)"}
+        )
         analysis.frame_listeners.append(publisher)
         if progress:
             RE.subscribe(MilestonePrinter())
@@ -131,6 +136,10 @@ def run_demo(
         threaded.join()
         publisher.close()
         writer.flush()
+        try:
+            analysis_writer.flush()
+        except CatalogError as err:  # the acquisition is stored; say what is missing
+            print(f"analysis documents not stored: {err}")
         if zmq_publisher is not None:
             zmq_publisher.close()
     rows = analysis.summary(0.5)

@@ -38,6 +38,7 @@ from .pipeline import blank_region
 from .placement import place_by_position
 from .registration import align_series, apply_shift, register_frames, register_series
 from .statistics import SurfaceStatistics, surface_statistics
+from .tracking import particle_centroid_um
 
 __all__ = [
     "REFERENCE_OCV_V",
@@ -65,6 +66,7 @@ __all__ = [
     "overpotential",
     "overpotential_table",
     "particle_axes",
+    "particle_centroid_um",
     "particle_height",
     "particle_mask",
     "place_by_position",

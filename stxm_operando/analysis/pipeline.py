@@ -55,6 +55,8 @@ class FrameAnalysis:
     particles : per-particle results.
     reference_thickness : the series' first thickness map (the registration reference).
     coverage : covered fraction of each particle pixel (0 outside the particles).
+    rereferenced : True when the drift since the reference was beyond ``max_shift``: this
+        pair became the new reference (no rate across the jump).
     """
 
     time_s: float
@@ -67,6 +69,7 @@ class FrameAnalysis:
     particles: list[ParticleResult] = field(default_factory=list)
     reference_thickness: np.ndarray | None = None
     coverage: np.ndarray | None = None
+    rereferenced: bool = False
 
 
 def blank_region(counts, margin_px: int = 2) -> np.ndarray:
@@ -116,7 +119,8 @@ def analyse_frame_pair(
     min_thickness : float
         Thinnest pixel kept in a particle, um.
     max_shift : float
-        Largest believable drift since the first frame, pixels.
+        Largest drift (pixels) registered against the series' reference; beyond it the
+        pair becomes the new reference (``rereferenced``) instead of being shifted.
     """
     counts = [np.asarray(c, dtype=float) for c in (counts_e1, counts_e2)]
     if counts[0].shape != counts[1].shape or counts[0].ndim != 2:
@@ -140,8 +144,9 @@ def analyse_frame_pair(
             f"frame shape {thickness.shape} differs from the series' first frame {reference.shape}"
         )
     shift = register_frames(reference, thickness)
-    if max(abs(shift[0]), abs(shift[1])) > max_shift:
-        raise ValueError(f"drift {shift} px since the first frame exceeds {max_shift} px")
+    rereferenced = max(abs(shift[0]), abs(shift[1])) > max_shift
+    if rereferenced:  # too far to trust: start the series' registration afresh here
+        reference, shift, previous = thickness, (0.0, 0.0), None
     # shift the finite phase-thickness maps, not x (NaN off the particle would spread)
     registered = np.stack([apply_shift(p, shift, fill=0.0, order=3) for p in phases])
     _, thickness = fraction_and_thickness(registered)
@@ -189,5 +194,15 @@ def analyse_frame_pair(
             )
         )
     return FrameAnalysis(
-        float(time_s), od, x, thickness, shift, labels, rate, particles, reference, coverage
+        float(time_s),
+        od,
+        x,
+        thickness,
+        shift,
+        labels,
+        rate,
+        particles,
+        reference,
+        coverage,
+        rereferenced,
     )

@@ -320,6 +320,9 @@ class MonitorWindow(QtWidgets.QMainWindow):
             return
         self._seen = seen
         self.frames = frames
+        failures = self.analysis.failures
+        if failures:  # frames skipped; acquisition went on
+            self.statusBar().showMessage(f"{len(failures)} frame(s) skipped: {failures[-1]}")
         self.frame_indices = sorted({f.frame_index for f in frames})
         self._show_progress(progress)
         self._show_electrochemistry()

@@ -5,6 +5,7 @@ calls ``stxm_operando.analysis`` and holds no science of its own. It is thread-s
 thread may feed documents while another (a GUI) reads ``snapshot()``.
 """
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ ELECTROCHEMISTRY_FIELDS = (
     "ec_charge",
     "ec_step",
 )
+
+log = logging.getLogger(__name__)
 
 
 class ElectrochemistryLog:
@@ -173,6 +176,8 @@ class OperandoAnalysis:
         self.progress = Progress()
         self.frame_listeners: list[Callable[[FrameRecord], None]] = []
         """Called with each new FrameRecord (e.g. to publish analysis documents)."""
+        self.failures: list[str] = []
+        """Frames that could not be analysed or published, and why (the frame is skipped)."""
         self.documents_seen = 0
         self._electrochemistry = ElectrochemistryLog()
         self._starts: dict[str, dict] = {}
@@ -224,9 +229,12 @@ class OperandoAnalysis:
             if len(images) == len(start["energies"]):
                 self._done.add(key)
                 del self._images[key]
-                self._analyse(
-                    start, int(stream.removeprefix("particle_")), key[2], list(images.values())
-                )
+                try:
+                    self._analyse(
+                        start, int(stream.removeprefix("particle_")), key[2], list(images.values())
+                    )
+                except Exception as err:  # skip the frame, never stop the acquisition
+                    self._report(f"{stream} frame {key[2]} not analysed", err)
 
     def _stop(self, doc: dict) -> None:
         run = doc["run_start"]
@@ -290,7 +298,16 @@ class OperandoAnalysis:
             )
         self.frames.append(record)
         for listener in self.frame_listeners:
-            listener(record)
+            try:
+                listener(record)
+            except Exception as err:
+                self._report(
+                    f"{listener!r} failed on particle {particle_id} frame {frame_index}", err
+                )
+
+    def _report(self, what: str, err: Exception) -> None:
+        self.failures.append(f"{what}: {type(err).__name__}: {err}")
+        log.warning("%s", self.failures[-1], exc_info=err)
 
     # --- results ----------------------------------------------------------------------------
     def electrochemistry(self, series_id: str | None = None) -> dict[str, np.ndarray]:

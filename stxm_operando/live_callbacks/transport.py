@@ -1,6 +1,7 @@
 """Getting documents to callbacks: a worker thread, and 0MQ with JSON (never pickle)."""
 
 import json
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from bluesky.callbacks.zmq import Proxy, Publisher
 from ..storage import to_json
 
 DEFAULT_PROXY_HOST = "127.0.0.1"
+log = logging.getLogger(__name__)
 
 
 def serialize(doc: dict) -> bytes:
@@ -34,22 +36,24 @@ def run_proxy(in_port: int, out_port: int, host: str = DEFAULT_PROXY_HOST) -> No
 
 
 class ThreadedCallback:
-    """Run a callback on its own thread so the caller (the RunEngine) never waits for it.
+    """Run a callback on its own thread so the caller (the RunEngine) never waits for it
+    and never sees it fail.
 
     Documents queue without limit, so a slow consumer never loses any; ``join()`` waits
-    for the backlog. An exception in the callback is re-raised at the next document.
+    for the backlog. A document the callback fails on is logged and counted
+    (``failures``, ``last_failure``) and the callback goes on with the next one: a failure
+    in analysis never stops an acquisition.
     """
 
     def __init__(self, callback: Callable[[str, dict], None], name: str = "callback") -> None:
         self.callback = callback
+        self.failures = 0
+        self.last_failure = ""
         self._queue: queue.Queue = queue.Queue()
-        self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
         self._thread.start()
 
     def __call__(self, name: str, doc: dict) -> None:
-        if self._error is not None:
-            raise RuntimeError(f"{self.callback!r} failed: {self._error}") from self._error
         self._queue.put((name, doc))
 
     @property
@@ -60,16 +64,15 @@ class ThreadedCallback:
     def join(self) -> None:
         """Wait until every document so far has been processed."""
         self._queue.join()
-        if self._error is not None:
-            raise RuntimeError(f"{self.callback!r} failed: {self._error}") from self._error
 
     def _work(self) -> None:
         while True:
             name, doc = self._queue.get()
             try:
-                if self._error is None:
-                    self.callback(name, doc)
-            except Exception as err:  # reported to the caller's thread
-                self._error = err
+                self.callback(name, doc)
+            except Exception as err:  # reported, never raised into the RunEngine
+                self.failures += 1
+                self.last_failure = f"{name}: {type(err).__name__}: {err}"
+                log.exception("%r failed on a %s document; going on", self.callback, name)
             finally:
                 self._queue.task_done()

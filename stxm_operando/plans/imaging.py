@@ -146,14 +146,15 @@ def image_particles(
     step_nm: float,
     dwell_ms: float,
     frame: Signal,
-    dose: DoseTally,
+    *observers,
 ):
     """Inside an open run: at each energy, one raster per ROI, into that ROI's stream.
 
     Each event holds the whole image with each pixel's recorded position, the energy and
     zone-plate Z, the potentiostat readings, the beamline clock, the shutter's exposure
-    (added to ``dose``) and ``frame`` (the imaging pass, shared by the images of all
-    energies; the same signal for the whole run).
+    and ``frame`` (the imaging pass, shared by the images of all energies; the same signal
+    for the whole run). Each reading goes to every observer's ``add(particle_id,
+    reading)`` (a ``DoseTally``, a ``RoiTracker``).
     """
     devices = [beamline.raster, beamline.scanner, beamline.potentiostat, beamline.clock]
     devices += [beamline.shutter, frame]
@@ -162,7 +163,8 @@ def image_particles(
         for roi in rois:
             yield from go_to_raster(beamline, roi, step_nm, dwell_ms)
             reading = yield from bps.trigger_and_read(devices, name=roi.stream_name())
-            dose.add(roi.particle_id, reading)
+            for observer in observers:
+                observer.add(roi.particle_id, reading)
 
 
 def open_run_with_estimate(beamline: Beamline, metadata: dict, estimate):

@@ -24,6 +24,7 @@ from .estimates import imaging_pass_s, longest_dwell_ms, protocol_s
 from .imaging import FE_L3_ENERGIES_EV, ParticleROI, check_rois, frame_counter, image_particles
 from .metadata import standard_md
 from .records import ELECTROCHEMISTRY_STREAM, ElectrochemistryRecorder
+from .tracking import RoiTracker
 from .validation import (
     PlanArgumentError,
     check_energies,
@@ -50,6 +51,7 @@ def operando(
     sample: str = "LiFePO4",
     initial_soc: float | None = None,
     beam_threshold_mA: float = 10.0,
+    track_drift: bool = True,
     md: dict | None = None,
 ) -> MsgGenerator:
     """Run ``protocol`` while imaging each particle at each energy every ``every_s`` s.
@@ -70,6 +72,8 @@ def operando(
     sample : sample name (searchable).
     initial_soc : Li fraction of the electrode at the start, if known.
     beam_threshold_mA : ring current below which imaging pauses, mA.
+    track_drift : before each pass, re-centre each ROI on its particle as its last image
+        shows it (``RoiTracker``; the centres are recorded as the ``tracking`` stream).
     md : extra start-document metadata for both runs.
 
     Besides bluesky's standard keys (``plan_args`` as a queue server would send them,
@@ -118,6 +122,7 @@ def operando(
         "sample": sample,
         "initial_soc": initial_soc,
         "beam_threshold_mA": beam_threshold_mA,
+        "track_drift": track_drift,
     }
     recorder = ElectrochemistryRecorder(beamline)
     outer_md = standard_md(
@@ -130,6 +135,8 @@ def operando(
     image_dimensions = [([beamline.scanner.energy.name], r.stream_name()) for r in rois]
     frame = frame_counter()
     passes = itertools.count()
+    tracker = RoiTracker(beamline, rois, energies[0], step_nm)
+    trackers = [tracker] if track_drift else []
 
     def image_md(index: int) -> dict:
         step = armed[index]
@@ -165,10 +172,15 @@ def operando(
                 self.open = True
                 yield from bpp.set_run_key_wrapper(bps.open_run(md=image_md(self.index)), FRAME)
             yield from bps.mv(frame, next(passes))
+            this_pass = list(tracker.rois)  # one ROI per particle for both energies
             yield from bpp.set_run_key_wrapper(
-                image_particles(beamline, rois, energies, step_nm, dwell_ms, frame, self.dose),
+                image_particles(
+                    beamline, this_pass, energies, step_nm, dwell_ms, frame, self.dose, *trackers
+                ),
                 FRAME,
             )
+            if track_drift:
+                yield from bpp.set_run_key_wrapper(tracker.record(), FRAME)
 
         def close(self):
             if self.open:
