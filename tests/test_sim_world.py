@@ -20,7 +20,8 @@ def one_particle_world(**sim_kwargs) -> SimulatedBeamline:
 def test_raster_takes_dwell_times_pixels_of_simulated_time():
     world = SimulatedBeamline()
     result = world.acquire_raster(0.0, 0.0, 30, 20, 40.0, 2.0)
-    assert result.end_s - result.start_s == pytest.approx(30 * 20 * 2e-3)
+    line_overhead_s = world.config.detector.line_overhead_ms / 1e3  # fly-back per line
+    assert result.end_s - result.start_s == pytest.approx(20 * (30 * 2e-3 + line_overhead_s))
     assert world.clock_s == pytest.approx(result.end_s)
     assert result.counts.shape == result.x_um.shape == result.y_um.shape == (20, 30)
 

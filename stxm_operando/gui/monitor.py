@@ -156,7 +156,9 @@ class MonitorWindow(QtWidgets.QMainWindow):
     ) -> None:
         super().__init__()
         self.setWindowTitle(title)
-        self.analysis = analysis or OperandoAnalysis()
+        self.live_analysis = analysis or OperandoAnalysis()
+        self.analysis = self.live_analysis  # what is shown: live, or a stored run
+        self._shown_series: str | None = None
         self.catalog = catalog
         self.sources: list[QtCore.QThread] = []
         self.frames: list[FrameRecord] = []
@@ -204,9 +206,13 @@ class MonitorWindow(QtWidgets.QMainWindow):
         layout.addWidget(self.frame_label, 2, 0)
         layout.addWidget(self.slider, 2, 1)
         layout.addWidget(self.follow, 2, 2)
+        self.live_button = QtWidgets.QPushButton("Show live")
+        self.live_button.setEnabled(False)  # enabled while a stored run is shown
+        layout.addWidget(self.live_button, 3, 1)
         layout.addWidget(self.pause_button, 3, 2)
         self.slider.valueChanged.connect(self._slider_moved)
         self.pause_button.toggled.connect(self.set_paused)
+        self.live_button.clicked.connect(self.show_live)
         self.controls_dock = self._dock("run and protocol", controls, "top", size=(1500, 90))
         self.particle_area = QtWidgets.QWidget()
         self.particle_layout = QtWidgets.QVBoxLayout(self.particle_area)
@@ -273,26 +279,36 @@ class MonitorWindow(QtWidgets.QMainWindow):
         source = self.sender()
         if name == "error":  # a stored run that could not be read
             self.statusBar().showMessage(f"reading the run failed: {source.error}")
-        elif name in ("skipped", "missing"):
+        elif name in ("skipped", "missing", "failed"):
             self.statusBar().showMessage(
                 f"live stream: {source.skipped} undecodable messages skipped, "
-                f"{source.missing} events missing"
+                f"{source.missing} events missing, {source.failed} not analysed"
+                + (f" ({source.error})" if source.error else "")
             )
 
     def document(self, name: str, doc: dict) -> None:
-        """Feed one document to the current analysis (call from a source's thread)."""
-        self.analysis(name, doc)
+        """Feed one live document to the live analysis (call from a source's thread)."""
+        self.live_analysis(name, doc)
 
     def open_stored_run(self, uid: str) -> None:
-        """Replay a stored run from the catalog into a fresh analysis."""
+        """Replay a stored run from the catalog into an analysis of its own and show it;
+        live documents keep going to the live analysis (``show_live`` returns to it)."""
         from .sources import CatalogDocumentSource
 
         self.analysis = OperandoAnalysis()
         self._reset_view()
-        self.attach(CatalogDocumentSource(self.catalog, uid, [self.document]))
+        self.live_button.setEnabled(True)
+        self.attach(CatalogDocumentSource(self.catalog, uid, [self.analysis]))
+
+    def show_live(self) -> None:
+        """Show the live analysis again."""
+        self.analysis = self.live_analysis
+        self.live_button.setEnabled(False)
+        self._reset_view()
 
     def _reset_view(self) -> None:
         self._seen = -1
+        self._shown_series = None
         for panel in self.panels.values():
             panel.deleteLater()
         self.panels.clear()
@@ -319,6 +335,9 @@ class MonitorWindow(QtWidgets.QMainWindow):
         if seen == self._seen:
             return
         self._seen = seen
+        if self.analysis.current_series != self._shown_series:  # a new series: start afresh
+            self._reset_view()
+            self._seen, self._shown_series = seen, self.analysis.current_series
         self.frames = frames
         failures = self.analysis.failures
         if failures:  # frames skipped; acquisition went on
@@ -415,7 +434,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
         )
 
     def _show_electrochemistry(self) -> None:
-        ec = self.analysis.electrochemistry()
+        ec = self.analysis.electrochemistry(self.analysis.current_series)
         if not ec["time"].size:
             return
         self.voltage_curve.setData(ec["time"], ec["voltage"])

@@ -19,9 +19,10 @@ class ZmqDocumentSource(QThread):
     The QThread only drains the socket (no receive limit) into an unbounded queue; a worker
     thread decodes and feeds the callbacks, so a slow analysis never lets 0MQ's queues
     overflow. What still goes wrong is counted, never silent: ``skipped`` messages that are
-    not JSON documents (e.g. a pickling bluesky Publisher on the same proxy) and ``missing``
+    not JSON documents (e.g. a pickling bluesky Publisher on the same proxy), ``missing``
     events (gaps in an event stream's ``seq_num``, e.g. a monitor that joined late or a
-    queue that overflowed upstream). ``received`` reports ``"skipped"`` / ``"missing"``.
+    queue that overflowed upstream) and documents a callback ``failed`` on (``error``).
+    ``received`` reports ``"skipped"`` / ``"missing"`` / ``"failed"``.
     """
 
     received = Signal(str)
@@ -32,7 +33,8 @@ class ZmqDocumentSource(QThread):
         self._running = True
         self._messages: queue.Queue = queue.Queue()
         self._last_seq: dict[str, int] = {}
-        self.skipped = self.missing = 0
+        self.skipped = self.missing = self.failed = 0
+        self.error: Exception | None = None
 
     def run(self) -> None:
         worker = threading.Thread(target=self._feed, name="zmq-documents", daemon=True)
@@ -71,7 +73,12 @@ class ZmqDocumentSource(QThread):
             if name == "event":
                 self._check_sequence(doc)
             for callback in self.callbacks:
-                callback(name, doc)
+                try:
+                    callback(name, doc)
+                except Exception as err:  # counted and shown; the stream goes on
+                    self.failed += 1
+                    self.error = err
+                    self.received.emit("failed")
             self.received.emit(name)
 
     def _check_sequence(self, doc: dict) -> None:

@@ -178,6 +178,10 @@ class OperandoAnalysis:
         """Called with each new FrameRecord (e.g. to publish analysis documents)."""
         self.failures: list[str] = []
         """Frames that could not be analysed or published, and why (the frame is skipped)."""
+        self.current_series: str | None = None
+        """The newest operando series seen: what ``snapshot()`` shows."""
+        self.orphans = 0
+        """Events of runs whose start this analysis never saw (it joined mid-run)."""
         self.documents_seen = 0
         self._electrochemistry = ElectrochemistryLog()
         self._starts: dict[str, dict] = {}
@@ -195,19 +199,24 @@ class OperandoAnalysis:
     def _start(self, doc: dict) -> None:
         self._starts[doc["uid"]] = doc
         if doc.get("plan_name") == "operando":
+            self.current_series = doc.get("series_id", doc["uid"])
             self.progress = Progress(
                 protocol=list(doc.get("protocol", [])),
                 capacity_Ah=float(doc.get("capacity_Ah", 0.0)),
             )
 
     def _descriptor(self, doc: dict) -> None:
-        self._streams[doc["uid"]] = (doc["run_start"], doc.get("name", "primary"))
+        if doc["run_start"] in self._starts:  # else: a run begun before this analysis was
+            self._streams[doc["uid"]] = (doc["run_start"], doc.get("name", "primary"))
 
     def _event_page(self, doc: dict) -> None:
         for event in unpack_event_page(doc):
             self._event(event)
 
     def _event(self, doc: dict) -> None:
+        if doc["descriptor"] not in self._streams:  # joined mid-run: shown from its next run
+            self.orphans += 1
+            return
         run, stream = self._streams[doc["descriptor"]]
         start = self._starts[run]
         data = doc["data"]
@@ -316,9 +325,12 @@ class OperandoAnalysis:
             return self._electrochemistry.arrays(series_id)
 
     def snapshot(self) -> tuple[list[FrameRecord], Progress, int]:
-        """A consistent copy of the frames so far, the progress and the document count."""
+        """A consistent copy of the frames so far (of the newest operando series, once one
+        has started), the progress and the document count."""
         with self.lock:
-            return list(self.frames), Progress(**vars(self.progress)), self.documents_seen
+            series = self.current_series
+            frames = [f for f in self.frames if series is None or f.series_id == series]
+            return frames, Progress(**vars(self.progress)), self.documents_seen
 
     def summary(self, soc: float = 0.5) -> list[SummaryRow]:
         """Per direction and particle: statistics of the frame whose particle-mean Li fraction
