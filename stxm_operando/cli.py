@@ -7,10 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from .config import BeamlineConfig, ConfigError
+from .config import BeamlineConfig, ConfigError, default_catalog
 from .storage import LOOPBACK_HOSTS, CatalogError, UnknownRunError
-
-DEFAULT_CATALOG = os.environ.get("STXM_OPERANDO_CATALOG", "demo-output/catalog")
 
 
 def port(text: str) -> int:
@@ -70,7 +68,9 @@ def _ioc(args: argparse.Namespace) -> None:
 def _demo(args: argparse.Namespace) -> None:
     from .demo import run_demo
 
-    run_demo(_load_config(args.config), output=args.output, publish=args.publish)
+    run_demo(
+        _load_config(args.config), output=args.output, catalog=args.catalog, publish=args.publish
+    )
 
 
 def _paper(args: argparse.Namespace) -> None:
@@ -100,7 +100,11 @@ def _replay(args: argparse.Namespace) -> None:
 def _monitor(args: argparse.Namespace) -> None:
     from .gui.app import run_monitor
 
-    catalog = _open_catalog(args) if args.catalog else None
+    try:
+        catalog = _open_catalog(args)
+    except CatalogError as err:  # e.g. nothing stored there yet: live only
+        print(f"stxm-operando monitor: no run browser ({err}); showing the live stream")
+        catalog = None
     run_monitor(address=args.address, catalog=catalog)
 
 
@@ -206,7 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the simulated operando demo")
     demo.add_argument("--config", help="beamline TOML config (default: simulated beamline)")
-    demo.add_argument("--output", default="demo-output", help="folder for catalog and figures")
+    demo.add_argument("--output", default="demo-output", help="folder for the figures")
+    demo.add_argument(
+        "--catalog",
+        default=default_catalog(),
+        help=f"catalog directory or tiled URI (default {default_catalog()})",
+    )
     demo.add_argument("--publish", help="also publish documents to a 0MQ proxy (host:port)")
     demo.set_defaults(func=_demo)
 
@@ -233,7 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
     monitor.add_argument(
         "--address", default="127.0.0.1:5578", help="0MQ proxy output to subscribe to (host:port)"
     )
-    monitor.add_argument("--catalog", help="catalog directory or tiled URI for the run browser")
+    monitor.add_argument(
+        "--catalog",
+        default=default_catalog(),
+        help=f"catalog directory or tiled URI for the run browser (default {default_catalog()})",
+    )
     monitor.set_defaults(func=_monitor)
 
     ipython = commands.add_parser("ipython", help="open an IPython session at the beamline")
@@ -264,8 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sub.add_argument(
             "--catalog",
-            default=DEFAULT_CATALOG,
-            help=f"catalog directory or tiled URI (default {DEFAULT_CATALOG}; "
+            default=default_catalog(),
+            help=f"catalog directory or tiled URI (default {default_catalog()}; "
             "TILED_API_KEY for servers)",
         )
         sub.set_defaults(func=func)

@@ -5,6 +5,7 @@ beamline). Unknown keys, wrong types and inconsistent limits raise ``ConfigError
 """
 
 import math
+import os
 import tomllib
 import typing
 from dataclasses import dataclass, field, fields
@@ -19,6 +20,16 @@ class ConfigError(ValueError):
 
 
 Range = tuple[float, float]
+
+DEFAULT_CATALOG = "stxm-data/catalog"
+"""Where sessions, the demo, replay, export and the monitor keep and find runs unless told
+otherwise (``$STXM_OPERANDO_CATALOG`` overrides it): a directory or a tiled URI."""
+
+
+def default_catalog() -> str:
+    """The catalog every command uses by default: ``$STXM_OPERANDO_CATALOG``, else
+    ``DEFAULT_CATALOG``."""
+    return os.environ.get("STXM_OPERANDO_CATALOG") or DEFAULT_CATALOG
 
 
 def _require(condition: bool, where: str, message: str) -> None:
@@ -292,7 +303,7 @@ class SessionConfig:
     (host:port), and the device names."""
 
     backend: str = "sim"
-    catalog: str = "stxm-data/catalog"
+    catalog: str = field(default_factory=default_catalog)
     api_key_env: str = "TILED_API_KEY"
     publish: str = ""
     names: DeviceNames = field(default_factory=DeviceNames)

@@ -1,6 +1,7 @@
 """The simulated operando demo: two particles, 4C lithiation and 4C delithiation with rests,
 two-energy images every simulated minute, stored in the embedded catalog."""
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,7 @@ import numpy as np
 from bluesky import RunEngine
 from event_model import DocumentRouter
 
-from .config import BeamlineConfig
+from .config import BeamlineConfig, default_catalog
 from .devices import simulated_beamline
 from .live_callbacks import (
     AnalysisPublisher,
@@ -20,14 +21,14 @@ from .live_callbacks import (
 )
 from .plans import Galvanostatic, Rest, find_particles, operando, switch_off_on_halt
 from .plans.records import PROTOCOL_STREAM
-from .storage import Catalog, CatalogError
+from .storage import CatalogError, open_catalog
 
 
 @dataclass
 class DemoResult:
     """What the demo made: the catalog, run ids, the analysis and the figures."""
 
-    catalog_path: Path
+    catalog: str
     operando_uid: str
     summary: list[SummaryRow]
     figures: list[Path]
@@ -73,6 +74,7 @@ def print_summary(rows: list[SummaryRow]) -> None:
 def run_demo(
     config: BeamlineConfig | None = None,
     output: str | Path = "demo-output",
+    catalog: str | None = None,
     c_rate: float = 4.0,
     every_s: float = 60.0,
     progress: bool = True,
@@ -90,7 +92,8 @@ def run_demo(
     output = Path(output)
     beamline = simulated_beamline(config)
     analysis = OperandoAnalysis()
-    with Catalog.embedded(output / "catalog") as catalog:
+    location = catalog or default_catalog()
+    with open_catalog(location, api_key=os.environ.get("TILED_API_KEY")) as catalog:
         RE = RunEngine({}, call_returns_result=True)
         switch_off_on_halt(RE, beamline)
         writer = catalog.writer()
@@ -145,7 +148,7 @@ def run_demo(
     rows = analysis.summary(0.5)
     figures = _figures(analysis, output, save_li_maps, save_voltage_curve)
     figures.append(save_monitor_screenshot(analysis, output / "monitor.png"))
-    print(f"\ndata: embedded catalog {output / 'catalog'}, operando run {uid}")
+    print(f"\ndata: catalog {location}, operando run {uid}")
     print(f"steps ended by: {'; '.join(result.plan_result)}")
     print(f"{len(analysis.frames)} particle frames analysed; surface vs interior at SoC 0.5:")
     print_summary(rows)
@@ -153,7 +156,7 @@ def run_demo(
     print(
         f"simulated {beamline.world.clock_s / 60:.1f} min in {time.perf_counter() - started:.1f} s"
     )
-    return DemoResult(output / "catalog", uid, rows, figures, analysis)
+    return DemoResult(location, uid, rows, figures, analysis)
 
 
 def _figures(analysis, output, save_li_maps, save_voltage_curve) -> list[Path]:

@@ -76,3 +76,29 @@ def test_a_stored_run_opened_while_live_is_not_fed_live_documents(qtbot, tmp_pat
         window.refresh()
         assert window.analysis is window.live_analysis and len(window.frames) == 7
         window.close()
+
+
+def test_the_monitor_starts_in_a_fresh_folder_before_any_run_is_stored(tmp_path):
+    """The README's live-monitor block in its written order: the monitor comes first."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    env.pop("STXM_OPERANDO_CATALOG", None)
+    monitor = subprocess.Popen(
+        [sys.executable, "-m", "stxm_operando.cli", "monitor", "--address", "127.0.0.1:9"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = monitor.stdout.readline()
+        assert "no run browser" in line and "stxm-data/catalog" in line
+        assert monitor.poll() is None  # still running: the window is up
+    finally:
+        monitor.terminate()
+        monitor.wait(timeout=30)
+    assert not (tmp_path / "stxm-data").exists()  # a reader writes nothing

@@ -17,7 +17,7 @@ from .dose import DoseTally
 from .estimates import focus_scan_s, imaging_pass_s
 from .metadata import standard_md
 from .validation import (
-    PlanArgumentError,
+    as_dataclass,
     check_count,
     check_energies,
     check_raster,
@@ -48,15 +48,7 @@ class ParticleROI:
 
 def as_roi(value) -> ParticleROI:
     """A ParticleROI, or one from a dict of its fields (as a queue server sends it)."""
-    if isinstance(value, ParticleROI):
-        return value
-    try:
-        return ParticleROI(**value)
-    except TypeError:
-        raise PlanArgumentError(
-            f"a ROI is a ParticleROI or a dict of particle_id, center_x_um, center_y_um, "
-            f"num_x, num_y; got {value!r}"
-        ) from None
+    return as_dataclass(ParticleROI, value)
 
 
 def check_rois(

@@ -14,7 +14,7 @@ from .estimates import energy_series_s, raster_s
 from .imaging import ParticleROI, go_to_raster, open_run_with_estimate
 from .metadata import standard_md
 from .validation import (
-    PlanArgumentError,
+    as_dataclass,
     check_count,
     check_energies,
     check_positive,
@@ -43,15 +43,7 @@ class EnergyRegion:
 
 def as_region(value) -> EnergyRegion:
     """An EnergyRegion, or one from a dict of its fields (as a queue server sends it)."""
-    if isinstance(value, EnergyRegion):
-        return value
-    try:
-        return EnergyRegion(**value)
-    except TypeError:
-        raise PlanArgumentError(
-            f"an energy region is an EnergyRegion or a dict of start_eV, stop_eV, step_eV, "
-            f"dwell_ms; got {value!r}"
-        ) from None
+    return as_dataclass(EnergyRegion, value)
 
 
 def check_regions(beamline: Beamline, regions: Sequence) -> list[tuple[float, float]]:

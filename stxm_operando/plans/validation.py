@@ -3,6 +3,7 @@
 import math
 import numbers
 from collections.abc import Sequence
+from dataclasses import fields
 
 import numpy as np
 
@@ -21,6 +22,20 @@ def eager_plan(function):
     then, before any message."""
     function._is_plan_ = True
     return function
+
+
+def as_dataclass(cls: type, value):
+    """``value`` if it is a ``cls``, else a ``cls`` made from a dict of its fields (as a
+    queue server sends it); PlanArgumentError naming the fields otherwise."""
+    if isinstance(value, cls):
+        return value
+    try:
+        return cls(**value)
+    except TypeError:
+        names = ", ".join(f.name for f in fields(cls))
+        raise PlanArgumentError(
+            f"expected a {cls.__name__} or a dict of {names}; got {value!r}"
+        ) from None
 
 
 def require(condition: bool, message: str) -> None:
