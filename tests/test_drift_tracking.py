@@ -91,3 +91,32 @@ def test_a_failing_analysis_never_stops_the_run_and_its_documents_are_stored(tmp
     assert len(analysis.failures) == 2  # the failed pair; the listener on the other frame 1
     assert any("forced analysis failure" in f for f in analysis.failures)
     assert len(analysis.frames) == 2 * 5 - 1  # every other frame analysed
+
+
+def test_a_reader_never_waits_for_a_frame_being_analysed():
+    """The analysis of a frame runs outside the lock that ``snapshot()`` takes: a reader
+    on another thread gets its snapshot while the analysis is still computing."""
+    import threading
+
+    import stxm_operando.live_callbacks.operando as live
+
+    analysis = OperandoAnalysis()
+    real = live.analyse_frame_pair
+    answered = []
+
+    def analyse_while_a_reader_reads(*args, **kwargs):
+        reader = threading.Thread(target=lambda: answered.append(analysis.snapshot()))
+        reader.start()
+        reader.join(timeout=10)
+        assert not reader.is_alive(), "the reader waited for the analysis"
+        return real(*args, **kwargs)
+
+    live.analyse_frame_pair = analyse_while_a_reader_reads
+    try:
+        RE = RunEngine({}, context_managers=[])
+        RE.subscribe(analysis)
+        rois = [ParticleROI(0, -0.9, 0.2, 34, 22)]
+        RE(operando(simulated_beamline(), [Rest(120.0)], rois, every_s=60.0, dwell_ms=0.5))
+    finally:
+        live.analyse_frame_pair = real
+    assert len(answered) == len(analysis.frames) == 2 and not analysis.failures

@@ -189,11 +189,34 @@ class OperandoAnalysis:
         self._images: dict[tuple[str, str, int], dict[float, dict]] = {}
         self._done: set[tuple[str, str, int]] = set()
         self._previous: dict[tuple[str, int], FrameAnalysis] = {}
+        self._complete: list[tuple[dict, str, int, list[dict]]] = []  # passes to analyse
 
     def __call__(self, name: str, doc: dict) -> None:
-        with self.lock:
-            self.documents_seen += 1
+        try:
+            self._process(name, doc)
+        finally:
+            with self.lock:  # counted once all it brought is in: a reader then sees it whole
+                self.documents_seen += 1
+
+    def _process(self, name: str, doc: dict) -> None:
+        with self.lock:  # bookkeeping only: a reader (the GUI) never waits for an analysis
             getattr(self, f"_{name}", lambda doc: None)(doc)
+            complete, self._complete = self._complete, []
+        for start, stream, frame_index, events in complete:
+            try:
+                record = self._analyse(start, stream, frame_index, events)
+            except Exception as err:  # skip the frame, never stop the acquisition
+                self._report(f"{stream} frame {frame_index} not analysed", err)
+                continue
+            if record is None:
+                continue
+            with self.lock:
+                self.frames.append(record)
+            for listener in self.frame_listeners:  # outside the lock: they may do I/O
+                try:
+                    listener(record)
+                except Exception as err:
+                    self._report(f"{listener!r} failed on {stream} frame {frame_index}", err)
 
     # --- documents --------------------------------------------------------------------------
     def _start(self, doc: dict) -> None:
@@ -238,12 +261,7 @@ class OperandoAnalysis:
             if len(images) == len(start["energies"]):
                 self._done.add(key)
                 del self._images[key]
-                try:
-                    self._analyse(
-                        start, int(stream.removeprefix("particle_")), key[2], list(images.values())
-                    )
-                except Exception as err:  # skip the frame, never stop the acquisition
-                    self._report(f"{stream} frame {key[2]} not analysed", err)
+                self._complete.append((start, stream, key[2], list(images.values())))
 
     def _stop(self, doc: dict) -> None:
         run = doc["run_start"]
@@ -253,9 +271,14 @@ class OperandoAnalysis:
             self.progress.finished = True
 
     # --- analysis ---------------------------------------------------------------------------
-    def _analyse(self, start: dict, particle_id: int, frame_index: int, events: list[dict]) -> None:
+    def _analyse(
+        self, start: dict, stream: str, frame_index: int, events: list[dict]
+    ) -> FrameRecord | None:
+        """The analysis of a complete imaging pass of one particle (outside the lock: only
+        the feeding thread touches the series' state)."""
         if len(events) != 2:
-            return
+            return None
+        particle_id = int(stream.removeprefix("particle_"))
         by_energy = sorted(events, key=lambda e: e["raster_energy"])
         step_nm = float(start["pixel_size_nm"])
         counts = tuple(
@@ -305,14 +328,7 @@ class OperandoAnalysis:
             record = FrameRecord(
                 **{**vars(record), "j0": exchange_current_butler_volmer(particle.j_ch, eta)}
             )
-        self.frames.append(record)
-        for listener in self.frame_listeners:
-            try:
-                listener(record)
-            except Exception as err:
-                self._report(
-                    f"{listener!r} failed on particle {particle_id} frame {frame_index}", err
-                )
+        return record
 
     def _report(self, what: str, err: Exception) -> None:
         self.failures.append(f"{what}: {type(err).__name__}: {err}")
