@@ -102,3 +102,29 @@ def test_the_monitor_starts_in_a_fresh_folder_before_any_run_is_stored(tmp_path)
         monitor.terminate()
         monitor.wait(timeout=30)
     assert not (tmp_path / "stxm-data").exists()  # a reader writes nothing
+
+
+def test_the_j0_fit_runs_off_the_gui_thread(qtbot, monkeypatch):
+    import threading
+
+    import stxm_operando.gui.monitor as monitor
+
+    threads = []
+    real = monitor.fit_j0
+
+    def recording_fit(*args):
+        threads.append(threading.current_thread())
+        return real(*args)
+
+    monkeypatch.setattr(monitor, "fit_j0", recording_fit)
+    window = MonitorWindow()
+    qtbot.addWidget(window)
+    RE = RunEngine({}, context_managers=[])
+    RE.subscribe(window.document)
+    protocol = [Galvanostatic(c_rate=4.0, duration_s=600.0)]
+    RE(operando(simulated_beamline(), protocol, ROIS, every_s=60.0, dwell_ms=0.5))
+    window.refresh()
+    window.wait_for_fits()
+    assert threads and threading.main_thread() not in threads
+    x, fitted = window.j0_fit_curve.getData()
+    assert x is not None and np.all(np.isfinite(fitted))

@@ -93,6 +93,7 @@ def save_monitor_screenshot(analysis, path: str | Path) -> Path:
     window = MonitorWindow(analysis=analysis)
     window.show()
     window.refresh()
+    window.wait_for_fits()
     app.processEvents()
     path = Path(path)
     window.grab().save(str(path))

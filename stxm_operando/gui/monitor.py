@@ -4,8 +4,10 @@ Docks a scientist can rearrange: per-particle raw images, Li map and dx/dt map; 
 profile with x_surf; j0 against x_surf with the skewed fit; voltage and current against time
 and capacity; the statistics table; protocol progress; and a run browser. The window redraws
 from a timer (at most 10 Hz), never on every document; the analysis runs on the source's
-thread.
+thread and the j0 fit on a thread of its own, never on the GUI thread.
 """
+
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyqtgraph as pg
@@ -148,6 +150,9 @@ def _parse_value(text: str):
 class MonitorWindow(QtWidgets.QMainWindow):
     """The monitor. Feed ``analysis`` from a source (``attach``) or pass a filled one."""
 
+    j0_fitted = QtCore.Signal(object, object)
+    """(request, future) of a j0 fit done on the fitting thread."""
+
     def __init__(
         self,
         analysis: OperandoAnalysis | None = None,
@@ -176,6 +181,9 @@ class MonitorWindow(QtWidgets.QMainWindow):
             self.browser.open_run.connect(self.open_stored_run)
             self._dock("runs", self.browser, "left", size=(260, 400))
             self.browser.search()
+        self._fitter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="j0-fit")
+        self._fit_request: tuple | None = None
+        self.j0_fitted.connect(self._show_j0_fit)  # queued: delivered on the GUI thread
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(REDRAW_INTERVAL_MS)
         self.timer.timeout.connect(self.refresh)
@@ -322,6 +330,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.timer.stop()
+        self._fitter.shutdown(wait=False, cancel_futures=True)
         for source in self.sources:
             source.stop()
         super().closeEvent(event)
@@ -422,8 +431,29 @@ class MonitorWindow(QtWidgets.QMainWindow):
         scale = max(j0)
         brushes = [pg.mkBrush(*DIRECTION_COLORS.get(d, (0, 0, 0)), 160) for d in directions]
         self.j0_scatter.setData(x=list(x), y=[v / scale for v in j0], brush=brushes, pen=None)
+        request = (id(self.analysis), frame_index, len(points))
+        if request != self._fit_request:  # fit on the fitting thread, never on this one
+            self._fit_request = request
+            future = self._fitter.submit(fit_j0, x, np.array(j0) / scale)
+            future.add_done_callback(lambda done: self._fit_finished(request, done))
+
+    def _fit_finished(self, request: tuple, done) -> None:
+        """On the fitting thread: hand the fit to the GUI thread."""
         try:
-            fit = fit_j0(x, np.array(j0) / scale)
+            self.j0_fitted.emit(request, done)
+        except RuntimeError:  # the window is gone
+            pass
+
+    def wait_for_fits(self) -> None:
+        """Wait for the j0 fits asked for so far and draw them (e.g. before a screenshot)."""
+        self._fitter.submit(lambda: None).result()
+        QtWidgets.QApplication.processEvents()
+
+    def _show_j0_fit(self, request: tuple, done) -> None:
+        if request != self._fit_request:
+            return  # a newer fit is on its way
+        try:
+            fit = done.result()
         except (ValueError, RuntimeError):
             self.j0_fit_curve.clear()
             return
