@@ -57,6 +57,8 @@ class ParticlePanel(QtWidgets.QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.graphics)
         self.images: list[pg.ImageItem] = []
+        self.views: list[pg.PlotItem] = []
+        self.colorbars: dict[int, pg.ColorBarItem] = {}
         for column, title in enumerate(self.TITLES):
             view = self.graphics.addPlot(row=0, col=column, title=title)
             view.setAspectLocked(True)
@@ -66,26 +68,48 @@ class ParticlePanel(QtWidgets.QWidget):
             item = pg.ImageItem(axisOrder="row-major")
             view.addItem(item)
             self.images.append(item)
-        self.images[3].setColorMap(rate_colormap())
+            self.views.append(view)
+        grey = pg.ColorMap([0.0, 1.0], [(0, 0, 0), (255, 255, 255)])
+        for column, colormap in ((0, grey), (1, grey), (3, rate_colormap())):
+            # adjustable levels: drag the bar's ends
+            bar = pg.ColorBarItem(colorMap=colormap, interactive=True, width=12)
+            bar.setImageItem(self.images[column], insert_in=self.views[column])
+            self.colorbars[column] = bar
+        self.scale_bar: pg.ScaleBar | None = None
         self.shown_x: np.ndarray | None = None
 
     def show(self, frame: FrameRecord) -> None:
         """Draw one frame record."""
-        for item, counts in zip(self.images[:2], frame.counts, strict=True):
-            item.setImage(counts, autoLevels=True)
+        for column, counts in enumerate(frame.counts):
+            self.images[column].setImage(counts)
+            low, high = np.nanpercentile(counts, (1, 99))
+            self.colorbars[column].setLevels((float(low), float(max(high, low + 1))))
+            if column < len(frame.energies_eV):
+                self.views[column].setTitle(f"{frame.energies_eV[column]:.1f} eV counts")
         self.shown_x = frame.li_map
         self.images[2].setImage(li_rgba(self.shown_x))
         rate = frame.analysis.rate
         if rate is None:
             self.images[3].clear()
-        else:
-            limit = max(float(np.nanmax(np.abs(rate))), 1e-12)
-            self.images[3].setImage(np.nan_to_num(rate), levels=(-limit, limit))
+        else:  # the scale of the particle's own rates, not of a few noisy edge pixels
+            finite = np.abs(rate[np.isfinite(rate)])
+            limit = max(float(np.percentile(finite, 98)) if finite.size else 0.0, 1e-12)
+            self.images[3].setImage(np.nan_to_num(rate))
+            self.colorbars[3].setLevels((-limit, limit))
+        self._show_scale(frame.pixel_size_nm)
         self.title.setText(
             f"particle {frame.particle_id} - frame {frame.frame_index}, "
             f"{frame.direction}, <x> = {frame.mean_fraction:.3f}"
         )
         super().show()
+
+    def _show_scale(self, pixel_size_nm: float) -> None:
+        """A 1 um scale bar on the Li map (images are in pixels)."""
+        if self.scale_bar is None:
+            self.scale_bar = pg.ScaleBar(size=1e3 / pixel_size_nm, suffix="px")
+            self.scale_bar.text.setText("1 um")
+            self.scale_bar.setParentItem(self.views[2].getViewBox())
+            self.scale_bar.anchor((1, 1), (1, 1), offset=(-10, -10))
 
 
 class RunBrowser(QtWidgets.QWidget):
@@ -188,7 +212,8 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.timer.setInterval(REDRAW_INTERVAL_MS)
         self.timer.timeout.connect(self.refresh)
         self.timer.start()
-        self.resize(1500, 950)
+        screen = QtWidgets.QApplication.primaryScreen().availableGeometry()
+        self.resize(min(1500, screen.width()), min(950, screen.height()))  # fits small screens
 
     # --- layout -------------------------------------------------------------------------------
     def _dock(self, name: str, widget, position: str, relative=None, size=(400, 300)) -> Dock:

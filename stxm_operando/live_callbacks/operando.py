@@ -64,6 +64,7 @@ class FrameRecord:
     counts : the raw images at the two energies (ascending energy).
     voltage_V : cell voltage when the pair was taken, V.
     j0 : exchange current per channel from j_Ch and the overpotential (mA/cm2), or None.
+    energies_eV : the energies of ``counts``, eV; pixel_size_nm : the raster step, nm.
     """
 
     series_id: str
@@ -76,6 +77,8 @@ class FrameRecord:
     counts: tuple[np.ndarray, np.ndarray]
     voltage_V: float
     j0: np.ndarray | None = None
+    energies_eV: tuple[float, ...] = ()
+    pixel_size_nm: float = 40.0
 
     @property
     def particle(self) -> ParticleResult | None:
@@ -314,6 +317,8 @@ class OperandoAnalysis:
             result,
             counts,
             voltage,
+            energies_eV=tuple(float(e["raster_energy"]) for e in by_energy),
+            pixel_size_nm=step_nm,
         )
         particle = record.particle
         eta = voltage - self.reference_V
