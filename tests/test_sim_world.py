@@ -152,4 +152,4 @@ def test_moves_are_validated_and_take_time():
     world.move("fine_x", 20.0)
     assert world.clock_s == pytest.approx(20.0 / world.config.stage.fine_velocity_um_s)
     with pytest.raises(LimitViolation, match="beyond the fine stage"):
-        world.check_raster(45.0, 0.0, 500, 10, 40.0, 1.0)
+        world.acquire_raster(45.0, 0.0, 500, 10, 40.0, 1.0)

@@ -209,18 +209,6 @@ class SimulatedBeamline:
         closed."""
         return self.photon_rate_hz() * dwell_s if self.shutter.is_open else 0.0
 
-    def check_raster(
-        self,
-        center_x_um: float,
-        center_y_um: float,
-        num_x: int,
-        num_y: int,
-        step_nm: float,
-        dwell_ms: float,
-    ) -> None:
-        """Raise LimitViolation for a raster the instrument cannot do."""
-        check_raster(self.config, center_x_um, center_y_um, num_x, num_y, step_nm, dwell_ms)
-
     def acquire_raster(
         self,
         center_x_um: float,
@@ -235,7 +223,7 @@ class SimulatedBeamline:
         The sample (and its electrochemistry) keeps changing during the image and drifts
         between lines. Recorded positions include the piezo jitter the encoders see.
         """
-        self.check_raster(center_x_um, center_y_um, num_x, num_y, step_nm, dwell_ms)
+        check_raster(self.config, center_x_um, center_y_um, num_x, num_y, step_nm, dwell_ms)
         with self.lock, self.shutter.exposure(lambda: self.clock_s):
             step_um, dwell_s = step_nm / 1e3, dwell_ms / 1e3
             x_line = center_x_um + (np.arange(num_x) - (num_x - 1) / 2) * step_um
