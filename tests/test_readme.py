@@ -1,5 +1,6 @@
 """The README's Python blocks run as written (in a fresh folder, a fresh interpreter)."""
 
+import os
 import re
 import subprocess
 import sys
@@ -34,3 +35,40 @@ def test_the_analysis_block_measures_a_4c_lithiation(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "channels, mean j_Ch" in done.stdout
+
+
+def run_block(block: str, tmp_path: Path, check: str = "") -> subprocess.CompletedProcess:
+    """A README block in a fresh interpreter, in a fresh folder with its own home."""
+    env = dict(os.environ, HOME=str(tmp_path))
+    env.pop("STXM_OPERANDO_CATALOG", None)
+    return subprocess.run(
+        [sys.executable, "-c", block + check],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_the_devices_block_runs_as_written(tmp_path):
+    block = python_blocks("Devices in IPython")[0]
+    check = (
+        "\nlog = p.read_log()"
+        "\nassert log['time'][-1] >= 300 and abs(log['current'][-1] - 4e-6) < 1e-9"
+        "\nassert bl.shutter.is_open.get() == 0  # the image was taken with the beam gated"
+    )
+    done = run_block(block, tmp_path, check)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_the_plans_block_runs_as_written(tmp_path):
+    (block,) = python_blocks("Plans, storage, replay and export")
+    check = (
+        "\nrows = analysis.summary(0.5)"
+        "\nassert {r.direction for r in rows} == {'lithiation', 'delithiation'}"
+        "\nassert all(0 <= r.mean_surface <= 1 for r in rows)"
+    )
+    done = run_block(block, tmp_path, check)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "stxm-data" / "catalog.db").exists()  # "~/stxm-data", in the home
