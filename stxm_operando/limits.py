@@ -1,5 +1,5 @@
-"""The instrument's limits, one rule each, used by the simulator, the IOC, both device
-backends and the plans' argument checks alike.
+"""The instrument's limits and modes, one rule each, used by the simulator, the IOC, both
+device backends and the plans' argument checks alike.
 
 Every check raises ``LimitViolation`` (a ``ValueError``); the devices re-raise it as an
 ophyd ``LimitError`` as well (``devices.DeviceLimitError``), which EPICS motors raise too.
@@ -13,6 +13,17 @@ from .config import BeamlineConfig, Range
 
 class LimitViolation(ValueError):
     """A position, energy or raster beyond what the instrument can do."""
+
+
+SHUTTER_MODES = ("auto", "open", "closed")
+"""``auto``: the detectors open the shutter for each acquisition only (the default);
+``open`` / ``closed``: held so, e.g. for alignment or a dark measurement."""
+
+
+def check_shutter_mode(mode: str) -> None:
+    """One of ``SHUTTER_MODES`` (ValueError otherwise)."""
+    if mode not in SHUTTER_MODES:
+        raise ValueError(f"shutter mode must be one of {SHUTTER_MODES}, got {mode!r}")
 
 
 def check_travel(axis: str, value: float, limits: Range, unit: str) -> None:

@@ -10,7 +10,7 @@ from ophyd import Component as Cpt
 from ophyd import Device, EpicsSignal, EpicsSignalRO
 from ophyd.status import Status
 
-from ..sim.shutter import SHUTTER_MODES
+from ..limits import check_shutter_mode
 from .sim_signals import WorldReadbacks, WorldSignal
 
 
@@ -19,8 +19,7 @@ class Shutter(Device):
     photons, total_exposure (s)."""
 
     def set(self, mode: str) -> Status:
-        if mode not in SHUTTER_MODES:
-            raise ValueError(f"shutter mode must be one of {SHUTTER_MODES}, got {mode!r}")
+        check_shutter_mode(mode)
         return self.mode.set(mode)
 
 

@@ -3,7 +3,7 @@
 from caproto import ChannelType
 from caproto.server import PVGroup, pvproperty
 
-from ..sim.shutter import SHUTTER_MODES
+from ..limits import SHUTTER_MODES
 
 
 class ShutterPVs(PVGroup):

@@ -4,9 +4,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-SHUTTER_MODES = ("auto", "open", "closed")
-"""``auto``: the detectors open the shutter for each acquisition only (the default);
-``open`` / ``closed``: held so, e.g. for alignment or a dark measurement."""
+from ..limits import check_shutter_mode
 
 
 class ShutterModel:
@@ -26,8 +24,7 @@ class ShutterModel:
 
     def set_mode(self, mode: str, now_s: float) -> None:
         """Hold the shutter open or closed, or leave it to the detectors (``auto``)."""
-        if mode not in SHUTTER_MODES:
-            raise ValueError(f"shutter mode must be one of {SHUTTER_MODES}, got {mode!r}")
+        check_shutter_mode(mode)
         self.mode = mode
         if mode == "open":
             self._open(now_s)
