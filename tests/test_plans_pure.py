@@ -157,6 +157,8 @@ def test_start_documents_carry_blueskys_standard_metadata(sim):
     assert outer["hints"]["dimensions"] == [[["ec_time"], "electrochemistry"]]
     assert first_images["hints"]["dimensions"] == [[[sim.scanner.energy.name], "particle_0"]]
     assert image["detectors"] == [sim.raster.name]
+    assert outer["estimated_duration_s"] == 180.0  # the protocol: 120 s + 60 s
+    assert first_images["estimated_duration_s"] == 120.0  # its own step
     # plan_args is JSON that a queue server could send back to repeat the plan
     args = json.loads(json.dumps(outer["plan_args"]))
     assert args["beamline"] == "bl" and args["particles"] == [vars(ROI)]

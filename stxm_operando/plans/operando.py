@@ -20,7 +20,7 @@ from bluesky.utils import MsgGenerator
 from ..devices import Beamline
 from .dose import DoseTally
 from .electrochem import Step, arm_step, run_step, step_as_dict, switch_off
-from .estimates import imaging_pass_s, longest_dwell_ms, protocol_s
+from .estimates import imaging_pass_s, longest_dwell_ms, protocol_s, step_duration_s
 from .imaging import FE_L3_ENERGIES_EV, ParticleROI, check_rois, frame_counter, image_particles
 from .metadata import standard_md
 from .records import ELECTROCHEMISTRY_STREAM, ElectrochemistryRecorder
@@ -152,6 +152,9 @@ def operando(
                 "step_label": step.label,
                 "direction": step.direction,
                 "c_rate": step.current_A / capacity,
+                "estimated_duration_s": step_duration_s(
+                    step.step, step.current_A, beamline.config.potentiostat.capacity_C
+                ),
             },
         )
 
