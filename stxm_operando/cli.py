@@ -100,11 +100,15 @@ def _replay(args: argparse.Namespace) -> None:
 def _monitor(args: argparse.Namespace) -> None:
     from .gui.app import run_monitor
 
-    try:
+    if args.catalog is not None:  # the one asked for, or a clear error
         catalog = _open_catalog(args)
-    except CatalogError as err:  # e.g. nothing stored there yet: live only
-        print(f"stxm-operando monitor: no run browser ({err}); showing the live stream")
-        catalog = None
+    else:
+        args.catalog = default_catalog()
+        try:
+            catalog = _open_catalog(args)
+        except CatalogError as err:  # nothing stored in the default catalog yet: live only
+            print(f"stxm-operando monitor: no run browser ({err}); showing the live stream")
+            catalog = None
     run_monitor(address=args.address, catalog=catalog)
 
 
@@ -244,8 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     monitor.add_argument(
         "--catalog",
-        default=default_catalog(),
-        help=f"catalog directory or tiled URI for the run browser (default {default_catalog()})",
+        help=f"catalog directory or tiled URI for the run browser (default {default_catalog()}"
+        ", shown once it holds runs)",
     )
     monitor.set_defaults(func=_monitor)
 

@@ -475,8 +475,8 @@ class MonitorWindow(QtWidgets.QMainWindow):
         QtWidgets.QApplication.processEvents()
 
     def _show_j0_fit(self, request: tuple, done) -> None:
-        if request != self._fit_request:
-            return  # a newer fit is on its way
+        if request != self._fit_request or done.cancelled():
+            return  # a newer fit is on its way, or the window is closing
         try:
             fit = done.result()
         except (ValueError, RuntimeError):
