@@ -9,7 +9,6 @@ from bluesky.utils import MsgGenerator
 from ..analysis import optical_density, particle_mask, unmix_two_energy
 from ..analysis.pipeline import blank_region
 from ..devices import Beamline
-from ..limits import stage_placement
 from ..physics.spectra import ReferenceSpectra
 from .dose import DoseTally
 from .imaging import (
@@ -42,7 +41,9 @@ def find_particles(
     The ROIs enclose each particle of the thickness mask with ``margin_px`` to spare.
     """
     energies = check_energies(beamline, energies, count=2)
-    check_raster(beamline, center_x_um, center_y_um, num_x, num_y, step_nm, dwell_ms)
+    (coarse_x, coarse_y), _ = check_raster(
+        beamline, center_x_um, center_y_um, num_x, num_y, step_nm, dwell_ms
+    )
     check_positive(min_thickness_um, "min_thickness_um", "um")
     field = ParticleROI(-1, center_x_um, center_y_um, num_x, num_y)
     mu = ReferenceSpectra.load_default().mu_matrix(energies)
@@ -84,9 +85,6 @@ def find_particles(
         yield from bps.close_run()
         od = [optical_density(c, blank_mask=blank_region(c)) for c in counts]
         _, thickness = unmix_two_energy(od[0], od[1], mu)
-        (coarse_x, coarse_y), _ = stage_placement(
-            beamline.config, center_x_um, center_y_um, num_x, num_y, step_nm
-        )
         holder = (np.asarray(positions[0]) + coarse_x, np.asarray(positions[1]) + coarse_y)
         return rois_from_labels(
             particle_mask(thickness, min_thickness=min_thickness_um), holder, margin_px

@@ -7,10 +7,7 @@ import bluesky.plan_stubs as bps
 from bluesky.utils import MsgGenerator
 from ophyd import Signal
 
-from ..analysis import (
-    best_focus,
-    edge_sharpness,
-)
+from ..analysis import best_focus, edge_sharpness
 from ..devices import Beamline
 from ..limits import stage_placement
 from .dose import DoseTally
@@ -178,7 +175,14 @@ def pass_estimate(beamline, rois, energies, step_nm, dwell_ms):
     )
 
 
-def _image_run(plan_name, beamline, rois, energies, step_nm, dwell_ms, plan_args, md):
+def _image_run(plan_name, beamline, rois, energies, step_nm, dwell_ms, md):
+    """A run of one imaging pass of ``rois`` (one ROI: ``two_energy_image``, ``stack``)."""
+    plan_args = {
+        "roi": asdict(rois[0]),
+        "energies": energies,
+        "dwell_ms": dwell_ms,
+        "step_nm": step_nm,
+    }
     yield from open_run_with_estimate(
         beamline,
         image_md(plan_name, beamline, rois, energies, step_nm, dwell_ms, plan_args, md),
@@ -225,15 +229,7 @@ def two_energy_image(
     """One raster of a particle at each of two energies (default the Fe L3 pair), one run."""
     energies = check_energies(beamline, energies, count=2)
     rois = check_rois(beamline, [roi], step_nm, dwell_ms)
-    plan_args = {
-        "roi": asdict(rois[0]),
-        "energies": energies,
-        "dwell_ms": dwell_ms,
-        "step_nm": step_nm,
-    }
-    return _image_run(
-        "two_energy_image", beamline, rois, energies, step_nm, dwell_ms, plan_args, md
-    )
+    return _image_run("two_energy_image", beamline, rois, energies, step_nm, dwell_ms, md)
 
 
 @eager_plan
@@ -249,13 +245,7 @@ def stack(
     energies = check_energies(beamline, energies)
     require(len(energies) >= 2, "a stack needs at least two energies")
     rois = check_rois(beamline, [roi], step_nm, dwell_ms)
-    plan_args = {
-        "roi": asdict(rois[0]),
-        "energies": energies,
-        "dwell_ms": dwell_ms,
-        "step_nm": step_nm,
-    }
-    return _image_run("stack", beamline, rois, energies, step_nm, dwell_ms, plan_args, md)
+    return _image_run("stack", beamline, rois, energies, step_nm, dwell_ms, md)
 
 
 @eager_plan
