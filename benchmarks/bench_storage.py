@@ -1,4 +1,4 @@
-"""RunEngine + storage overhead per two-energy frame pair, and replay time per frame.
+"""RunEngine + storage overhead per two-energy frame pair, and replay time per frame pair.
 
 Measured side by side in one run, into one embedded catalog:
   * baseline: bluesky ``count`` of an ophyd.sim image detector of the same size (2 events
@@ -108,8 +108,8 @@ def main() -> None:
         f"{(ours_stored + drain - simulation) * per:7.1f} ms/pair"
     )
     print(
-        f"  replay through the analysis: {replay_time * per:7.1f} ms/frame "
-        f"(reading {documents} documents alone: {read_time * per:.1f} ms/frame)"
+        f"  replay through the analysis: {replay_time * per:7.1f} ms/pair (one analysed frame) "
+        f"(reading {documents} documents alone: {read_time * per:.1f} ms/pair)"
     )
 
 

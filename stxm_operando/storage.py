@@ -229,18 +229,30 @@ class Catalog:
         self._writers.append(writer)
         return writer
 
+    def count(self) -> int:
+        """The number of runs."""
+        return len(self.client)
+
     def uids(self) -> list[str]:
         """Start uids of all runs, oldest first."""
         return list(self.client.keys())
 
     def search(self, **metadata: Any) -> list[str]:
         """Start uids of runs whose start document has these key = value pairs."""
+        return list(self._matching(metadata).keys())
+
+    def starts(self, **metadata: Any) -> list[dict]:
+        """Start documents of the runs whose start document has these key = value pairs,
+        oldest first, fetched a page of runs at a time (not one request per run)."""
+        return [dict(run.metadata["start"]) for _, run in self._matching(metadata).items()]
+
+    def _matching(self, metadata: dict[str, Any]):
         from tiled.queries import Key
 
         results = self.client
         for key, value in metadata.items():
             results = results.search(Key(key) == value)
-        return list(results.keys())
+        return results
 
     def run(self, uid: str):
         """The stored run (a bluesky-tiled-plugins BlueskyRun); a unique uid prefix of at

@@ -7,6 +7,7 @@ import sys
 import tempfile
 import time
 
+import numpy as np
 import pytest
 
 from stxm_operando.epics_env import use_local_channel_access
@@ -124,3 +125,39 @@ def no_process_left_behind():
     while _live_children() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _live_children() == []
+
+
+from stxm_operando.plans import ParticleROI  # noqa: E402  (after Channel Access is set up)
+
+MONITOR_ROIS = [ParticleROI(0, -0.9, 0.2, 34, 22), ParticleROI(1, 1.0, -0.4, 34, 22)]
+STACK_ENERGIES = np.round(np.arange(705.0, 713.01, 0.4), 2)
+"""Fe L3 stack energies, eV: 0.4 eV steps through both peaks (708.2 and 710.2 eV)."""
+
+
+@pytest.fixture(scope="session")
+def monitor_catalog(tmp_path_factory):
+    """A catalog with an operando series of two particles (lithiation, rest) and then a
+    XANES stack (sample "LFP-7"): (catalog path, the series' documents as the RunEngine
+    emitted them, the series' start uids, the stack's start uid)."""
+    from bluesky import RunEngine
+
+    from stxm_operando.devices import simulated_beamline
+    from stxm_operando.plans import Galvanostatic, Rest, operando, stack
+    from stxm_operando.storage import Catalog
+
+    path = tmp_path_factory.mktemp("monitor") / "catalog"
+    documents = []
+    protocol = [Galvanostatic(c_rate=4.0, duration_s=240.0), Rest(120.0)]
+    with Catalog.embedded(path) as catalog:
+        writer = catalog.writer()
+        RE = RunEngine({}, context_managers=[], call_returns_result=True)
+        RE.subscribe(writer)
+        token = RE.subscribe(lambda name, doc: documents.append((name, doc)))
+        bl = simulated_beamline()
+        series = RE(operando(bl, protocol, MONITOR_ROIS, every_s=60.0, dwell_ms=0.5))
+        RE.unsubscribe(token)
+        stack_run = RE(
+            stack(bl, MONITOR_ROIS[0], STACK_ENERGIES, dwell_ms=1.0, md={"sample": "LFP-7"})
+        )
+        writer.flush()
+    return path, documents, series.run_start_uids, stack_run.run_start_uids[0]

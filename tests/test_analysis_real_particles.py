@@ -78,6 +78,33 @@ def test_li_fraction_and_thickness_hold_at_partly_covered_edges(angle):
     assert np.sqrt(np.mean((covered - truth.coverage[inside]) ** 2)) < 0.1
 
 
+def test_readings_lost_from_a_pair_leave_the_analysis_as_it_was():
+    """Six readings missing from each image (NaN, as placement leaves them), two of them on
+    the particle: the series still registers, and the Li map matches the truth as closely as
+    the complete pair's does."""
+    rng = np.random.default_rng(11)
+    particle = platelet(30.0, rng)
+    first, second, truth = fm.frame_pair([particle], SHAPE, PERIOD_S, i0_pair(rng), rng=rng)
+    complete = analyse(first, second, PERIOD_S)
+    inside = complete.labels > 0
+    on_particle = np.argwhere(inside)[rng.choice(inside.sum(), 2, replace=False)]
+    off_particle = np.argwhere(~inside)[rng.choice((~inside).sum(), 4, replace=False)]
+    for image in (first, second):
+        for row, column in np.concatenate([on_particle, off_particle]):
+            image[row, column] = np.nan
+    with pytest.warns(RuntimeWarning, match="non-finite"):
+        holed = analyse(first, second, PERIOD_S + 60, previous=complete)
+    assert len(holed.particles) == 1
+    assert abs(holed.shift[0]) < 0.1 and abs(holed.shift[1]) < 0.1  # no drift was made
+    both = inside & (holed.labels > 0)
+    assert both.sum() >= 0.95 * inside.sum()
+
+    def rmse(result):
+        return np.sqrt(np.nanmean((result.x[both] - truth.x[both]) ** 2))
+
+    assert rmse(holed) <= rmse(complete) + 0.01
+
+
 def drifting_field():
     """Four particles of different sizes and angles; the last is cut by the field's edge."""
     return [

@@ -76,14 +76,15 @@ def assert_window_matches(window: MonitorWindow, live: OperandoAnalysis) -> None
     assert window.slider.maximum() == len({f.frame_index for f in live.frames}) - 1
     for particle_id, panel in window.panels.items():
         latest = [f for f in live.frames if f.particle_id == particle_id][-1]
-        assert np.array_equal(panel.shown_x, latest.li_map, equal_nan=True)
+        assert np.array_equal(panel.frame.li_map, latest.li_map, equal_nan=True)
         assert np.array_equal(panel.images[0].image, latest.counts[0])
         assert np.allclose(panel.images[3].image, np.nan_to_num(latest.analysis.rate))
-    time_s, voltage = window.voltage_curve.getData()
+    time_s, voltage = window.electrochemistry.voltage_curve.getData()
     assert np.allclose(time_s, live.electrochemistry()["time"])
     assert np.allclose(voltage, live.electrochemistry()["voltage"])
-    assert window.table.rowCount() == len(ROIS)
-    assert float(window.table.item(0, 2).text()) == pytest.approx(
+    assert window.table.columnCount() == len(ROIS)  # a column per particle
+    assert window.table.verticalHeaderItem(1).text() == "<x>"
+    assert float(window.table.item(1, 0).text()) == pytest.approx(
         [f for f in live.frames if f.particle_id == 0][-1].mean_fraction, abs=1e-3
     )
 
@@ -149,7 +150,7 @@ def test_scrubbing_and_pausing_the_display(qtbot):
     window.slider.setValue(0)
     assert not window.follow.isChecked()
     first = [f for f in window.frames if f.frame_index == window.frame_indices[0]]
-    assert np.array_equal(window.panels[0].shown_x, first[0].li_map, equal_nan=True)
+    assert np.array_equal(window.panels[0].frame.li_map, first[0].li_map, equal_nan=True)
     window.set_paused(True)
     for name, doc in documents[half:]:
         window.document(name, doc)  # acquisition and analysis carry on

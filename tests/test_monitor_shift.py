@@ -34,7 +34,7 @@ def test_two_consecutive_live_runs_stay_apart(qtbot):
     series = second[0][1]["series_id"]
     assert window.frames and all(f.series_id == series for f in window.frames)
     assert window.slider.maximum() == len(window.frames) - 1  # no frames of the first run
-    time_s, _ = window.voltage_curve.getData()
+    time_s, _ = window.electrochemistry.voltage_curve.getData()
     assert np.all(np.diff(time_s) > 0)  # one run's curve: no line back to t = 0
     assert window.analysis.progress.step == 0 and not window.analysis.progress.finished
 
@@ -107,7 +107,7 @@ def test_the_monitor_starts_in_a_fresh_folder_before_any_run_is_stored(tmp_path)
 def test_the_j0_fit_runs_off_the_gui_thread(qtbot, monkeypatch):
     import threading
 
-    import stxm_operando.gui.monitor as monitor
+    import stxm_operando.gui.exchange_plot as monitor
 
     threads = []
     real = monitor.fit_j0
@@ -126,5 +126,5 @@ def test_the_j0_fit_runs_off_the_gui_thread(qtbot, monkeypatch):
     window.refresh()
     window.wait_for_fits()
     assert threads and threading.main_thread() not in threads
-    x, fitted = window.j0_fit_curve.getData()
+    x, fitted = window.exchange.fit_curve.getData()
     assert x is not None and np.all(np.isfinite(fitted))

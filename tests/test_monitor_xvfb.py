@@ -1,48 +1,76 @@
-"""The monitor in a real window on a real X server (Xvfb), Qt's xcb platform: it starts,
-draws a live run and is captured from the X server's own framebuffer."""
+"""The monitor in a real window on a real X server (Xvfb, Qt's xcb platform) on a laptop's
+1280x800 screen and a 1920x1080 one: live, replaying a stored series and showing a XANES
+stack, each captured from the X server's own framebuffer, with nothing cropped."""
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-import numpy as np
 import pytest
 
 WINDOW = """
-import sys
+import json, sys
+from pathlib import Path
 from qtpy.QtWidgets import QApplication
-from bluesky import RunEngine
-from stxm_operando.devices import simulated_beamline
+
+shots, catalog_path, tests, series_uid, stack_uid = sys.argv[1:6]
+sys.path.insert(0, tests)
+from gui_checks import layout_problems
 from stxm_operando.gui.monitor import MonitorWindow
-from stxm_operando.plans import Galvanostatic, ParticleROI, Rest, operando
+from stxm_operando.replay import replay_documents
+from stxm_operando.storage import Catalog
 
 app = QApplication([])
-window = MonitorWindow()
-window.resize(int(sys.argv[2]), int(sys.argv[3]))
-window.show()
-RE = RunEngine({}, context_managers=[])
-RE.subscribe(window.document)
-protocol = [Galvanostatic(c_rate=4.0, duration_s=300.0), Rest(120.0)]
-RE(operando(simulated_beamline(), protocol, [ParticleROI(0, -0.9, 0.2, 34, 22)], every_s=60.0))
-window.refresh()
-for _ in range(20):
-    app.processEvents()
 screen = app.primaryScreen()
-screen.grabWindow(0).save(sys.argv[1])  # the X server's framebuffer, not a widget render
-print(app.platformName(), screen.size().width(), screen.size().height(), flush=True)
+catalog = Catalog.embedded(catalog_path)
+window = MonitorWindow(catalog=catalog)
+window.show()
+report = {"platform": app.platformName(), "screen": [screen.size().width(),
+          screen.size().height()], "problems": {}}
+
+def settle():
+    for _ in range(30):
+        app.processEvents()
+    window.wait_for_fits()
+    app.processEvents()
+
+def capture(view):
+    settle()
+    screen.grabWindow(0).save(str(Path(shots) / f"{view}.png"))  # the X framebuffer
+    report["problems"][view] = layout_problems(window)
+
+def wait_for(condition):
+    while not condition():
+        app.processEvents()
+
+for name, doc in replay_documents(catalog, series_uid):  # as if live
+    window.document(name, doc)
+window.refresh()
+capture("live")
+window.open_stored_run(series_uid)
+wait_for(lambda: window.sources[-1].isFinished())
+window.refresh()
+capture("replay")
+window.open_stored_run(stack_uid)
+wait_for(lambda: window.stack_viewer is not None)
+capture("stack")
+window.close()
+catalog.close()
+print(json.dumps(report), flush=True)
 """
 
 
-@pytest.fixture
-def x_display(tmp_path):
-    """An Xvfb server of the test's own (no TCP), stopped at the end; yields DISPLAY."""
+def x_display(width: int, height: int):
+    """An Xvfb server of this test's own (no TCP) with one screen of width x height."""
     xvfb = shutil.which("Xvfb")
     assert xvfb, "Xvfb is not installed (scripts/ensure-system-libs.sh test)"
-    display = f":{90 + os.getpid() % 400}"
+    display = f":{90 + (os.getpid() + width) % 400}"
     server = subprocess.Popen(
-        [xvfb, display, "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
+        [xvfb, display, "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 20
@@ -50,27 +78,46 @@ def x_display(tmp_path):
     while not os.path.exists(socket):
         assert server.poll() is None and time.monotonic() < deadline, "Xvfb did not start"
         time.sleep(0.1)
-    yield display
-    server.terminate()
-    server.wait(timeout=10)
+    return display, server
 
 
 @pytest.mark.parametrize("size", [(1280, 800), (1920, 1080)])
-def test_the_monitor_opens_in_a_real_x_window(x_display, tmp_path, size):
+def test_the_monitor_in_a_real_x_window_live_replay_and_stack(monitor_catalog, tmp_path, size):
+    """Screenshots are kept in $STXM_OPERANDO_SCREENSHOTS when it is set."""
     from qtpy.QtGui import QImage
 
-    shot = tmp_path / f"monitor_{size[0]}x{size[1]}.png"
-    env = dict(os.environ, DISPLAY=x_display, QT_QPA_PLATFORM="xcb")
-    done = subprocess.run(
-        [sys.executable, "-c", WINDOW, str(shot), str(size[0]), str(size[1])],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    catalog_path, _, series_uids, stack_uid = monitor_catalog
+    display, server = x_display(*size)
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                WINDOW,
+                str(tmp_path),
+                str(catalog_path),
+                str(Path(__file__).parent),
+                series_uids[0],
+                stack_uid,
+            ],
+            env=dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb"),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.split() == ["xcb", "1920", "1080"]
-    image = QImage(str(shot))
-    assert (image.width(), image.height()) == (1920, 1080)
-    pixels = np.array([image.pixel(x, y) for x in range(0, 1920, 37) for y in range(0, 1080, 29)])
-    assert len(np.unique(pixels)) > 50  # a drawn window, not an empty screen
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["platform"] == "xcb" and report["screen"] == list(size)
+    assert report["problems"] == {"live": [], "replay": [], "stack": []}
+    keep = os.environ.get("STXM_OPERANDO_SCREENSHOTS")
+    for view in ("live", "replay", "stack"):
+        image = QImage(str(tmp_path / f"{view}.png"))
+        assert (image.width(), image.height()) == size
+        pixels = {image.pixel(x, y) for x in range(0, size[0], 23) for y in range(0, size[1], 17)}
+        assert len(pixels) > 50  # a drawn window, not an empty screen
+        if keep:
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            shutil.copy(tmp_path / f"{view}.png", Path(keep) / f"{view}_{size[0]}x{size[1]}.png")

@@ -35,7 +35,7 @@ from .optical_density import (
     unmix_two_energy,
 )
 from .pipeline import blank_region
-from .placement import place_by_position
+from .placement import fill_missing, place_by_position
 from .registration import align_series, apply_shift, register_frames, register_series
 from .statistics import SurfaceStatistics, surface_statistics
 from .tracking import particle_centroid_um
@@ -59,6 +59,7 @@ __all__ = [
     "edge_sharpness",
     "exchange_current",
     "exchange_current_butler_volmer",
+    "fill_missing",
     "fit_j0",
     "fraction_and_thickness",
     "j0_skewed",

@@ -14,6 +14,7 @@ from .optical_density import (
     unmix_partial_coverage,
     unmix_stack,
 )
+from .placement import fill_missing
 from .registration import apply_shift, register_frames
 from .statistics import SurfaceStatistics, surface_statistics
 
@@ -76,14 +77,20 @@ def blank_region(counts, margin_px: int = 2) -> np.ndarray:
     """Pixels well away from anything absorbing, from the counts alone.
 
     A first pass takes I0 as the 95th percentile of the counts, masks pixels thicker than
-    0.1 OD and grows that mask by ``margin_px``; the rest is blank.
+    0.1 OD and grows that mask by ``margin_px``; the rest is blank. Pixels with no reading
+    (NaN) are never blank.
     """
     counts = np.asarray(counts, dtype=float)
-    od = -np.log(np.clip(counts, 0.5, None) / np.percentile(counts, 95))
+    measured = np.isfinite(counts)
+    if not measured.any():
+        raise ValueError("the image has no measured pixels")
+    with np.errstate(invalid="ignore"):
+        od = -np.log(np.clip(counts, 0.5, None) / np.percentile(counts[measured], 95))
     absorbing = ndimage.binary_dilation(od > 0.1, iterations=margin_px)
-    if absorbing.all():
+    blank = ~absorbing & measured
+    if not blank.any():
         raise ValueError("no blank region found: the field is full of sample; give i0")
-    return ~absorbing
+    return blank
 
 
 def analyse_frame_pair(
@@ -136,7 +143,7 @@ def analyse_frame_pair(
             for k, c in enumerate(counts)
         ]
     )
-    phases = unmix_stack(od, mu)
+    phases = unmix_stack(np.stack([fill_missing(image) for image in od]), mu)
     thickness = phases.sum(axis=0)
     reference = thickness if previous is None else previous.reference_thickness
     if reference.shape != thickness.shape:

@@ -15,7 +15,9 @@ def _application():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import pyqtgraph as pg
 
-    pg.setConfigOptions(antialias=True, background="w", foreground="k")
+    from .theme import apply_theme
+
+    apply_theme(antialias=True)
     return pg, pg.mkQApp()
 
 

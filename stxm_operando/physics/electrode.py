@@ -118,4 +118,4 @@ class Electrode:
             backward += (j0 * np.exp(0.5 * mu_s)).sum() / particle.h
         demand = self._rate_from_current(current_A) * self._n_pixels
         u = (demand + math.sqrt(demand**2 + 4 * forward * backward)) / (2 * forward)
-        return float(np.clip(2 * math.log(u), -_MU_E_LIMIT_KT, _MU_E_LIMIT_KT))
+        return min(max(2 * math.log(u), -_MU_E_LIMIT_KT), _MU_E_LIMIT_KT)

@@ -28,5 +28,5 @@ def j0_skewed(x):
     >>> round(float(j0_skewed(0.64)), 2), round(float(j0_skewed(0.41)), 2)
     (0.53, 0.89)
     """
-    x = np.clip(np.asarray(x, dtype=float), 0.0, 1.0)
+    x = np.minimum(np.maximum(np.asarray(x, dtype=float), 0.0), 1.0)  # np.clip, faster
     return _LIM_NORMALISATION * (1.0 - x) * np.sqrt(x * (1.0 - x))

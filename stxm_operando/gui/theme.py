@@ -1,0 +1,75 @@
+"""One colour theme for the monitor and the saved figures: white plots, dark lines.
+
+Every line colour here stands out from the white background by a contrast ratio of at least
+3 (WCAG 2's figure for graphics); ``contrast_ratio`` measures it.
+"""
+
+import pyqtgraph as pg
+
+BACKGROUND = (255, 255, 255)
+FOREGROUND = (0, 0, 0)
+DIRECTION_COLORS = {
+    "lithiation": (190, 20, 20),
+    "delithiation": (0, 110, 0),
+    "rest": (90, 90, 90),
+}
+"""Colour of each protocol direction (j0 points), as in the paper: red Li-rich, green Li-poor."""
+PARTICLE_COLORS = (
+    (31, 100, 180),
+    (200, 82, 0),
+    (120, 60, 170),
+    (0, 125, 125),
+    (170, 40, 120),
+    (120, 90, 40),
+    (60, 60, 60),
+    (110, 110, 0),
+)
+"""Colour of each particle (its panel title, j_Ch and x_surf curves), in turn."""
+VOLTAGE_COLOR = (20, 60, 200)
+CURRENT_COLOR = (160, 0, 160)
+FIT_COLOR = (0, 0, 0)
+MARKER_COLOR = (80, 80, 80)
+
+
+def apply_theme(antialias: bool = False) -> None:
+    """Make pyqtgraph draw white plots with black axes and text (call before building).
+    Saved figures want ``antialias``; the live monitor draws faster without it."""
+    pg.setConfigOptions(antialias=antialias, background=BACKGROUND, foreground=FOREGROUND)
+
+
+def particle_color(particle_id: int) -> tuple[int, int, int]:
+    """The colour of a particle, RGB 0-255."""
+    return PARTICLE_COLORS[particle_id % len(PARTICLE_COLORS)]
+
+
+def fixed_lines(label, lines: int = 1) -> None:
+    """Give a QLabel the height of ``lines`` lines of text for good, so new text never
+    re-lays out (and repaints) the plots around it."""
+    label.setFixedHeight(label.fontMetrics().lineSpacing() * lines + 4)
+
+
+def pen(color: tuple[int, int, int], width: float = 2, dashed: bool = False):
+    """A line of the theme."""
+    from qtpy.QtCore import Qt
+
+    return pg.mkPen(color, width=width, style=Qt.DashLine if dashed else Qt.SolidLine)
+
+
+def contrast_ratio(first: tuple[int, int, int], second: tuple[int, int, int]) -> float:
+    """WCAG 2 contrast ratio (1 to 21) of two sRGB colours given as 0-255 triples.
+
+    Examples
+    --------
+    >>> round(contrast_ratio((0, 0, 0), (255, 255, 255)), 1)
+    21.0
+    """
+
+    def luminance(rgb) -> float:
+        linear = [
+            c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+            for c in (v / 255 for v in rgb[:3])
+        ]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(first), luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)

@@ -1,0 +1,168 @@
+"""The monitor as a scientist reads it: legends, visible lines, a cursor readout, readable
+current ticks, a run browser that says what each run is and refreshes itself, and a stack
+viewer. Offscreen (pytest-qt); the layout at real screen sizes is tested under Xvfb."""
+
+import re
+
+import numpy as np
+import pytest
+from bluesky import RunEngine
+from conftest import MONITOR_ROIS as ROIS
+from conftest import STACK_ENERGIES
+from gui_checks import line_contrast_problems
+
+from stxm_operando.devices import simulated_beamline
+from stxm_operando.gui.monitor import MonitorWindow
+from stxm_operando.plans import stack
+from stxm_operando.storage import Catalog
+
+
+@pytest.fixture
+def live_window(qtbot, monitor_catalog):
+    window = MonitorWindow()
+    qtbot.addWidget(window)
+    window.show()
+    for name, doc in monitor_catalog[1]:
+        window.document(name, doc)
+    window.refresh()
+    window.wait_for_fits()
+    return window
+
+
+def test_legends_name_every_particle_and_direction(live_window):
+    legend = live_window.channels.jch_plot.getPlotItem().legend
+    jch_names = [label.text for _, label in legend.items]
+    assert jch_names == ["particle 0", "particle 1"]
+    j0_names = [label.text for _, label in live_window.exchange.plot.getPlotItem().legend.items]
+    assert {"lithiation", "delithiation", "fit"} <= set(j0_names)
+    colours = {
+        panel.title.palette().windowText().color().getRgb() for panel in live_window.panels.values()
+    }
+    assert len(colours) == 2  # each particle's panel title in its own colour
+
+
+def test_every_line_stands_out_from_its_background(live_window):
+    assert line_contrast_problems(live_window) == []
+
+
+def test_the_cursor_reads_position_li_fraction_and_counts(live_window, qtbot):
+    panel = live_window.panels[0]
+    frame = panel.frame
+    row, column = 11, 17
+    view = panel.views[0]
+    scene_point = view.getViewBox().mapViewToScene(pg_point(column + 0.5, row + 0.5))
+    panel.graphics.scene().sigMouseMoved.emit(scene_point)
+    text = live_window.cursor_label.text()
+    step_um = frame.pixel_size_nm / 1e3
+    assert f"({column * step_um:.2f}, {row * step_um:.2f}) um" in text
+    assert f"708.2 eV: {frame.counts[0][row, column]:.0f} counts" in text
+    assert f"710.2 eV: {frame.counts[1][row, column]:.0f} counts" in text
+    assert f"x = {frame.li_map[row, column]:.2f}" in text
+    # over the Li map too (its own view), the same pixel
+    scene_point = panel.views[2].getViewBox().mapViewToScene(pg_point(column + 0.5, row + 0.5))
+    panel.graphics.scene().sigMouseMoved.emit(scene_point)
+    assert f"({column * step_um:.2f}, {row * step_um:.2f}) um" in live_window.cursor_label.text()
+
+
+def pg_point(x: float, y: float):
+    from qtpy.QtCore import QPointF
+
+    return QPointF(x, y)
+
+
+def test_current_ticks_are_round_numbers_through_a_rest(live_window, qtbot):
+    axis = live_window.electrochemistry.current_plot.getAxis("left")
+    low, high = axis.range
+    assert high - low >= 1e-9  # a rest's zero current does not collapse the axis
+    qtbot.wait(50)
+    levels = axis.tickValues(low, high, axis.height())
+    strings = [
+        text
+        for spacing, values in levels
+        for text in axis.tickStrings(values, axis.autoSIPrefixScale, spacing)
+    ]
+    assert strings
+    for text in strings:
+        digits = re.sub(r"[^0-9]", "", text).strip("0")
+        assert len(digits) <= 3, f"tick {text!r} shows float noise"
+    assert "e-" not in live_window.electrochemistry.readings_label.text()
+
+
+def test_the_run_browser_says_what_each_run_is_and_refreshes_itself(qtbot, monitor_catalog):
+    path, _, series_uids, stack_uid = monitor_catalog
+    with Catalog.embedded(path) as catalog:
+        window = MonitorWindow(catalog=catalog)
+        window.browser.timer.setInterval(200)
+        qtbot.addWidget(window)
+        browser = window.browser
+        rows = {
+            uid: [browser.table.item(row, c).text() for c in range(browser.table.columnCount())]
+            for row, uid in enumerate(browser.uids)
+        }
+        columns = [browser.table.horizontalHeaderItem(c).text() for c in range(8)]
+        assert columns == ["date", "scan", "plan", "sample", "step", "direction", "C-rate", "uid"]
+        assert browser.uids[0] == stack_uid  # newest first
+        lithiation = rows[series_uids[1]]  # the first step's image run
+        assert lithiation[2:4] == ["operando_images", "LiFePO4"]
+        assert lithiation[4].startswith("1: ") and lithiation[5:7] == ["lithiation", "4"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", lithiation[0])
+        assert rows[stack_uid][3] == "LFP-7"
+        known = len(browser.uids)
+        RE = RunEngine({}, context_managers=[])
+        writer = catalog.writer()
+        RE.subscribe(writer)
+        bl = simulated_beamline()
+        RE(stack(bl, ROIS[1], STACK_ENERGIES[:3], dwell_ms=0.2, md={"sample": "new"}))
+        writer.flush()
+        qtbot.waitUntil(lambda: len(browser.uids) == known + 1, timeout=10000)
+        assert browser.table.item(0, 3).text() == "new"
+        window.close()
+
+
+def test_a_stack_opens_with_the_spectrum_at_the_cursor(qtbot, monitor_catalog):
+    path, _, _, stack_uid = monitor_catalog
+    with Catalog.embedded(path) as catalog:
+        window = MonitorWindow(catalog=catalog)
+        qtbot.addWidget(window)
+        window.show()
+        window.open_stored_run(stack_uid)
+        qtbot.waitUntil(lambda: window.stack_viewer is not None, timeout=60000)
+        viewer = window.stack_viewer
+        assert viewer.values.shape == (len(STACK_ENERGIES), 22, 34)
+        assert np.allclose(viewer.energies, STACK_ENERGIES)
+        item = viewer.image_view.imageItem
+        # on the particle: the Fe L3 peak of Fe2+ (708.2 eV) or Fe3+ (710.2 eV)
+        viewer.image_view.imageItem.scene().sigMouseMoved.emit(item.mapToScene(17.5, 11.5))
+        assert viewer.pixel == (11, 17)
+        energies, od = viewer.spectrum_curve.getData()
+        peak = energies[np.argmax(od)]
+        assert min(abs(peak - 708.2), abs(peak - 710.2)) <= 0.2
+        assert od.max() > 0.5
+        assert "stack (0.68, 0.44) um" in window.cursor_label.text()
+        # in the blank corner: no absorption beyond counting noise (~1 % at these counts)
+        viewer.image_view.imageItem.scene().sigMouseMoved.emit(item.mapToScene(1.5, 1.5))
+        _, blank = viewer.spectrum_curve.getData()
+        assert np.abs(blank).max() < 0.06
+        viewer.image_view.setCurrentIndex(8)
+        assert viewer.shown_energy() == pytest.approx(708.2)
+        assert viewer.energy_line.value() == pytest.approx(708.2)
+        window.close()
+
+
+def test_a_run_opened_after_live_shows_each_particle_once(qtbot, monitor_catalog):
+    from stxm_operando.gui.panels import ParticlePanel
+
+    path, documents, series_uids, _ = monitor_catalog
+    with Catalog.embedded(path) as catalog:
+        window = MonitorWindow(catalog=catalog)
+        qtbot.addWidget(window)
+        window.show()
+        for name, doc in documents:
+            window.document(name, doc)
+        window.refresh()
+        window.open_stored_run(series_uids[0])
+        qtbot.waitUntil(lambda: window.sources[-1].isFinished(), timeout=60000)
+        window.refresh()
+        shown = [p for p in window.findChildren(ParticlePanel) if p.isVisible()]
+        assert sorted(p.particle_id for p in shown) == [0, 1]
+        window.close()
