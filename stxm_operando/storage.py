@@ -2,13 +2,12 @@
 
 The embedded catalog is a tiled SQL catalog (SQLite plus zarr files) in a local directory,
 served in-process, with no server to start. The same code writes to a tiled server given its
-URI and API key. Every document is also appended, as it arrives, to a per-run JSON-lines
-journal before it reaches the (batching) tiled writer, so a run cut off by a crash is still
-complete on disk and replays from its journal.
+URI and API key. Every document is also appended, as it arrives, to a per-run journal (JSON
+lines, images as binary; ``stxm_operando.journal``) before it reaches the (batching) tiled
+writer, so a run cut off by a crash is still complete on disk and replays from its journal.
 """
 
 import copy
-import json
 import logging
 import os
 import queue
@@ -20,8 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .catalog_dir import (
     DATABASE,
     CatalogError,
@@ -29,6 +26,7 @@ from .catalog_dir import (
     database_for_reading,
     database_for_writing,
 )
+from .journal import RunJournal, read_journal
 
 JSON_SEQ = "application/json-seq"
 CATALOG_SPEC = {"name": "CatalogOfBlueskyRuns", "version": "3.0"}
@@ -134,13 +132,6 @@ def journal_root() -> Path:
 def _slug(uri: str) -> str:
     """A folder name for a catalog URI: host_port/path with unsafe characters as '_'."""
     return re.sub(r"[^A-Za-z0-9.-]+", "_", uri.split("://", 1)[-1]).strip("_")
-
-
-def to_json(value: Any) -> Any:
-    """JSON fallback for the numpy values in documents (arrays become nested lists)."""
-    if isinstance(value, np.ndarray | np.generic):
-        return value.tolist()
-    raise TypeError(f"cannot serialise {type(value).__name__} in a document")
 
 
 class Catalog:
@@ -313,24 +304,6 @@ def open_catalog(
     return Catalog.embedded(location, read_only=read_only)
 
 
-def read_journal(path: Path) -> Iterator[tuple[str, dict]]:
-    """Documents of a journal file. A line that cannot be read (a crash mid-write tears the
-    last one; a damaged disk any) is skipped with a warning naming it, and reading goes on."""
-    with open(path, errors="replace") as lines:
-        for number, line in enumerate(lines, start=1):
-            try:
-                record = json.loads(line)
-                name, doc = record["name"], record["doc"]
-            except (json.JSONDecodeError, KeyError, TypeError) as err:
-                warnings.warn(
-                    f"{path}: line {number} skipped, it is not a document ({err})",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
-                continue
-            yield name, doc
-
-
 class CatalogWriter:
     """RunEngine callback: journal every document at once, then store it in tiled from a
     worker thread so a slow catalog never holds up the RunEngine.
@@ -398,9 +371,8 @@ class CatalogWriter:
 
     def _journal(self, name: str, doc: dict) -> None:
         if name == "start":
-            path = self.catalog.journal_dir / f"{doc['uid']}.jsonl"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._journals[doc["uid"]] = open(path, "a")
+            path = self.catalog._journal_path(doc["uid"])
+            self._journals[doc["uid"]] = RunJournal(path)
             run = doc["uid"]
         elif name == "descriptor":
             run = self._run_of_descriptor[doc["uid"]] = doc["run_start"]
@@ -411,9 +383,7 @@ class CatalogWriter:
         journal = self._journals.get(run)
         if journal is None:
             return
-        journal.write(json.dumps({"name": name, "doc": doc}, default=to_json) + "\n")
-        journal.flush()
+        journal.write(name, doc)
         if name == "stop":
-            os.fsync(journal.fileno())
             journal.close()
             del self._journals[run]

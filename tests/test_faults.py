@@ -102,8 +102,9 @@ FULL_DISK = textwrap.dedent("""
 
     catalog = Catalog.embedded(sys.argv[1])
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    # from here on no file may grow past 1 MB: the files fill up as on a full disk
-    resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
+    # from here on no file may grow past 300 kB (the journal's images reach it in about ten
+    # passes): the files fill up as on a full disk
+    resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
     bl = simulated_beamline()
     RE = RunEngine({})
     RE.subscribe(catalog.writer())

@@ -20,10 +20,11 @@ from event_model import DocumentNames, schema_validators
 
 from stxm_operando.devices import simulated_beamline
 from stxm_operando.export import export_csv, export_nxstxm
+from stxm_operando.journal import read_journal
 from stxm_operando.live_callbacks import OperandoAnalysis
 from stxm_operando.plans import Galvanostatic, ParticleROI, Rest, operando, two_energy_image
 from stxm_operando.replay import replay
-from stxm_operando.storage import Catalog, CatalogError, UnknownRunError, read_journal
+from stxm_operando.storage import Catalog, CatalogError, UnknownRunError
 
 ROIS = [ParticleROI(0, -0.9, 0.2, 34, 22), ParticleROI(1, 1.0, -0.4, 34, 22)]
 PROTOCOL = [
@@ -253,6 +254,45 @@ def test_a_run_cut_off_by_a_crash_is_readable_and_replayable(tmp_path):
     assert len(analysis.frames) == 3  # six images = three two-energy frames, all analysed
     journals = list((path / "journal").glob("*.jsonl"))
     assert any(readings(list(read_journal(j))) > 100 for j in journals)
+
+
+def test_the_journal_keeps_images_as_binary_and_survives_a_torn_array(tmp_path):
+    """Images go to the journal's binary companion, not into JSON lists: they read back with
+    their dtype, shape and values, the JSON lines stay small, and an array cut off by a crash
+    loses only its own document."""
+    from bluesky.plans import count
+    from ophyd.sim import SynSignal
+
+    rng = np.random.default_rng(5)
+    camera = SynSignal(func=lambda: rng.poisson(1000, (128, 96)), name="camera")
+    documents = []
+    with Catalog.embedded(tmp_path / "catalog") as catalog:
+        writer = catalog.writer()
+        RE = RunEngine({}, context_managers=[])
+        RE.subscribe(writer)
+        RE.subscribe(lambda name, doc: documents.append((name, doc)))
+        (uid,) = RE(count([camera], num=3))
+        writer.flush()
+    images = [doc["data"]["camera"] for name, doc in documents if name == "event"]
+    # the signal's configuration holds a value too: the descriptor carries a fourth image
+    (in_descriptor,) = [
+        doc["configuration"]["camera"]["data"]["camera"]
+        for name, doc in documents
+        if name == "descriptor"
+    ]
+    journal = tmp_path / "catalog" / "journal" / f"{uid}.jsonl"
+    stored = [d["data"]["camera"] for n, d in read_journal(journal) if n == "event"]
+    assert len(stored) == 3
+    for image, back in zip(images, stored, strict=True):
+        assert back.dtype == image.dtype and np.array_equal(back, image)
+    image_bytes = sum(i.nbytes for i in images) + in_descriptor.nbytes
+    assert journal.with_suffix(".arrays").stat().st_size == image_bytes
+    assert journal.stat().st_size < 0.05 * image_bytes  # as JSON lists: ~0.6 of it
+    with open(journal.with_suffix(".arrays"), "r+b") as arrays:
+        arrays.truncate(image_bytes - 10)  # the last image torn by a crash
+    with pytest.warns(RuntimeWarning, match="not in"):
+        names = [n for n, _ in read_journal(journal)]
+    assert names.count("event") == 2 and names[0] == "start" and names[-1] == "stop"
 
 
 def test_unwritable_catalog_location_is_a_clear_error(tmp_path):

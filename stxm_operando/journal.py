@@ -1,0 +1,105 @@
+"""Per-run journals: every document of a run, appended as it arrives, readable after a crash.
+
+A journal is two files: ``UID.jsonl``, one JSON line per document, and ``UID.arrays``, the raw
+bytes of the document's larger numpy arrays (images, position maps) in the order they came.
+A line names each such array by ``{"__array__": [offset, dtype, shape]}``: images are written
+as binary, not as nested JSON lists (several times larger and slower to write and parse).
+The array bytes are written before the line that refers to them, so a crash can tear only
+the last line, which reading skips.
+"""
+
+import json
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+INLINE_ELEMENTS = 64
+"""Arrays of at most this many elements stay in the JSON line."""
+ARRAY_KEY = "__array__"
+
+
+def to_json(value: Any) -> Any:
+    """JSON fallback for the numpy values in documents (arrays become nested lists)."""
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    raise TypeError(f"cannot serialise {type(value).__name__} in a document")
+
+
+def arrays_path(path: Path) -> Path:
+    """The binary companion of journal ``path``."""
+    return path.with_suffix(".arrays")
+
+
+class RunJournal:
+    """The journal of one run, open for appending (``path`` is its ``.jsonl`` file)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lines = open(path, "a")
+        self._arrays: BinaryIO = open(arrays_path(path), "ab")
+
+    def write(self, name: str, doc: dict) -> None:
+        """Append one document (arrays first, then its line), flushed to the OS."""
+        line = json.dumps({"name": name, "doc": doc}, default=self._encode)
+        self._arrays.flush()
+        self._lines.write(line + "\n")
+        self._lines.flush()
+
+    def close(self) -> None:
+        """Sync both files to disk and close them."""
+        for handle in (self._arrays, self._lines):
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+
+    def _encode(self, value: Any) -> Any:
+        if (
+            isinstance(value, np.ndarray)
+            and value.size > INLINE_ELEMENTS
+            and value.dtype.kind in "biufc"
+        ):
+            data = np.ascontiguousarray(value)  # no copy of an image that already is
+            offset = self._arrays.tell()
+            self._arrays.write(data)
+            return {ARRAY_KEY: [offset, data.dtype.str, list(data.shape)]}
+        return to_json(value)
+
+
+def read_journal(path: Path) -> Iterator[tuple[str, dict]]:
+    """Documents of a journal file (arrays back as numpy arrays). A line that cannot be read
+    (a crash mid-write tears the last one; a damaged disk any) or whose arrays are missing is
+    skipped with a warning naming it, and reading goes on."""
+    arrays = arrays_path(path)
+    stored = np.memmap(arrays, dtype=np.uint8, mode="r") if _has_bytes(arrays) else None
+
+    def decode(record: dict) -> Any:
+        if ARRAY_KEY not in record:
+            return record
+        offset, dtype, shape = record[ARRAY_KEY]
+        size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        if stored is None or offset + size > stored.size:
+            raise ValueError(f"its array at byte {offset} is not in {arrays.name}")
+        return np.frombuffer(stored[offset : offset + size], dtype=dtype).reshape(shape).copy()
+
+    with open(path, errors="replace") as lines:
+        for number, line in enumerate(lines, start=1):
+            try:
+                record = json.loads(line, object_hook=decode)
+                name, doc = record["name"], record["doc"]
+            except (ValueError, KeyError, TypeError) as err:
+                warnings.warn(
+                    f"{path}: line {number} skipped, it is not a document ({err})",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                continue
+            yield name, doc
+
+
+def _has_bytes(path: Path) -> bool:
+    return path.exists() and path.stat().st_size > 0
