@@ -1,7 +1,8 @@
 """Does the embedded catalog slow down as it fills? The same operations with 10 and with 500
-runs in it, side by side: opening it, listing uids, a two-key metadata search, the browser's
-start documents of the matching runs, writing one more run, and reading a run back.
-Goal: each within 1.5x between 10 and 500 runs.
+runs in it, side by side: opening it, a two-key metadata search and the browser's start
+documents of its matches (5 runs in both catalogs), writing one more run, and reading a run
+back. Goal: each within 1.5x between 10 and 500 runs. Listing every uid is shown too; its
+answer grows with the catalog.
 
 Run: ``python benchmarks/bench_catalog_scaling.py``
 """
@@ -21,15 +22,21 @@ SIZES = (10, 500)
 REPEATS = 5
 
 
+MATCHES = 5
+
+
 def fill(path: Path, runs: int) -> None:
-    """``runs`` small runs, one in ten of sample "LFP-B" (the rest "LFP-A")."""
+    """``runs`` small runs: the first ``MATCHES`` of sample "LFP-B" in cycle 0, the rest of
+    "LFP-A" in cycles 0-2."""
     with Catalog.embedded(path) as catalog:
         writer = catalog.writer()
         RE = RunEngine({}, context_managers=[])
         RE.subscribe(writer)
         for index in range(runs):
-            sample = "LFP-B" if index % 10 == 0 else "LFP-A"
-            RE(bp.count([det], num=3), sample=sample, cycle=index % 3)
+            if index < MATCHES:
+                RE(bp.count([det], num=3), sample="LFP-B", cycle=0)
+            else:
+                RE(bp.count([det], num=3), sample="LFP-A", cycle=index % 3)
         writer.flush()
 
 
@@ -47,6 +54,7 @@ def measure(path: Path) -> dict[str, float]:
     with Catalog.embedded(path) as catalog:
         uids = catalog.uids()
         figures["list uids"] = median_ms(catalog.uids)
+        assert len(catalog.search(sample="LFP-B", cycle=0)) == MATCHES
         figures["search 2 keys"] = median_ms(lambda: catalog.search(sample="LFP-B", cycle=0))
         figures["start docs of matches"] = median_ms(
             lambda: catalog.starts(sample="LFP-B", cycle=0)
@@ -75,10 +83,12 @@ def main() -> None:
     print(f"embedded catalog, median of {REPEATS}: {SIZES[0]} runs vs {SIZES[1]} runs")
     for name in small:
         ratio = large[name] / small[name]
-        print(
-            f"  {name:24s} {small[name]:8.1f} ms {large[name]:8.1f} ms  {ratio:5.2f}x "
-            f"(goal <= 1.5x: {'met' if ratio <= 1.5 else 'NOT met'})"
+        goal = (
+            "(the answer grows with the runs)"
+            if name == "list uids"
+            else f"(goal <= 1.5x: {'met' if ratio <= 1.5 else 'NOT met'})"
         )
+        print(f"  {name:24s} {small[name]:8.1f} ms {large[name]:8.1f} ms  {ratio:5.2f}x {goal}")
 
 
 if __name__ == "__main__":

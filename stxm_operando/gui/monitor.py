@@ -3,10 +3,12 @@
 Docks a scientist can rearrange: per-particle raw images, Li map and dx/dt map; the j_Ch
 profile with x_surf; j0 against x_surf with the skewed fit; voltage and current against time
 and capacity; the statistics table; protocol progress; a run browser and, for ``stack`` runs,
-a stack viewer. The window fits a 1280x800 screen. It redraws
-from a timer (at most 10 Hz), never on every document; the analysis runs on the source's
-thread and the j0 fit on a thread of its own, never on the GUI thread.
+a stack viewer. The window fits a 1280x800 screen. It redraws from a timer (at most 10 Hz),
+never on every document; the analysis runs on the source's thread and the j0 fit on a thread
+of its own, never on the GUI thread.
 """
+
+from functools import partial
 
 from pyqtgraph.dockarea import Dock, DockArea
 from qtpy import QtCore, QtWidgets
@@ -64,7 +66,6 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self._build_controls()
         self._build_plots()
         self.stack_viewer: StackViewer | None = None  # docked when a stack is opened
-        self._stack_sources: dict[QtCore.QThread, StackCollector] = {}
         if catalog is not None:
             self.browser = RunBrowser(catalog)
             self.browser.open_run.connect(self.open_stored_run)
@@ -153,9 +154,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
 
     def _source_reported(self, name: str) -> None:
         source = self.sender()
-        if name == "stop" and source in self._stack_sources:
-            self._show_stack(self._stack_sources.pop(source))
-        elif name == "error":  # a stored run that could not be read
+        if name == "error":  # a stored run that could not be read
             self.statusBar().showMessage(f"reading the run failed: {source.error}")
         elif name in ("skipped", "missing", "failed"):
             self.statusBar().showMessage(
@@ -182,7 +181,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
         if plan_name == "stack":
             collector = StackCollector()
             source = CatalogDocumentSource(self.catalog, uid, [collector])
-            self._stack_sources[source] = collector
+            source.finished.connect(partial(self._show_stack, collector))  # all that was read
             self.attach(source)
             return
         self.analysis = OperandoAnalysis()
