@@ -68,12 +68,16 @@ class WorldSignal(Signal):
 
 
 class WorldReadbacks:
-    """Mixin for sim devices: refresh every WorldSignal after each clock advance."""
+    """Mixin for sim devices: after each clock advance, refresh the WorldSignals someone
+    subscribed to (a read always asks the world itself, so the others need nothing)."""
 
     def _watch_world(self) -> None:
+        self._world_signals = [
+            walk.item for walk in self.walk_signals() if isinstance(walk.item, WorldSignal)
+        ]
         world_of(self).listeners.append(self._refresh_signals)
 
     def _refresh_signals(self) -> None:
-        for walk in self.walk_signals():
-            if isinstance(walk.item, WorldSignal):
-                walk.item.refresh()
+        for signal in self._world_signals:
+            if signal._callbacks[signal.SUB_VALUE]:
+                signal.refresh()
