@@ -1,7 +1,12 @@
-"""The IPython session: RunEngine with the catalog, devices, plans and analysis at hand."""
+"""The IPython session: RunEngine with the catalog, devices, plans and analysis at hand.
+
+The catalog opens on a thread of its own (building tiled's in-process server takes seconds),
+so the prompt appears at once; the session's first use of it waits for it to be ready.
+"""
 
 import atexit
 import os
+import threading
 
 import numpy as np
 from bluesky import RunEngine
@@ -11,7 +16,7 @@ from . import analysis, plans
 from .config import BeamlineConfig
 from .devices import epics_beamline, simulated_beamline
 from .live_callbacks import OperandoAnalysis, ThreadedCallback, json_publisher
-from .storage import open_catalog
+from .storage import Catalog, CatalogWriter, open_catalog
 
 BANNER = """stxm-operando session ({backend} beamline)
   devices : {devices}
@@ -25,6 +30,61 @@ example : rois = RE(find_particles(bl)).plan_result
           RE(operando(bl, [Galvanostatic(c_rate=4, until_V=3.0), Rest(600)], rois))"""
 
 
+class OpeningCatalog:
+    """A catalog being opened on a thread of its own. Attributes are the catalog's: using one
+    waits until it is open, and raises what opening it raised (e.g. CatalogError)."""
+
+    def __init__(self, location: str, api_key: str | None = None) -> None:
+        self.location = location
+        self._catalog: Catalog | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._open, args=(api_key,), name="catalog-open")
+        self._thread.start()
+
+    def _open(self, api_key: str | None) -> None:
+        try:
+            self._catalog = open_catalog(self.location, api_key=api_key)
+        except BaseException as err:  # raised where the catalog is used
+            self._error = err
+
+    def result(self) -> Catalog:
+        """The open catalog (waits for it)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._catalog
+
+    def __getattr__(self, name: str):
+        return getattr(self.result(), name)
+
+    def __repr__(self) -> str:
+        return repr(self._catalog) if self._catalog else f"Catalog({self.location!r}, opening)"
+
+
+class SessionWriter:
+    """The session's RunEngine callback storing into an ``OpeningCatalog``: its first
+    document waits for the catalog, then everything goes to the catalog's writer."""
+
+    def __init__(self, catalog: OpeningCatalog) -> None:
+        self._catalog = catalog
+        self._writer: CatalogWriter | None = None
+        self._lock = threading.Lock()
+
+    def writer(self) -> CatalogWriter:
+        """The catalog's writer (waits for the catalog)."""
+        with self._lock:
+            if self._writer is None:
+                self._writer = self._catalog.result().writer()
+            return self._writer
+
+    def __call__(self, name: str, doc: dict) -> None:
+        self.writer()(name, doc)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every document so far is in the catalog (``CatalogWriter.flush``)."""
+        self.writer().flush(timeout)
+
+
 def build_session(
     config: BeamlineConfig | None = None, backend: str | None = None
 ) -> tuple[dict, str]:
@@ -33,11 +93,11 @@ def build_session(
     session = config.session
     backend = backend or session.backend
     beamline = simulated_beamline(config) if backend == "sim" else epics_beamline(config)
-    catalog = open_catalog(session.catalog, api_key=os.environ.get(session.api_key_env))
+    catalog = OpeningCatalog(session.catalog, api_key=os.environ.get(session.api_key_env))
     RE = RunEngine({}, call_returns_result=True)
     plans.switch_off_on_halt(RE, beamline)  # RE.halt() skips cleanup: open the circuit
     RE.waiting_hook = ProgressBarManager()
-    writer = catalog.writer()
+    writer = SessionWriter(catalog)
     RE.subscribe(writer)
     live = OperandoAnalysis()
     RE.subscribe(ThreadedCallback(live, name="analysis"))
@@ -74,5 +134,9 @@ def start_ipython(config: BeamlineConfig | None = None, backend: str | None = No
     import IPython
 
     namespace, banner = build_session(config, backend)
+    catalog = namespace["catalog"]  # IPython empties the namespace when it ends
     print(banner)
     IPython.start_ipython(argv=["--no-banner", "--no-confirm-exit"], user_ns=namespace)
+    # a session left at once: let the catalog finish opening while the interpreter still can
+    # (never a catalog cut in half); it closes at exit
+    catalog.result()

@@ -120,6 +120,27 @@ def test_ipython_session_namespace_follows_the_config(tmp_path):
         namespace["catalog"].close()
 
 
+def test_a_session_whose_catalog_cannot_open_says_so_where_it_is_used(tmp_path):
+    """The catalog opens on a thread of its own (the prompt does not wait for tiled): a bad
+    location is the usual clear error at the catalog's first use, and a run stops at its
+    start document, before any step."""
+    from stxm_operando.session import build_session
+    from stxm_operando.storage import CatalogError
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    config = BeamlineConfig.from_dict({"session": {"catalog": str(blocker / "catalog")}})
+    namespace, banner = build_session(config)  # returns without waiting for the catalog
+    assert "a-file" in banner
+    with pytest.raises(CatalogError):
+        namespace["catalog"].search(plan_name="rest")
+    bl = namespace["bl"]
+    clock = bl.world.clock_s
+    with pytest.raises(CatalogError):
+        namespace["RE"](namespace["rest"](bl, 30.0))
+    assert bl.world.clock_s == clock  # the rest never began
+
+
 def test_ipython_command_opens_a_working_session(tmp_path):
     commands = "print('DEVICES', scanner.name, potentiostat.mode.get())\nexit\n"
     result = subprocess.run(

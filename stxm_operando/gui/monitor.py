@@ -56,6 +56,8 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.frames: list[FrameRecord] = []
         self.frame_indices: list[int] = []
         self.panels: dict[int, ParticlePanel] = {}
+        """The panels of the particles shown; others wait, hidden, in ``_spare_panels``."""
+        self._spare_panels: dict[int, ParticlePanel] = {}
         self.paused = False
         self.redraws = 0
         self._seen = -1
@@ -212,10 +214,9 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.channels.clear()
         self.table.setColumnCount(0)
         self._table_headers = []
-        for panel in self.panels.values():
-            self.particle_layout.removeWidget(panel)
-            panel.hide()  # gone now, not only when the event loop next deletes it
-            panel.deleteLater()
+        for particle_id, panel in self.panels.items():
+            panel.clear()  # kept for the next run: deleting pyqtgraph views mid-session crashes
+            self._spare_panels[particle_id] = panel
         self.panels.clear()
 
     def set_paused(self, paused: bool) -> None:
@@ -293,10 +294,12 @@ class MonitorWindow(QtWidgets.QMainWindow):
 
     def _panel(self, particle_id: int) -> ParticlePanel:
         if particle_id not in self.panels:
-            panel = ParticlePanel(particle_id)
-            panel.hovered.connect(self.cursor_label.setText)
+            panel = self._spare_panels.pop(particle_id, None)
+            if panel is None:
+                panel = ParticlePanel(particle_id)
+                panel.hovered.connect(self.cursor_label.setText)
+                self.particle_layout.addWidget(panel)
             self.panels[particle_id] = panel
-            self.particle_layout.addWidget(panel)
         return self.panels[particle_id]
 
     def _table_column(self, column: int, frame: FrameRecord) -> None:

@@ -124,6 +124,14 @@ class ParticlePanel(QtWidgets.QWidget):
         )
         super().show()
 
+    def clear(self) -> None:
+        """Forget the frame shown and hide (the panel waits for a next run's particle)."""
+        self.frame = None
+        for image in self.images:
+            image.clear()
+        self.automatic_levels = set(self.colorbars)
+        self.hide()
+
     def _set_levels(self, column: int, levels: tuple[float, float]) -> None:
         if tuple(self.colorbars[column].levels()) != levels:  # else its axis is kept as drawn
             self.colorbars[column].setLevels(levels)
