@@ -130,9 +130,9 @@ def test_a_stack_opens_with_the_spectrum_at_the_cursor(qtbot, monitor_catalog):
         viewer = window.stack_viewer
         assert viewer.values.shape == (len(STACK_ENERGIES), 22, 34)
         assert np.allclose(viewer.energies, STACK_ENERGIES)
-        item = viewer.image_view.imageItem
+        box = viewer.view.getViewBox()
         # on the particle: the Fe L3 peak of Fe2+ (708.2 eV) or Fe3+ (710.2 eV)
-        viewer.image_view.imageItem.scene().sigMouseMoved.emit(item.mapToScene(17.5, 11.5))
+        viewer.graphics.scene().sigMouseMoved.emit(box.mapViewToScene(pg_point(17.5, 11.5)))
         assert viewer.pixel == (11, 17)
         energies, od = viewer.spectrum_curve.getData()
         peak = energies[np.argmax(od)]
@@ -140,12 +140,13 @@ def test_a_stack_opens_with_the_spectrum_at_the_cursor(qtbot, monitor_catalog):
         assert od.max() > 0.5
         assert "stack (0.68, 0.44) um" in window.cursor_label.text()
         # in the blank corner: no absorption beyond counting noise (~1 % at these counts)
-        viewer.image_view.imageItem.scene().sigMouseMoved.emit(item.mapToScene(1.5, 1.5))
+        viewer.graphics.scene().sigMouseMoved.emit(box.mapViewToScene(pg_point(1.5, 1.5)))
         _, blank = viewer.spectrum_curve.getData()
         assert np.abs(blank).max() < 0.06
-        viewer.image_view.setCurrentIndex(8)
+        viewer.slider.setValue(8)
         assert viewer.shown_energy() == pytest.approx(708.2)
         assert viewer.energy_line.value() == pytest.approx(708.2)
+        assert np.array_equal(viewer.image.image, viewer.values[8])
         window.close()
 
 

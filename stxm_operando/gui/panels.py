@@ -32,6 +32,8 @@ def rounded_levels(low: float, high: float) -> tuple[float, float]:
     >>> rounded_levels(1234.5, 4321.0)
     (1200.0, 4400.0)
     """
+    if not high - low > 0:  # NaN (nothing measured) or no span: as they are
+        return float(low), float(high)
     unit = 10.0 ** (np.floor(np.log10(high - low)) - 1)
     return float(np.floor(low / unit) * unit), float(np.ceil(high / unit) * unit)
 
@@ -40,9 +42,9 @@ class ParticlePanel(QtWidgets.QWidget):
     """Raw images at both energies, the Li map and the dx/dt map of one particle.
 
     Each image has a colour bar whose ends set its levels (they follow each frame until
-    dragged by hand); the Li map carries a 1 um scale
-    bar. Moving the mouse over any image emits ``hovered`` with the position (um from the
-    image's corner), the Li fraction and the counts at both energies there.
+    dragged by hand); the Li map carries a 1 um scale bar. Moving the mouse over any image
+    emits ``hovered`` with the position (um from the image's corner), the Li fraction and the
+    counts at both energies there.
     """
 
     TITLES = ("E1 counts", "E2 counts", "Li fraction x", "dx/dt (1/s)")

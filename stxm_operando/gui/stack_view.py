@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from qtpy import QtCore, QtWidgets
 
 from ..analysis import blank_region, fill_missing, optical_density, place_by_position
-from .theme import FIT_COLOR, VOLTAGE_COLOR, pen
+from .theme import FIT_COLOR, VOLTAGE_COLOR, fixed_lines, pen
 
 
 class StackCollector:
@@ -65,22 +65,31 @@ def stack_optical_density(images: np.ndarray) -> tuple[np.ndarray, str]:
 
 
 class StackViewer(QtWidgets.QWidget):
-    """pyqtgraph's ImageView of the stack (energy slider, levels, histogram) beside the
-    spectrum at the pixel under the cursor (moving the mouse over the image picks it, and
-    ``hovered`` tells its position, um, and value)."""
+    """The stack's image at one energy (an energy slider below it, a colour bar whose ends set
+    the levels) beside the spectrum at the pixel under the cursor: moving the mouse over the
+    image picks it, and ``hovered`` tells its position, um, and value.
+
+    Built from PlotItem, ImageItem and ColorBarItem like the particle panels: pyqtgraph's
+    ImageView registers named views whose destruction can crash the interpreter
+    (pyqtgraph#1628)."""
 
     hovered = QtCore.Signal(str)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        layout = QtWidgets.QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.image_view = pg.ImageView()
-        self.image_view.getView().invertY(True)
-        timeline = self.image_view.ui.roiPlot  # the energy slider: tall enough to read
-        timeline.setMinimumHeight(120)
-        timeline.setLabel("bottom", "energy (eV)")
-        timeline.getAxis("bottom").enableAutoSIPrefix(False)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.view = self.graphics.addPlot(title="stack")
+        self.view.setAspectLocked(True)
+        self.view.invertY(True)
+        self.view.hideAxis("left")
+        self.view.hideAxis("bottom")
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.view.addItem(self.image)
+        self.colorbar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), interactive=True)
+        self.colorbar.setImageItem(self.image, insert_in=self.view)
+        self.slider = QtWidgets.QSlider(QtCore.Qt.Horizontal)
+        self.energy_label = QtWidgets.QLabel("energy -")
+        fixed_lines(self.energy_label)
         self.spectrum_plot = pg.PlotWidget(title="spectrum at the cursor")
         self.spectrum_plot.setLabel("bottom", "energy (eV)")
         self.spectrum_plot.getAxis("bottom").enableAutoSIPrefix(False)
@@ -89,15 +98,21 @@ class StackViewer(QtWidgets.QWidget):
         )
         self.energy_line = pg.InfiniteLine(angle=90, pen=pen(FIT_COLOR, 1, dashed=True))
         self.spectrum_plot.addItem(self.energy_line)
-        layout.addWidget(self.image_view, 3)
+        image_column = QtWidgets.QVBoxLayout()
+        image_column.addWidget(self.graphics)
+        image_column.addWidget(self.energy_label)
+        image_column.addWidget(self.slider)
+        layout = QtWidgets.QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(image_column, 3)
         layout.addWidget(self.spectrum_plot, 2)
         self.energies = np.empty(0)
         self.values = np.empty((0, 0, 0))
         self.quantity = "OD"
         self.step_nm = 40.0
         self.pixel: tuple[int, int] | None = None
-        self.image_view.sigTimeChanged.connect(self._energy_changed)
-        self.image_view.imageItem.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.slider.valueChanged.connect(self.show_energy)
+        self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
 
     def show_stack(self, energies: np.ndarray, images: np.ndarray, step_nm: float) -> None:
         """Show a stack: energies (eV) and images (energy, row, column) of counts, taken
@@ -106,12 +121,24 @@ class StackViewer(QtWidgets.QWidget):
         if not len(self.energies):
             return
         self.values, self.quantity = stack_optical_density(np.asarray(images, dtype=float))
-        self.image_view.setImage(
-            self.values, xvals=self.energies, axes={"t": 0, "y": 1, "x": 2}, autoLevels=True
-        )
+        finite = self.values[np.isfinite(self.values)]
+        if finite.size:
+            self.colorbar.setLevels(tuple(float(v) for v in np.percentile(finite, (1, 99))))
         self.spectrum_plot.setLabel("left", self.quantity)
+        self.slider.setRange(0, len(self.energies) - 1)
+        self.slider.setValue(0)
+        self.show_energy(0)
+        self.view.getViewBox().autoRange(padding=0.02)
         rows, columns = self.values.shape[1:]
         self.show_spectrum(rows // 2, columns // 2)
+
+    def show_energy(self, index: int) -> None:
+        """Show the image at ``energies[index]``."""
+        self.image.setImage(self.values[index], autoLevels=False)
+        energy = self.energies[index]
+        self.energy_label.setText(f"energy {energy:.2f} eV ({index + 1} of {len(self.energies)})")
+        self.view.setTitle(f"{self.quantity} at {energy:.2f} eV")
+        self.energy_line.setValue(energy)
 
     def show_spectrum(self, row: int, column: int) -> bool:
         """Plot the spectrum of pixel (row, column); False if it is outside the stack."""
@@ -125,18 +152,16 @@ class StackViewer(QtWidgets.QWidget):
 
     def shown_energy(self) -> float:
         """The energy of the image shown, eV."""
-        return float(self.energies[self.image_view.currentIndex])
-
-    def _energy_changed(self, index: int, _time) -> None:
-        self.energy_line.setValue(self.energies[index])
+        return float(self.energies[self.slider.value()])
 
     def _mouse_moved(self, scene_position: QtCore.QPointF) -> None:
-        point = self.image_view.imageItem.mapFromScene(scene_position)
-        # the ImageView's item is column-major: its x is the column
+        if not self.view.sceneBoundingRect().contains(scene_position):
+            return
+        point = self.view.getViewBox().mapSceneToView(scene_position)
         row, column = int(np.floor(point.y())), int(np.floor(point.x()))
         if self.show_spectrum(row, column):
             step_um = self.step_nm / 1e3
-            value = self.values[self.image_view.currentIndex, row, column]
+            value = self.values[self.slider.value(), row, column]
             self.hovered.emit(
                 f"stack ({column * step_um:.2f}, {row * step_um:.2f}) um: "
                 f"{self.quantity} = {value:.3g} at {self.shown_energy():.2f} eV"
