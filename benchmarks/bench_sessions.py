@@ -32,6 +32,7 @@ def run(
 ) -> tuple[float, float, str]:
     """Wall time (s) until the process ends, or until it prints ``marker``; its peak RSS
     (MiB) and stdout."""
+    errors = tempfile.TemporaryFile("w+")
     start = time.perf_counter()
     process = subprocess.Popen(
         argv,
@@ -39,7 +40,7 @@ def run(
         env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=errors,
         text=True,
     )
     process.stdin.write(stdin or "")
@@ -51,8 +52,10 @@ def run(
             wall = time.perf_counter() - start
     _, status, usage = os.wait4(process.pid, 0)
     wall = wall or time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{argv} failed:\n{output[-2000:]}")
+    code = os.waitstatus_to_exitcode(status)
+    errors.seek(0)
+    if code != 0:
+        raise RuntimeError(f"{argv} ended with {code}:\n{output[-1000:]}\n{errors.read()[-3000:]}")
     return wall, usage.ru_maxrss / 1024, output
 
 
