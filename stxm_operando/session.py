@@ -37,14 +37,14 @@ class OpeningCatalog:
     def __init__(self, location: str, api_key: str | None = None) -> None:
         self.location = location
         self._catalog: Catalog | None = None
-        self._error: BaseException | None = None
+        self._error: Exception | None = None
         self._thread = threading.Thread(target=self._open, args=(api_key,), name="catalog-open")
         self._thread.start()
 
     def _open(self, api_key: str | None) -> None:
         try:
             self._catalog = open_catalog(self.location, api_key=api_key)
-        except BaseException as err:  # raised where the catalog is used
+        except Exception as err:  # raised where the catalog is used
             self._error = err
 
     def result(self) -> Catalog:
