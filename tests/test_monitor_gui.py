@@ -119,51 +119,53 @@ def test_the_run_browser_says_what_each_run_is_and_refreshes_itself(qtbot, monit
         window.close()
 
 
-def test_a_stack_opens_with_the_spectrum_at_the_cursor(qtbot, monitor_catalog):
-    path, _, _, stack_uid = monitor_catalog
-    with Catalog.embedded(path) as catalog:
+@pytest.fixture
+def browsing_window(qtbot, monitor_catalog):
+    """A shown monitor with the stored catalog's run browser."""
+    with Catalog.embedded(monitor_catalog[0]) as catalog:
         window = MonitorWindow(catalog=catalog)
         qtbot.addWidget(window)
         window.show()
-        window.open_stored_run(stack_uid)
-        qtbot.waitUntil(lambda: window.stack_viewer is not None, timeout=60000)
-        viewer = window.stack_viewer
-        assert viewer.values.shape == (len(STACK_ENERGIES), 22, 34)
-        assert np.allclose(viewer.energies, STACK_ENERGIES)
-        box = viewer.view.getViewBox()
-        # on the particle: the Fe L3 peak of Fe2+ (708.2 eV) or Fe3+ (710.2 eV)
-        viewer.graphics.scene().sigMouseMoved.emit(box.mapViewToScene(pg_point(17.5, 11.5)))
-        assert viewer.pixel == (11, 17)
-        energies, od = viewer.spectrum_curve.getData()
-        peak = energies[np.argmax(od)]
-        assert min(abs(peak - 708.2), abs(peak - 710.2)) <= 0.2
-        assert od.max() > 0.5
-        assert "stack (0.68, 0.44) um" in window.cursor_label.text()
-        # in the blank corner: no absorption beyond counting noise (~1 % at these counts)
-        viewer.graphics.scene().sigMouseMoved.emit(box.mapViewToScene(pg_point(1.5, 1.5)))
-        _, blank = viewer.spectrum_curve.getData()
-        assert np.abs(blank).max() < 0.06
-        viewer.slider.setValue(8)
-        assert viewer.shown_energy() == pytest.approx(708.2)
-        assert viewer.energy_line.value() == pytest.approx(708.2)
-        assert np.array_equal(viewer.image.image, viewer.values[8])
+        yield window
         window.close()
 
 
-def test_a_run_opened_after_live_shows_each_particle_once(qtbot, monitor_catalog):
+def test_a_stack_opens_with_the_spectrum_at_the_cursor(qtbot, browsing_window, monitor_catalog):
+    window, stack_uid = browsing_window, monitor_catalog[3]
+    window.open_stored_run(stack_uid)
+    qtbot.waitUntil(lambda: window.stack_viewer is not None, timeout=60000)
+    viewer = window.stack_viewer
+    assert viewer.values.shape == (len(STACK_ENERGIES), 22, 34)
+    assert np.allclose(viewer.energies, STACK_ENERGIES)
+    box = viewer.view.getViewBox()
+    # on the particle: the Fe L3 peak of Fe2+ (708.2 eV) or Fe3+ (710.2 eV)
+    viewer.graphics.scene().sigMouseMoved.emit(box.mapViewToScene(pg_point(17.5, 11.5)))
+    assert viewer.pixel == (11, 17)
+    energies, od = viewer.spectrum_curve.getData()
+    peak = energies[np.argmax(od)]
+    assert min(abs(peak - 708.2), abs(peak - 710.2)) <= 0.2
+    assert od.max() > 0.5
+    assert "stack (0.68, 0.44) um" in window.cursor_label.text()
+    # in the blank corner: no absorption beyond counting noise (~1 % at these counts)
+    viewer.graphics.scene().sigMouseMoved.emit(box.mapViewToScene(pg_point(1.5, 1.5)))
+    _, blank = viewer.spectrum_curve.getData()
+    assert np.abs(blank).max() < 0.06
+    viewer.slider.setValue(8)
+    assert viewer.shown_energy() == pytest.approx(708.2)
+    assert viewer.energy_line.value() == pytest.approx(708.2)
+    assert np.array_equal(viewer.image.image, viewer.values[8])
+
+
+def test_a_run_opened_after_live_shows_each_particle_once(qtbot, browsing_window, monitor_catalog):
     from stxm_operando.gui.panels import ParticlePanel
 
-    path, documents, series_uids, _ = monitor_catalog
-    with Catalog.embedded(path) as catalog:
-        window = MonitorWindow(catalog=catalog)
-        qtbot.addWidget(window)
-        window.show()
-        for name, doc in documents:
-            window.document(name, doc)
-        window.refresh()
-        window.open_stored_run(series_uids[0])
-        qtbot.waitUntil(lambda: window.sources[-1].isFinished(), timeout=60000)
-        window.refresh()
-        shown = [p for p in window.findChildren(ParticlePanel) if p.isVisible()]
-        assert sorted(p.particle_id for p in shown) == [0, 1]
-        window.close()
+    _, documents, series_uids, _ = monitor_catalog
+    window = browsing_window
+    for name, doc in documents:
+        window.document(name, doc)
+    window.refresh()
+    window.open_stored_run(series_uids[0])
+    qtbot.waitUntil(lambda: window.sources[-1].isFinished(), timeout=60000)
+    window.refresh()
+    shown = [p for p in window.findChildren(ParticlePanel) if p.isVisible()]
+    assert sorted(p.particle_id for p in shown) == [0, 1]

@@ -1,7 +1,7 @@
 """One colour theme for the monitor and the saved figures: white plots, dark lines.
 
 Every line colour here stands out from the white background by a contrast ratio of at least
-3 (WCAG 2's figure for graphics); ``contrast_ratio`` measures it.
+3 (WCAG 2's figure for graphics; ``tests/gui_checks.py`` measures it on the drawn window).
 """
 
 import pyqtgraph as pg
@@ -53,23 +53,3 @@ def pen(color: tuple[int, int, int], width: float = 2, dashed: bool = False):
     from qtpy.QtCore import Qt
 
     return pg.mkPen(color, width=width, style=Qt.DashLine if dashed else Qt.SolidLine)
-
-
-def contrast_ratio(first: tuple[int, int, int], second: tuple[int, int, int]) -> float:
-    """WCAG 2 contrast ratio (1 to 21) of two sRGB colours given as 0-255 triples.
-
-    Examples
-    --------
-    >>> round(contrast_ratio((0, 0, 0), (255, 255, 255)), 1)
-    21.0
-    """
-
-    def luminance(rgb) -> float:
-        linear = [
-            c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-            for c in (v / 255 for v in rgb[:3])
-        ]
-        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-    high, low = sorted((luminance(first), luminance(second)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
