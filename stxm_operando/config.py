@@ -168,22 +168,17 @@ class PotentiostatConfig:
 @dataclass(frozen=True)
 class DetectorConfig:
     """Counting detector: incident rate (counts/s at full beam), largest raster (pixels),
-    overheads: per raster line (fly-back and settle, ms) and per image (arming and readout,
-    s)."""
+    the line controller's overhead per line (arming and settling, ms; the fly-back is
+    stage travel)."""
 
     i0_rate_hz: float = 1e7
     max_pixels: int = 1024 * 1024
     line_overhead_ms: float = 2.0
-    image_overhead_s: float = 0.05
 
     def validate(self, where: str) -> None:
         _require(self.i0_rate_hz > 0, where, "i0_rate_hz must be positive")
         _require(self.max_pixels > 0, where, "max_pixels must be positive")
-        _require(
-            self.line_overhead_ms >= 0 and self.image_overhead_s >= 0,
-            where,
-            "line_overhead_ms and image_overhead_s must not be negative",
-        )
+        _require(self.line_overhead_ms >= 0, where, "line_overhead_ms must not be negative")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 
 from .live_callbacks import OperandoAnalysis
+from .live_callbacks.lines import assembled
 from .live_callbacks.operando import ElectrochemistryLog
 from .replay import replay, replay_documents, unpacked_documents
 from .storage import Catalog
@@ -35,7 +36,7 @@ def _collect(
     (Unix time minus beamline clock, s) of a run or series."""
     starts, streams, image_sets = {}, {}, {}
     electrochemistry = ElectrochemistryLog()
-    for name, doc in unpacked_documents(replay_documents(catalog, uid)):
+    for name, doc in unpacked_documents(assembled(replay_documents(catalog, uid))):
         if name == "start":
             starts[doc["uid"]] = doc
         elif name == "descriptor":

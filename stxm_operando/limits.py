@@ -20,6 +20,13 @@ SHUTTER_MODES = ("auto", "open", "closed")
 ``open`` / ``closed``: held so, e.g. for alignment or a dark measurement."""
 
 
+LINE_STATES = ("Idle", "Armed", "Flying", "Done", "Fault")
+"""States of the line controller (its ``Status`` record): a line is armed, then flown."""
+
+SCALER_CHANNELS = {"clock": 1, "pmt": 2}
+"""Scaler record channels: 1 counts the clock, 2 the transmission detector (PMT)."""
+
+
 def check_shutter_mode(mode: str) -> None:
     """One of ``SHUTTER_MODES`` (ValueError otherwise)."""
     if mode not in SHUTTER_MODES:
@@ -79,6 +86,49 @@ def check_raster(
                 f"raster {axis} from {centre - half:.3f} to {centre + half:.3f} um is beyond "
                 f"the fine stage travel [{low}, {high}] um"
             )
+
+
+MAX_LINE_POINTS = 8192
+"""Most points one fly-scanned line can hold (the controller's waveform length)."""
+
+
+def check_line(
+    config: BeamlineConfig,
+    start_um: tuple[float, float],
+    stop_um: tuple[float, float],
+    num_points: int,
+    dwell_ms: float,
+) -> None:
+    """A fly-scanned line (from ``start_um`` to ``stop_um``, (x, y) on the fine stage, um)
+    the piezo controller and the counter can do: 1 to ``MAX_LINE_POINTS`` whole points,
+    positive dwell (ms), both ends inside the fine stage's travel."""
+    values = (*start_um, *stop_um, num_points, dwell_ms)
+    if not all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in values
+    ):
+        raise LimitViolation(f"line settings must be finite numbers, got {values}")
+    if int(num_points) != num_points or not 1 <= num_points <= MAX_LINE_POINTS:
+        raise LimitViolation(f"a line holds 1 to {MAX_LINE_POINTS} whole points, got {num_points}")
+    if not dwell_ms > 0:
+        raise LimitViolation(f"dwell must be positive, got {dwell_ms} ms")
+    for axis, index in (("fine_x", 0), ("fine_y", 1)):
+        for end in (start_um[index], stop_um[index]):
+            check_travel(axis, end, config.stage.fine_travel_um, "um")
+
+
+def raster_line(
+    center_x_um: float, center_y_um: float, num_x: int, num_y: int, step_nm: float, row: int
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Start and stop (x, y), um, of line ``row`` (0 at the smallest y) of a raster centred
+    at (x, y) um with ``num_x`` x ``num_y`` pixels of ``step_nm``: the pixel centres it
+    counts at run evenly from start to stop.
+
+    >>> raster_line(1.0, 2.0, 3, 2, 100.0, 1)
+    ((0.9, 2.05), (1.1, 2.05))
+    """
+    half_x = (num_x - 1) * step_nm / 2e3
+    y = center_y_um + (row - (num_y - 1) / 2) * step_nm / 1e3
+    return (center_x_um - half_x, y), (center_x_um + half_x, y)
 
 
 def stage_placement(

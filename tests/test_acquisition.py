@@ -11,6 +11,7 @@ from conftest import connect_epics, start_ioc, stop_ioc
 
 from stxm_operando.config import BeamlineConfig, ParticleConfig, SimConfig
 from stxm_operando.devices import simulated_beamline
+from stxm_operando.live_callbacks.lines import ImageAssembler, assembled
 from stxm_operando.plans import (
     EnergyRegion,
     Galvanostatic,
@@ -36,14 +37,14 @@ FOCUS_TOML = f"[sim]\nsample_z_offset_um = {SAMPLE_OFF_FOCUS_UM}\ndrift_nm_per_m
 
 def recording_engine() -> tuple[RunEngine, list[dict]]:
     RE = RunEngine({}, call_returns_result=True, context_managers=[])
-    images = []
-    RE.subscribe(
-        lambda name, doc: (
-            images.append(doc["data"])
-            if name == "event" and "raster_image" in doc["data"]
-            else None
-        )
-    )
+    images, assembler = [], ImageAssembler()
+
+    def take_images(name: str, doc: dict) -> None:
+        for name_, doc_ in assembler(name, doc):
+            if name_ == "event" and "raster_image" in doc_["data"]:
+                images.append(doc_["data"])
+
+    RE.subscribe(take_images)
     return RE, images
 
 
@@ -130,7 +131,7 @@ TWO_ROIS = [ParticleROI(0, -0.9, 0.2, 34, 22), ParticleROI(1, 1.1, -0.6, 30, 30)
 
 def test_the_imaging_pass_estimate_matches_the_simulated_beamlines_clock():
     """Every move, overhead and dwell the plan costs is in the estimate: the simulator's
-    clock (travel, backlash, settle, line and image overheads) agrees within 1 %."""
+    clock (travel, backlash, settle, fly-back and line overheads) agrees within 1 %."""
     bl = simulated_beamline()
     RE = RunEngine({})
     energies = (708.2, 710.2)
@@ -156,11 +157,11 @@ def test_operando_refuses_a_period_too_short_for_its_imaging_pass():
     bl = simulated_beamline()
     big = [ParticleROI(k, -0.9 + 3 * k, 0.2, 100, 100) for k in range(2)]
     with pytest.raises(
-        PlanArgumentError, match=r"takes 8\d\.\d s, longer than every_s = 60"
+        PlanArgumentError, match=r"takes 9\d\.\d s, longer than every_s = 60"
     ) as err:
         operando(bl, [Galvanostatic(c_rate=1.0, until_V=3.0)], big, every_s=60.0, dwell_ms=2.0)
     message = str(err.value)
-    assert "every_s >= 8" in message and "at most 1 particle" in message
+    assert "every_s >= 9" in message and "at most 1 particle" in message
     assert bl.world.clock_s == 0.0 and not bl.world.potentiostat.output_on  # nothing moved
     dwell = float(message.split("a dwell <= ")[1].split(" ms")[0])
     operando(bl, [Galvanostatic(c_rate=1.0, until_V=3.0)], big, every_s=60.0, dwell_ms=dwell)
@@ -194,12 +195,14 @@ def test_the_shutter_opens_only_for_images_and_the_dose_is_recorded():
     RE.subscribe(lambda name, doc: documents.append((name, doc)))
     protocol = [Galvanostatic(c_rate=2.0, duration_s=300.0), Rest(120.0)]
     RE(operando(bl, protocol, TWO_ROIS, every_s=60.0, dwell_ms=1.0))
-    images = [d["data"] for n, d in documents if n == "event" and "raster_image" in d["data"]]
+    lines = [d["data"] for n, d in documents if n == "event" and "raster_counts" in d["data"]]
     openings = list(bl.world.shutter.openings)
-    assert len(openings) == len(images) == 2 * 2 * 7  # one opening per image, 7 passes
-    for (opened, closed), image in zip(openings, images, strict=True):
-        assert opened <= image["raster_start_time"] and closed == image["raster_end_time"]
-        assert closed - opened < 2.0  # the holds between passes (~55 s) are in the dark
+    assert len(openings) == len(lines) == 2 * 7 * (22 + 30)  # one opening per line, 7 passes
+    for (opened, closed), line in zip(openings, lines, strict=True):
+        assert opened == line["raster_start_time"] and closed == line["raster_end_time"]
+        assert closed - opened == pytest.approx(
+            34e-3 if len(line["raster_counts"]) == 34 else 30e-3
+        )
     assert not bl.world.shutter.is_open
     # the dose stream of each image run adds up what the shutter let through
     doses = dose_events(documents)
@@ -247,11 +250,11 @@ def test_a_line_spectrum_across_two_phases_finds_the_reference_peaks():
     events = []
     RE.subscribe(lambda name, doc: events.append(doc["data"]), "event")
     RE(line_spectrum(bl, 0.0, 0.0, 80, FE_L3_REGIONS))
-    spectra = [e for e in events if "raster_image" in e]
+    spectra = [e for e in events if "raster_counts" in e]  # one line per energy
     energies = np.array([e["raster_energy"] for e in spectra])
     assert len(energies) == 4 + 30 + 5 and np.all(np.diff(energies) > 0)
-    od = np.array([-np.log(np.asarray(e["raster_image"])[0] / e["raster_i0"]) for e in spectra])
-    x = np.asarray(spectra[0]["raster_x_positions"])[0]
+    od = np.array([-np.log(np.asarray(e["raster_counts"]) / e["raster_i0"]) for e in spectra])
+    x = np.asarray(spectra[0]["raster_x_positions"])
     lfp_peak, fp_peak = reference_peaks_eV()
     for side, peak in ((x < -0.7, lfp_peak), (x > 0.7, fp_peak)):
         particle = od[:, side].mean(axis=1)
@@ -295,8 +298,10 @@ def test_two_particles_300_um_apart_are_imaged_in_one_operando_run():
     for particle in (0, 1):
         images = [
             d["data"]
-            for n, d in documents
-            if n == "event" and streams[d["descriptor"]] == f"particle_{particle}"
+            for n, d in assembled(documents)
+            if n == "event"
+            and streams[d["descriptor"]] == f"particle_{particle}"
+            and "raster_image" in d["data"]
         ]
         assert len(images) == 2 * 3  # two energies, three passes
         for image in images:  # the platelet is in every image, not empty membrane

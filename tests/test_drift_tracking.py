@@ -6,7 +6,7 @@ from bluesky import RunEngine
 
 from stxm_operando.config import BeamlineConfig, ParticleConfig, SimConfig
 from stxm_operando.devices import simulated_beamline
-from stxm_operando.live_callbacks import OperandoAnalysis, ThreadedCallback
+from stxm_operando.live_callbacks import ImageAssembler, OperandoAnalysis, ThreadedCallback
 from stxm_operando.plans import Galvanostatic, ParticleROI, Rest, operando
 
 PIXEL_UM = 0.04
@@ -20,15 +20,15 @@ def test_a_12_hour_c10_run_keeps_the_particle_within_3_px_of_its_roi_centre():
     assert np.hypot(*bl.world.drift_um(hours)) > 50 * PIXEL_UM  # drift worth tracking
     RE = RunEngine({}, call_returns_result=True)
     analysis = ThreadedCallback(OperandoAnalysis())
-    images = []
+    images, assembler = [], ImageAssembler()
     RE.subscribe(analysis)
-    RE.subscribe(
-        lambda name, doc: (
-            images.append(doc["data"])
-            if name == "event" and "raster_image" in doc["data"]
-            else None
-        )
-    )
+
+    def take_images(name: str, doc: dict) -> None:
+        for name_, doc_ in assembler(name, doc):
+            if name_ == "event" and "raster_image" in doc_["data"]:
+                images.append(doc_["data"])
+
+    RE.subscribe(take_images)
     protocol = [Galvanostatic(c_rate=0.1, duration_s=10 * 3600.0), Rest(2 * 3600.0)]
     roi = ParticleROI(0, *centre, 34, 22)
     RE(operando(bl, protocol, [roi], every_s=300.0, dwell_ms=0.5))

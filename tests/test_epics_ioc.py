@@ -53,29 +53,61 @@ def test_out_of_range_is_refused_by_client_and_by_ioc(epics, ioc_process):
     assert epics.scanner.fine_x.position == before
 
 
-def test_raster_over_channel_access_returns_image_and_positions(epics):
+def test_raster_lines_over_channel_access_return_counts_and_positions(epics):
+    """Each trigger flies one line on the controller's records: ends, points, dwell, arm,
+    go; the counts come back with the encoders' positions."""
     raster = epics.raster
     raster.configure_raster(-0.9, 0.2, 32, 24, 40.0, 1.0)
-    status = raster.trigger()
-    status.wait(30)
-    reading = raster.read()
-    image = reading["raster_image"]["value"]
-    xs = reading["raster_x_positions"]["value"]
-    assert image.shape == xs.shape == (24, 32)
+    lines = []
+    for row in (0, 12, 23):
+        raster.row.put(row)
+        raster.trigger().wait(30)
+        lines.append(raster.read())
+    counts = lines[1]["raster_counts"]["value"]  # through the particle
+    xs = lines[1]["raster_x_positions"]["value"]
+    assert counts.shape == xs.shape == (32,)
+    assert raster.describe()["raster_counts"]["shape"] == [32]
     assert np.mean(xs) == pytest.approx(-0.9, abs=0.01)
-    assert image.min() < 0.5 * reading["raster_i0"]["value"] < image.max()
-    line_s = 32 * 1e-3 + CONFIG.detector.line_overhead_ms / 1e3  # dwells and fly-back
-    duration = reading["raster_end_time"]["value"] - reading["raster_start_time"]["value"]
-    assert duration == pytest.approx(24 * line_s, rel=1e-3)
+    step_um = 0.04
+    ys = [np.mean(line["raster_y_positions"]["value"]) for line in lines]
+    expected_ys = [0.2 + (row - 11.5) * step_um for row in (0, 12, 23)]
+    assert ys == pytest.approx(expected_ys, abs=0.01)
+    assert counts.min() < 0.5 * lines[1]["raster_i0"]["value"] < counts.max()
+    duration = lines[1]["raster_end_time"]["value"] - lines[1]["raster_start_time"]["value"]
+    assert duration == pytest.approx(32 * 1e-3, rel=1e-3)  # the dwells; fly-back is before
+    assert raster.state.get() == "Done"
     with pytest.raises(LimitError):
         raster.configure_raster(48.0, 0.0, 200, 10, 40.0, 1.0)
 
 
-def test_point_detector_counts(epics):
-    epics.point.dwell.put(2.0)
-    epics.point.trigger().wait(10)
-    counts = epics.point.counts.get()
+def test_a_line_the_controller_refuses_fails_with_its_message(epics, monkeypatch):
+    """The controller's own word reaches the caller: Go without Arm is a Fault, and the
+    trigger's status fails saying so."""
+    from stxm_operando.devices.detectors import LineScanError
+
+    raster = epics.raster
+    raster.configure_raster(0.0, 0.0, 16, 4, 40.0, 0.5)
+    raster.row.put(0)
+    raster.trigger().wait(30)  # a line flown: the controller is no longer armed
+    monkeypatch.setattr(raster.arm, "put", lambda *args, **kwargs: None)
+    status = raster.trigger()
+    with pytest.raises(LineScanError, match="arm the line first"):
+        status.wait(10)
+    assert raster.state.get() == "Fault"
+
+
+def test_point_detector_is_a_scaler_record(epics):
+    """ophyd's own EpicsScaler drives the IOC's scaler record: preset time, count with put
+    completion, the clock and PMT channels."""
+    point = epics.point
+    point.dwell.put(2.0)
+    assert point.preset_time.get() == pytest.approx(2e-3)
+    point.trigger().wait(10)
+    counts = point.counts.get()
     assert 0 < counts <= 1.1 * CONFIG.detector.i0_rate_hz * 2e-3
+    assert point.channels.chan1.get() == round(2e-3 * point.freq.get())
+    assert point.names.name2.get() == "pmt"
+    assert list(point.read()) == ["point_counts"]
 
 
 def test_galvanostatic_step_hits_cutoff_in_the_ioc(epics):

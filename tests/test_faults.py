@@ -17,6 +17,7 @@ from conftest import connect_epics, start_ioc, stop_ioc
 
 from stxm_operando.devices import simulated_beamline
 from stxm_operando.live_callbacks import OperandoAnalysis
+from stxm_operando.live_callbacks.lines import assembled
 from stxm_operando.plans import Galvanostatic, ParticleROI, Rest, operando
 from stxm_operando.plans.estimates import imaging_pass_s
 from stxm_operando.replay import replay
@@ -33,7 +34,7 @@ def test_ioc_stopped_mid_run_fails_cleanly_keeps_data_and_restarts_at_ocv(tmp_pa
         images = []
 
         def kill_ioc_after_six_images(name, doc):
-            if name == "event" and "raster_image" in doc["data"]:
+            if name == "event" and doc["data"].get("raster_row") == ROI.num_y - 1:  # last line
                 images.append(doc)
                 if len(images) == 6:  # three passes: two are whole whatever the race
                     threading.Thread(target=stop_ioc, args=(ioc,)).start()
@@ -48,8 +49,8 @@ def test_ioc_stopped_mid_run_fails_cleanly_keeps_data_and_restarts_at_ocv(tmp_pa
                 RE(
                     operando(
                         bl,
-                        # 36 s of wall time at speed 100: far longer than the IOC takes to stop
-                        [Galvanostatic(c_rate=0.5, duration_s=3600.0)],
+                        # 72 s of wall time at speed 100: far longer than the IOC takes to stop
+                        [Galvanostatic(c_rate=0.5, duration_s=7200.0)],
                         [ROI],
                         every_s=30.0,
                         dwell_ms=0.2,
@@ -85,10 +86,10 @@ def test_cutoff_crossed_mid_image_ends_the_step_and_keeps_the_image():
     result = RE(operando(bl, protocol, [big_slow], every_s=every_s, dwell_ms=25.0))  # no gaps
     reason = result.plan_result[0]
     trip_time = float(reason.rsplit("t = ", 1)[1].split()[0])
-    images = [d["data"] for n, d in docs if n == "event" and "raster_image" in d["data"]]
+    images = [d["data"] for n, d in assembled(docs) if n == "event" and "raster_image" in d["data"]]
     during = [i for i in images if i["raster_start_time"] <= trip_time <= i["raster_end_time"]]
     assert len(during) == 1  # the cutoff fell inside an image, which was kept whole
-    assert np.shape(during[0]["raster_image"]) == (40, 60)
+    assert np.shape(during[0]["raster_image"]) == (40, 60) and during[0]["raster_complete"]
     after = [i for i in images if i["raster_start_time"] > trip_time]
     assert after and all(abs(i["potentiostat_current"]) < 1e-12 for i in after)
     assert bl.potentiostat.output.get() == 0
@@ -145,9 +146,9 @@ def test_pause_resume_duplicates_nothing_in_the_analysis():
     def pause_twice(name, doc):
         if (
             name == "event"
-            and "raster_image" in doc["data"]
+            and "raster_counts" in doc["data"]
             and len(paused) < 2
-            and doc["seq_num"] in (2, 5)
+            and doc["seq_num"] in (2 * ROI.num_y, 5 * ROI.num_y)  # an image's last line
         ):
             paused.append(doc["seq_num"])
             threading.Thread(target=RE.request_pause, kwargs={"defer": False}).start()
@@ -165,7 +166,7 @@ def test_pause_resume_duplicates_nothing_in_the_analysis():
             RE.resume()
         except Exception:
             pass
-    assert paused == [2, 5]
+    assert paused == [2 * ROI.num_y, 5 * ROI.num_y]
     keys = [(f.frame_index, f.particle_id) for f in analysis.frames]
     assert len(keys) == len(set(keys)) == 8  # 6 + 2 frames, each once
     index = analysis.electrochemistry()["index"]

@@ -10,6 +10,7 @@ from event_model import unpack_event_page
 
 from stxm_operando.config import BeamlineConfig, SimConfig
 from stxm_operando.devices import simulated_beamline
+from stxm_operando.live_callbacks.lines import assembled
 from stxm_operando.plans import (
     Galvanostatic,
     HoldPotential,
@@ -56,6 +57,16 @@ class Recorder:
                 events.extend([doc] if name == "event" else unpack_event_page(doc))
         return events
 
+    def images(self, stream, run_uid=None):
+        """The stream's images, put together from its line events."""
+        lines = {id(e) for e in self.events(stream, run_uid)}
+        descriptors = {e["descriptor"] for n, e in self.docs if n == "event" and id(e) in lines}
+        return [
+            e
+            for n, e in assembled(self.docs)
+            if n == "event" and e["descriptor"] in descriptors and "raster_image" in e["data"]
+        ]
+
 
 @pytest.fixture
 def RE():
@@ -90,7 +101,7 @@ def test_two_energy_image_records_a_run_with_searchable_metadata(sim, RE):
     (start,) = RE.recorder.starts(plan_name="two_energy_image")
     assert start["particle_ids"] == [0] and start["energies"] == [708.2, 710.2]
     assert start["pixel_size_nm"] == 40.0
-    events = RE.recorder.events("particle_0")
+    events = RE.recorder.images("particle_0")
     assert [e["data"]["raster_energy"] for e in events] == pytest.approx([708.2, 710.2])
     assert [e["data"]["scanner_zp_z"] for e in events] == pytest.approx(
         [sim.scanner.focus_z_um(708.2), sim.scanner.focus_z_um(710.2)]
@@ -101,7 +112,7 @@ def test_two_energy_image_records_a_run_with_searchable_metadata(sim, RE):
 def test_stack_takes_one_image_per_energy(sim, RE):
     energies = np.linspace(705.0, 713.0, 5)
     RE(stack(sim, ROI, energies, dwell_ms=0.2))
-    events = RE.recorder.events("particle_0")
+    events = RE.recorder.images("particle_0")
     assert [e["data"]["raster_energy"] for e in events] == pytest.approx(energies)
     # the particle's absorption follows the Fe L3 edge: higher at the peaks than pre-edge
     particle = [np.asarray(e["data"]["raster_image"])[8:14, 12:22].mean() for e in events]
@@ -163,7 +174,7 @@ def test_operando_interleaves_imaging_with_a_running_current(sim, RE):
         assert run["particle_ids"] == [0, 1] and run["energies"] == [708.2, 710.2]
     assert image_runs[0]["direction"] == "lithiation" and image_runs[0]["c_rate"] == 4.0
     assert outer["c_rates"] == [4.0] and outer["protocol"][0]["until_V"] == 3.0
-    lith_images = RE.recorder.events("particle_0", image_runs[0]["uid"])
+    lith_images = RE.recorder.images("particle_0", image_runs[0]["uid"])
     assert len(lith_images) == 2 * 5  # every 60 s for 300 s, two energies
     assert all(e["data"]["potentiostat_current"] == pytest.approx(4e-6) for e in lith_images)
     frames = [e["data"]["frame_index"] for e in lith_images]
@@ -229,7 +240,7 @@ def test_bad_plan_arguments_raise_before_anything_moves(sim, make_plan):
 
 def test_a_failing_plan_leaves_the_cell_at_ocv(sim, RE):
     def break_on_third_image(name, doc):
-        if name == "event" and "raster_image" in doc["data"] and doc["seq_num"] == 3:
+        if name == "event" and "raster_counts" in doc["data"] and doc["seq_num"] == 3 * ROI.num_y:
             raise RuntimeError("detector readout failed")
 
     RE.subscribe(break_on_third_image)
@@ -243,7 +254,7 @@ def test_a_failing_plan_leaves_the_cell_at_ocv(sim, RE):
 
 def test_pause_keeps_the_cell_running_and_abort_switches_it_off(sim, RE):
     def pause_at_third_image(name, doc):
-        if name == "event" and "raster_image" in doc["data"] and doc["seq_num"] == 3:
+        if name == "event" and "raster_counts" in doc["data"] and doc["seq_num"] == 3 * ROI.num_y:
             request_pause(RE)
 
     token = RE.subscribe(pause_at_third_image)
@@ -261,7 +272,7 @@ def test_pause_and_resume_duplicate_nothing(sim, RE):
     paused = []
 
     def pause_once(name, doc):
-        if name == "event" and "raster_image" in doc["data"] and not paused:
+        if name == "event" and "raster_counts" in doc["data"] and not paused:
             paused.append(doc["seq_num"])
             request_pause(RE)
 
@@ -275,8 +286,11 @@ def test_pause_and_resume_duplicate_nothing(sim, RE):
     indices = [e["data"]["ec_index"] for e in samples]
     assert len(indices) == len(set(indices))
     assert np.array_equal(np.diff(indices), np.ones(len(indices) - 1))
-    images = RE.recorder.events("particle_0")
+    images = RE.recorder.images("particle_0")
     keys = [(e["data"]["frame_index"], e["data"]["raster_energy"]) for e in images]
+    assert len(keys) == len(set(keys)) and all(e["data"]["raster_complete"] for e in images)
+    lines = [e["data"] for e in RE.recorder.events("particle_0")]
+    keys = [(d["frame_index"], d["raster_energy"], d["raster_row"]) for d in lines]
     assert len(keys) == len(set(keys))
 
 
@@ -286,7 +300,7 @@ def test_beam_loss_pauses_imaging_while_electrochemistry_continues(sim, RE):
     milestones = [e["data"] for e in RE.recorder.events("protocol")]
     lost = [m for m in milestones if m["protocol_event"] == "beam_lost"]
     assert len(lost) >= 3 and all(100.0 <= m["protocol_time"] <= 250.0 for m in lost)
-    image_times = [e["data"]["raster_start_time"] for e in RE.recorder.events("particle_0")]
+    image_times = [e["data"]["raster_start_time"] for e in RE.recorder.images("particle_0")]
     assert not any(100.0 <= t < 250.0 for t in image_times)
     assert any(t >= 250.0 for t in image_times)  # imaging resumed with the beam
     ec_times = [e["data"]["ec_time"] for e in RE.recorder.events("electrochemistry")]

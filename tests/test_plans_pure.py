@@ -109,7 +109,7 @@ def test_operando_runs_in_bluesky_simulator_without_device_io(sim, no_device_io)
     names = [m.kwargs.get("plan_name") for m in opens]
     assert names == ["operando", "operando_images", "operando_images"]
     triggers = [m for m in messages if m.command == "trigger" and m.obj is sim.raster]
-    assert len(triggers) == 2 * (5 + 2)  # two energies per pass, a pass a minute
+    assert len(triggers) == 2 * (5 + 2) * ROI.num_y  # a line each: two energies, a pass a minute
     frames = [m.args[0] for m in messages if m.command == "set" and m.obj.name == "frame_index"]
     assert frames == list(range(7))
     assert sim.world.clock_s == 0.0
@@ -131,12 +131,18 @@ def test_focus_scan_takes_its_images_from_the_readings(sim, no_device_io):
     sharp = np.zeros((22, 34))
     sharp[8:14, 10:24] = 100.0
     blurred = np.full((22, 34), 50.0)
-    images = iter([blurred, sharp, blurred])
+    lines = iter([line for image in (blurred, sharp, blurred) for line in image])
+    raster, shutter = sim.raster, sim.shutter
 
     def read(msg):
-        if msg.obj is sim.raster:
-            return {sim.raster.image.name: {"value": next(images), "timestamp": 0.0}}
-        return None
+        if msg.obj is raster:
+            values = {raster.counts: next(lines), raster.energy: 708.2}
+            values |= {raster.x_positions: np.zeros(34), raster.y_positions: np.zeros(34)}
+        elif msg.obj is shutter:
+            values = {shutter.exposure: 0.0, shutter.photons: 0.0}
+        else:
+            return None
+        return {signal.name: {"value": value, "timestamp": 0.0} for signal, value in values.items()}
 
     simulator = RunEngineSimulator()
     simulator.add_handler("read", read)

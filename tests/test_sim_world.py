@@ -20,8 +20,11 @@ def one_particle_world(**sim_kwargs) -> SimulatedBeamline:
 def test_raster_takes_dwell_times_pixels_of_simulated_time():
     world = SimulatedBeamline()
     result = world.acquire_raster(0.0, 0.0, 30, 20, 40.0, 2.0)
-    line_overhead_s = world.config.detector.line_overhead_ms / 1e3  # fly-back per line
-    assert result.end_s - result.start_s == pytest.approx(20 * (30 * 2e-3 + line_overhead_s))
+    line_overhead_s = world.config.detector.line_overhead_ms / 1e3  # the controller's
+    fly_back_s = 29 * 0.04 / world.config.stage.fine_velocity_um_s  # to the next line's start
+    counting_s = 20 * 30 * 2e-3
+    expected = counting_s + 19 * (line_overhead_s + fly_back_s)  # from the first point
+    assert result.end_s - result.start_s == pytest.approx(expected, rel=1e-3)
     assert world.clock_s == pytest.approx(result.end_s)
     assert result.counts.shape == result.x_um.shape == result.y_um.shape == (20, 30)
 

@@ -23,8 +23,8 @@ from .shutter import EpicsShutter, Shutter, SimShutter
 PV_GROUPS = {
     "scanner": "",
     "potentiostat": "Pstat:",
-    "raster": "Raster:",
-    "point": "Point:",
+    "raster": "Line:",
+    "point": "Scaler1",
     "clock": "Clock:",
     "beam": "Beam:",
     "shutter": "Shutter:",

@@ -1,31 +1,51 @@
-"""Detectors: a counting point detector and an image-returning raster detector.
+"""Detectors: a line fly-scan detector for rasters and a counting point detector.
 
-The raster detector runs a whole raster of the fine stage per trigger and yields one image
-(never one event per pixel) together with the recorded position of every pixel.
+The raster detector flies one line of its configured raster per trigger, as STXM piezo
+controllers do: it writes the line's start, stop, points and dwell to the controller, arms
+it and says go, and reads back the counts with the position the encoders recorded at every
+point. A line is the unit of acquisition: each trigger is one event, so an image cut short
+keeps the lines it finished, and images are put together by recorded position downstream.
+The point detector is a scaler record (ophyd's ``EpicsScaler`` over Channel Access).
 """
 
 import numpy as np
 from ophyd import Component as Cpt
-from ophyd import Device, EpicsSignal, EpicsSignalRO, Signal
+from ophyd import Device, DeviceStatus, EpicsSignal, EpicsSignalRO, Signal, get_cl
+from ophyd.scaler import EpicsScaler
+from ophyd.signal import DerivedSignal
 from ophyd.status import Status
 
 from ..config import BeamlineConfig
-from ..limits import check_raster
+from ..limits import SCALER_CHANNELS, LimitViolation, check_line, check_raster, raster_line
 from .limits import as_device_limit
 from .sim_signals import world_of
 
 RASTER_SETTINGS = ("center_x", "center_y", "num_x", "num_y", "step", "dwell")
 ACQUIRE_MARGIN_S = 30.0
-"""An EPICS acquisition fails if not done within twice its dwell time plus this, s."""
+"""An EPICS acquisition fails if not done within twice its counting time plus this, s."""
+
+
+class LineScanError(RuntimeError):
+    """The line controller refused or failed a line (its message says why)."""
 
 
 class RasterDetector(Device):
-    """Interface shared by both backends.
+    """Interface shared by both backends: a raster flown one line per trigger.
 
-    Settings (config): center_x, center_y (um), num_x, num_y (pixels), step (nm), dwell (ms).
-    Readings: image (counts, num_y x num_x), x_positions, y_positions (um, per pixel),
-    energy (eV), start_time, end_time (s, beamline clock), i0 (counts per pixel, open beam).
+    Settings (config): center_x, center_y (um), num_x, num_y (pixels), step (nm), dwell (ms)
+    of the raster; ``row`` (read with each line) is the line the next trigger flies, 0 at the
+    smallest y. Readings per line: row, counts (num_x), x_positions, y_positions (um, per
+    point, as recorded), energy (eV), start_time, end_time (s, beamline clock), i0 (counts
+    per point, open beam).
     """
+
+    center_x = Cpt(Signal, value=0.0, kind="config")
+    center_y = Cpt(Signal, value=0.0, kind="config")
+    num_x = Cpt(Signal, value=64, kind="config")
+    num_y = Cpt(Signal, value=64, kind="config")
+    step = Cpt(Signal, value=40.0, kind="config")
+    dwell = Cpt(Signal, value=1.0, kind="config")
+    row = Cpt(Signal, value=0)
 
     def __init__(self, prefix: str = "", *, config: BeamlineConfig, **kwargs) -> None:
         self.config = config
@@ -54,33 +74,32 @@ class RasterDetector(Device):
             )
         )
 
-    def trigger(self) -> Status:
-        self.check_raster(*(self.settings()))
-        return self._acquire()
-
     def settings(self) -> tuple:
         """Current raster settings in ``RASTER_SETTINGS`` order."""
         return tuple(getattr(self, name).get() for name in RASTER_SETTINGS)
 
+    def line(self) -> tuple[tuple[float, float], tuple[float, float], int, float]:
+        """Start and stop (x, y) um, points and dwell (ms) of the line ``row`` names;
+        DeviceLimitError for a raster or row that cannot be done."""
+        center_x, center_y, num_x, num_y, step, dwell = settings = self.settings()
+        self.check_raster(*settings)
+        row = self.row.get()
+        with as_device_limit():
+            if not (isinstance(row, int | np.integer) and 0 <= row < num_y):
+                raise LimitViolation(f"row {row!r} is not a line of a {num_y}-line raster")
+        start, stop = raster_line(center_x, center_y, num_x, num_y, step, int(row))
+        return start, stop, int(num_x), float(dwell)
 
-class PointDetector(Device):
-    """Counting detector (PMT) at the current stage position. Settings: dwell (ms).
-    Readings: counts."""
+    def trigger(self) -> Status:
+        return self._fly(*self.line())
 
 
 class SimRasterDetector(RasterDetector):
     """Raster detector of the simulated beamline; pass ``world=``."""
 
-    center_x = Cpt(Signal, value=0.0, kind="config")
-    center_y = Cpt(Signal, value=0.0, kind="config")
-    num_x = Cpt(Signal, value=64, kind="config")
-    num_y = Cpt(Signal, value=64, kind="config")
-    step = Cpt(Signal, value=40.0, kind="config")
-    dwell = Cpt(Signal, value=1.0, kind="config")
-    acquire = Cpt(Signal, value=0, kind="omitted")
-    image = Cpt(Signal, value=np.zeros((64, 64), dtype=np.int64))
-    x_positions = Cpt(Signal, value=np.zeros((64, 64)))
-    y_positions = Cpt(Signal, value=np.zeros((64, 64)))
+    counts = Cpt(Signal, value=np.zeros(64, dtype=np.int64))
+    x_positions = Cpt(Signal, value=np.zeros(64))
+    y_positions = Cpt(Signal, value=np.zeros(64))
     energy = Cpt(Signal, value=0.0)
     start_time = Cpt(Signal, value=0.0)
     end_time = Cpt(Signal, value=0.0)
@@ -90,11 +109,10 @@ class SimRasterDetector(RasterDetector):
         self.world = world
         super().__init__(prefix, config=world.config, **kwargs)
 
-    def _acquire(self) -> Status:
-        self.acquire.put(1)
-        result = world_of(self).acquire_raster(*self.settings())
+    def _fly(self, start, stop, num_points: int, dwell_ms: float) -> Status:
+        result = world_of(self).acquire_line(start, stop, num_points, dwell_ms)
         for signal, value in (
-            (self.image, result.counts),
+            (self.counts, result.counts),
             (self.x_positions, result.x_um),
             (self.y_positions, result.y_um),
             (self.energy, result.energy_eV),
@@ -103,17 +121,104 @@ class SimRasterDetector(RasterDetector):
             (self.i0, result.i0_counts),
         ):
             signal.put(value)
-        self.acquire.put(0)
         status = Status(obj=self)
         status.set_finished()
         return status
+
+
+class LineWaveform(EpicsSignalRO):
+    """A per-point waveform of the line controller, cut to the line's points."""
+
+    def get(self, **kwargs) -> np.ndarray:
+        return np.asarray(super().get(**kwargs))[: int(self.parent.num_x.get())]
+
+    def describe(self) -> dict:
+        description = super().describe()
+        description[self.name]["shape"] = [int(self.parent.num_x.get())]
+        return description
+
+
+class EpicsRasterDetector(RasterDetector):
+    """Raster detector over Channel Access on a piezo line controller's records.
+
+    Per line it writes ``{prefix}StartX``, ``StartY``, ``StopX``, ``StopY`` (um),
+    ``NumPoints`` and ``Dwell`` (ms), puts ``Arm`` then ``Go`` (a busy record: its put
+    completes when the line is done), and checks ``Status`` (``LINE_STATES``; on ``Fault``,
+    ``Message`` says why). Counts come from the counter's per-point waveform ``Counts``
+    with the encoders' ``PosX`` / ``PosY``; ``Energy``, ``StartTime``, ``EndTime`` and
+    ``I0`` describe the line.
+    """
+
+    start_x = Cpt(EpicsSignal, "StartX", kind="omitted")
+    start_y = Cpt(EpicsSignal, "StartY", kind="omitted")
+    stop_x = Cpt(EpicsSignal, "StopX", kind="omitted")
+    stop_y = Cpt(EpicsSignal, "StopY", kind="omitted")
+    num_points = Cpt(EpicsSignal, "NumPoints", kind="omitted")
+    line_dwell = Cpt(EpicsSignal, "Dwell", kind="omitted")
+    arm = Cpt(EpicsSignal, "Arm", kind="omitted")
+    go = Cpt(EpicsSignal, "Go", put_complete=True, kind="omitted")
+    state = Cpt(EpicsSignalRO, "Status", string=True, kind="omitted")
+    message = Cpt(EpicsSignalRO, "Message", string=True, kind="omitted")
+    counts = Cpt(LineWaveform, "Counts")
+    x_positions = Cpt(LineWaveform, "PosX")
+    y_positions = Cpt(LineWaveform, "PosY")
+    energy = Cpt(EpicsSignalRO, "Energy")
+    start_time = Cpt(EpicsSignalRO, "StartTime")
+    end_time = Cpt(EpicsSignalRO, "EndTime")
+    i0 = Cpt(EpicsSignalRO, "I0")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._written: dict[str, float] = {}  # line settings last written, by attribute
+
+    def _fly(self, start, stop, num_points: int, dwell_ms: float) -> DeviceStatus:
+        with as_device_limit():
+            check_line(self.config, start, stop, num_points, dwell_ms)
+        if self.row.get() == 0:  # each image writes every setting once
+            self._written.clear()
+        for signal, value in (
+            (self.start_x, start[0]),
+            (self.start_y, start[1]),
+            (self.stop_x, stop[0]),
+            (self.stop_y, stop[1]),
+            (self.num_points, num_points),
+            (self.line_dwell, dwell_ms),
+        ):
+            if self._written.get(signal.attr_name) != value:  # the next line: y only
+                signal.put(value, wait=True)
+                self._written[signal.attr_name] = value
+        self.arm.put(1, wait=True)
+        timeout = ACQUIRE_MARGIN_S + 2 * num_points * dwell_ms / 1e3
+        status = DeviceStatus(self, timeout=timeout)
+        row = self.row.get()
+
+        def check_outcome() -> None:
+            try:
+                state = self.state.get(use_monitor=False)
+                if state != "Done":
+                    message = self.message.get(use_monitor=False)
+                    raise LineScanError(f"line {row} failed ({state}): {message}")
+            except Exception as err:
+                status.set_exception(err)
+            else:
+                status.set_finished()
+
+        def finished(**_) -> None:  # no Channel Access calls inside its callback
+            get_cl().thread_class(target=check_outcome, daemon=True).start()
+
+        self.go.put(1, callback=finished)
+        return status
+
+
+class PointDetector(Device):
+    """Counting detector (PMT) at the current stage position. Settings: dwell (ms).
+    Readings: counts."""
 
 
 class SimPointDetector(PointDetector):
     """Point detector of the simulated beamline; pass ``world=``."""
 
     dwell = Cpt(Signal, value=1.0, kind="config")
-    acquire = Cpt(Signal, value=0, kind="omitted")
     counts = Cpt(Signal, value=0, kind="hinted")
 
     def __init__(self, prefix: str = "", *, world, **kwargs) -> None:
@@ -121,60 +226,30 @@ class SimPointDetector(PointDetector):
         super().__init__(prefix, **kwargs)
 
     def trigger(self) -> Status:
-        self.acquire.put(1)
         self.counts.put(world_of(self).acquire_point(self.dwell.get()))
-        self.acquire.put(0)
         status = Status(obj=self)
         status.set_finished()
         return status
 
 
-class RasterWaveform(EpicsSignalRO):
-    """A flattened raster waveform, returned reshaped to (num_y, num_x)."""
+class MillisecondsSignal(DerivedSignal):
+    """A time in ms over a record field in s."""
 
-    def _shape(self) -> tuple[int, int]:
-        return int(self.parent.num_y.get()), int(self.parent.num_x.get())
+    def forward(self, value: float) -> float:
+        return value / 1e3
 
-    def get(self, **kwargs) -> np.ndarray:
-        ny, nx = self._shape()
-        return np.asarray(super().get(**kwargs))[: ny * nx].reshape(ny, nx)
-
-    def describe(self) -> dict:
-        description = super().describe()
-        description[self.name]["shape"] = list(self._shape())
-        return description
+    def inverse(self, value: float) -> float:
+        return value * 1e3
 
 
-class EpicsRasterDetector(RasterDetector):
-    """Raster detector over Channel Access, PVs ``{prefix}CenterX``, ..., ``{prefix}Image``."""
+class EpicsPointDetector(PointDetector, EpicsScaler):
+    """Point detector over Channel Access: a synApps scaler record (ophyd's
+    ``EpicsScaler``, PVs ``{prefix}.CNT``, ``.TP``, ``.S1`` ...). ``dwell`` (ms) is its
+    preset time and ``counts`` its PMT channel; the other channels are not read."""
 
-    center_x = Cpt(EpicsSignal, "CenterX", kind="config")
-    center_y = Cpt(EpicsSignal, "CenterY", kind="config")
-    num_x = Cpt(EpicsSignal, "NumX", kind="config")
-    num_y = Cpt(EpicsSignal, "NumY", kind="config")
-    step = Cpt(EpicsSignal, "Step", kind="config")
-    dwell = Cpt(EpicsSignal, "Dwell", kind="config")
-    acquire = Cpt(EpicsSignal, "Acquire", put_complete=True, kind="omitted")
-    image = Cpt(RasterWaveform, "Image")
-    x_positions = Cpt(RasterWaveform, "PosX")
-    y_positions = Cpt(RasterWaveform, "PosY")
-    energy = Cpt(EpicsSignalRO, "Energy")
-    start_time = Cpt(EpicsSignalRO, "StartTime")
-    end_time = Cpt(EpicsSignalRO, "EndTime")
-    i0 = Cpt(EpicsSignalRO, "I0")
+    dwell = Cpt(MillisecondsSignal, derived_from="preset_time", kind="config")
+    counts = Cpt(EpicsSignalRO, f".S{SCALER_CHANNELS['pmt']}", kind="hinted")
 
-    def _acquire(self) -> Status:
-        _, _, num_x, num_y, _, dwell = self.settings()
-        return self.acquire.set(1, timeout=ACQUIRE_MARGIN_S + 2 * num_x * num_y * dwell / 1e3)
-
-
-class EpicsPointDetector(PointDetector):
-    """Point detector over Channel Access, PVs ``{prefix}Dwell``, ``{prefix}Acquire``,
-    ``{prefix}Counts``."""
-
-    dwell = Cpt(EpicsSignal, "Dwell", kind="config")
-    acquire = Cpt(EpicsSignal, "Acquire", put_complete=True, kind="omitted")
-    counts = Cpt(EpicsSignalRO, "Counts", kind="hinted")
-
-    def trigger(self) -> Status:
-        return self.acquire.set(1, timeout=ACQUIRE_MARGIN_S + 2 * self.dwell.get() / 1e3)
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.channels.kind = "omitted"

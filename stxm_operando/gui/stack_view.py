@@ -9,6 +9,7 @@ import pyqtgraph as pg
 from qtpy import QtCore, QtWidgets
 
 from ..analysis import blank_region, fill_missing, optical_density, place_by_position
+from ..live_callbacks.lines import ImageAssembler
 from .theme import FIT_COLOR, VOLTAGE_COLOR, fixed_lines, pen
 
 
@@ -18,11 +19,16 @@ class StackCollector:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._assembler = ImageAssembler()
         self.step_nm = 40.0
         self._images: dict[float, np.ndarray] = {}
         self.title = ""
 
     def __call__(self, name: str, doc: dict) -> None:
+        for name_, doc_ in self._assembler(name, doc):
+            self._take(name_, doc_)
+
+    def _take(self, name: str, doc: dict) -> None:
         if name == "start":
             with self._lock:
                 self._images.clear()

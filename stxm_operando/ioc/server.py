@@ -17,11 +17,11 @@ from caproto.server import PVGroup, SubGroup, pvproperty
 from ..config import BeamlineConfig
 from ..sim import SimulatedBeamline
 from ..sim.potentiostat import Mode
+from .detectors import LineControllerPVs, scaler_pvs
 from .shutter import ShutterPVs
 
 log = logging.getLogger(__name__)
 
-MAX_IOC_PIXELS = 1024 * 1024
 TRIP_REASON_LENGTH = 256
 
 
@@ -232,76 +232,6 @@ class PotentiostatPVs(PVGroup):
             await self.log_count.write(count, verify_value=False)
 
 
-class RasterPVs(PVGroup):
-    """Raster settings, the trigger and the image with its recorded positions."""
-
-    center_x = pvproperty(value=0.0, name="CenterX", units="um", precision=4)
-    center_y = pvproperty(value=0.0, name="CenterY", units="um", precision=4)
-    num_x = pvproperty(value=64, name="NumX")
-    num_y = pvproperty(value=64, name="NumY")
-    step = pvproperty(value=40.0, name="Step", units="nm", precision=2)
-    dwell = pvproperty(value=1.0, name="Dwell", units="ms", precision=3)
-    acquire = pvproperty(value=0, name="Acquire")
-    image = pvproperty(value=[0], name="Image", max_length=MAX_IOC_PIXELS, read_only=True)
-    pos_x = pvproperty(value=[0.0], name="PosX", max_length=MAX_IOC_PIXELS, read_only=True)
-    pos_y = pvproperty(value=[0.0], name="PosY", max_length=MAX_IOC_PIXELS, read_only=True)
-    energy = pvproperty(value=0.0, name="Energy", units="eV", precision=3, read_only=True)
-    start_time = pvproperty(value=0.0, name="StartTime", units="s", precision=3, read_only=True)
-    end_time = pvproperty(value=0.0, name="EndTime", units="s", precision=3, read_only=True)
-    i0 = pvproperty(value=0.0, name="I0", read_only=True)
-
-    @acquire.putter
-    async def acquire(self, instance, value):
-        if not value:
-            return 0
-        world = _world(self)
-        settings = (
-            self.center_x.value,
-            self.center_y.value,
-            self.num_x.value,
-            self.num_y.value,
-            self.step.value,
-            self.dwell.value,
-        )
-        if self.num_x.value * self.num_y.value > MAX_IOC_PIXELS:
-            raise ValueError(f"this IOC serves at most {MAX_IOC_PIXELS} pixels")
-        result = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: world.acquire_raster(*settings)
-        )
-        await self.image.write(result.counts.ravel().tolist(), verify_value=False)
-        await self.pos_x.write(result.x_um.ravel().tolist(), verify_value=False)
-        await self.pos_y.write(result.y_um.ravel().tolist(), verify_value=False)
-        for pv, value_ in (
-            (self.energy, result.energy_eV),
-            (self.start_time, result.start_s),
-            (self.end_time, result.end_s),
-            (self.i0, result.i0_counts),
-        ):
-            await pv.write(value_, verify_value=False)
-        await self.parent.publish()
-        return 0
-
-
-class PointPVs(PVGroup):
-    """Point detector: dwell, trigger, counts."""
-
-    dwell = pvproperty(value=1.0, name="Dwell", units="ms", precision=3)
-    acquire = pvproperty(value=0, name="Acquire")
-    counts = pvproperty(value=0, name="Counts", read_only=True)
-
-    @acquire.putter
-    async def acquire(self, instance, value):
-        if not value:
-            return 0
-        world = _world(self)
-        counts = await asyncio.get_running_loop().run_in_executor(
-            None, world.acquire_point, self.dwell.value
-        )
-        await self.counts.write(counts, verify_value=False)
-        await self.parent.publish()
-        return 0
-
-
 class ClockPVs(PVGroup):
     """Beamline clock; its startup hook runs the world at ``speed`` x wall time."""
 
@@ -349,8 +279,8 @@ class StxmIOC(PVGroup):
     coarse_x = SubGroup(MotorAxis, prefix="CoarseX", axis="coarse_x")
     coarse_y = SubGroup(MotorAxis, prefix="CoarseY", axis="coarse_y")
     potentiostat = SubGroup(PotentiostatPVs, prefix="Pstat:")
-    raster = SubGroup(RasterPVs, prefix="Raster:")
-    point = SubGroup(PointPVs, prefix="Point:")
+    raster = SubGroup(LineControllerPVs, prefix="Line:")
+    point = SubGroup(scaler_pvs(), prefix="Scaler1")
     clock = SubGroup(ClockPVs, prefix="Clock:")
     beam = SubGroup(BeamPVs, prefix="Beam:")
     shutter = SubGroup(ShutterPVs, prefix="Shutter:")
@@ -379,6 +309,12 @@ class StxmIOC(PVGroup):
                 return rights if host in allowed else rights & ~AccessRights.WRITE
 
             pv.check_access = check_access
+
+    async def publish_exposure(self) -> None:
+        """Push the clock and the shutter's record of an acquisition just done to the PVs
+        (the rest follows at the next clock tick)."""
+        await self.clock.time.write(self.world.clock_s, verify_value=False)
+        await self.shutter.publish()
 
     async def publish(self) -> None:
         """Push the world's state (clock, potentiostat, motor readbacks) to the PVs."""

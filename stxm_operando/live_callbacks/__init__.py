@@ -1,5 +1,6 @@
 """Bluesky callbacks that turn documents into Li maps, rate maps and j_Ch via ``analysis``."""
 
+from .lines import ImageAssembler, assembled
 from .operando import FrameRecord, OperandoAnalysis, Progress, SummaryRow
 from .publish import AnalysisPublisher
 from .transport import ThreadedCallback, json_publisher, parse_message, run_proxy, serialize
@@ -7,10 +8,12 @@ from .transport import ThreadedCallback, json_publisher, parse_message, run_prox
 __all__ = [
     "AnalysisPublisher",
     "FrameRecord",
+    "ImageAssembler",
     "OperandoAnalysis",
     "Progress",
     "SummaryRow",
     "ThreadedCallback",
+    "assembled",
     "json_publisher",
     "parse_message",
     "run_proxy",

@@ -16,6 +16,7 @@ from event_model import unpack_event_page
 from ..analysis import REFERENCE_OCV_V, exchange_current_butler_volmer, place_by_position
 from ..analysis.pipeline import FrameAnalysis, ParticleResult, analyse_frame_pair
 from ..physics.spectra import ReferenceSpectra
+from .lines import ImageAssembler
 
 IMAGE_PLANS = ("operando_images", "two_energy_image")
 ELECTROCHEMISTRY_FIELDS = (
@@ -187,6 +188,7 @@ class OperandoAnalysis:
         """Events of runs whose start this analysis never saw (it joined mid-run)."""
         self.documents_seen = 0
         self._electrochemistry = ElectrochemistryLog()
+        self._assembler = ImageAssembler()
         self._starts: dict[str, dict] = {}
         self._streams: dict[str, tuple[str, str]] = {}
         self._images: dict[tuple[str, str, int], dict[float, dict]] = {}
@@ -196,7 +198,8 @@ class OperandoAnalysis:
 
     def __call__(self, name: str, doc: dict) -> None:
         try:
-            self._process(name, doc)
+            for name_, doc_ in self._assembler(name, doc):
+                self._process(name_, doc_)
         finally:
             with self.lock:  # counted once all it brought is in: a reader then sees it whole
                 self.documents_seen += 1
@@ -255,7 +258,11 @@ class OperandoAnalysis:
             if data["protocol_event"] == "start":
                 self.progress.label = data["protocol_reason"]
             self.progress.time_s = max(self.progress.time_s, float(data["protocol_time"]))
-        elif stream.startswith("particle_") and start.get("plan_name") in IMAGE_PLANS:
+        elif (
+            stream.startswith("particle_")
+            and start.get("plan_name") in IMAGE_PLANS
+            and data.get("raster_complete")  # an image cut short is never half a pair
+        ):
             key = (run, stream, int(data.get("frame_index", 0)))
             if key in self._done:
                 return  # a replayed reading after a pause: already analysed

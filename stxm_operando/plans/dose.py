@@ -10,6 +10,7 @@ from ophyd import Device, Signal
 from ..devices import Beamline
 from ..physics.dose import absorbed_dose_gray
 from ..physics.spectra import ReferenceSpectra
+from .lines import ImageReading
 
 DOSE_STREAM = "dose"
 
@@ -39,18 +40,14 @@ class DoseTally:
         self.spectra = ReferenceSpectra.load_default()
         self.device = ParticleDose(name="dose")
 
-    def add(self, particle_id: int, reading: dict) -> None:
-        """Count one image's reading (as ``trigger_and_read`` returns it; an empty one, as
-        from a plan simulated without a RunEngine, counts nothing)."""
-        shutter, raster = self.beamline.shutter, self.beamline.raster
-        if shutter.exposure.name not in reading:
+    def add(self, particle_id: int, image: ImageReading | None) -> None:
+        """Count one image (None, as from a plan simulated without devices, counts
+        nothing)."""
+        if image is None:
             return
-        exposure = float(reading[shutter.exposure.name]["value"])
-        photons = float(reading[shutter.photons.name]["value"])
-        energy = float(reading[raster.energy.name]["value"])
-        mu = float(np.max(self.spectra.mu(energy)))
-        gray = absorbed_dose_gray(photons, self.areas_um2[particle_id], energy, mu)
-        self.totals[particle_id] += (exposure, photons, gray)
+        mu = float(np.max(self.spectra.mu(image.energy_eV)))
+        gray = absorbed_dose_gray(image.photons, self.areas_um2[particle_id], image.energy_eV, mu)
+        self.totals[particle_id] += (image.exposure_s, image.photons, gray)
 
     def record(self):
         """Emit the totals, one event per particle (plan stub)."""

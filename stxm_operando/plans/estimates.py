@@ -48,11 +48,16 @@ def raster_corners_um(
     )
 
 
-def raster_s(config: BeamlineConfig, num_x: int, num_y: int, dwell_ms: float) -> float:
-    """Counting time of a raster with its image and line overheads, s."""
+def raster_s(
+    config: BeamlineConfig, num_x: int, num_y: int, dwell_ms: float, step_nm: float
+) -> float:
+    """A raster flown line by line, s: per line the controller's overhead and the counting,
+    with the fly-back (both axes at once, to the next line's start) between lines."""
     detector = config.detector
     line_s = num_x * dwell_ms / 1e3 + detector.line_overhead_ms / 1e3
-    return detector.image_overhead_s + num_y * line_s
+    fly_back_um = max(num_x - 1, 1) * step_nm / 1e3
+    fly_back_s = (num_y - 1) * fly_back_um / config.stage.fine_velocity_um_s
+    return num_y * line_s + fly_back_s
 
 
 def imaging_pass_s(
@@ -93,19 +98,24 @@ def imaging_pass_s(
             if position is not None:
                 distance = max(abs(first[0] - position[0]), abs(first[1] - position[1]))
                 total += distance / config.stage.fine_velocity_um_s
-            total += raster_s(config, roi.num_x, roi.num_y, dwell_ms)
+            total += raster_s(config, roi.num_x, roi.num_y, dwell_ms, step_nm)
             position = last
     return total
 
 
 def focus_scan_s(
-    config: BeamlineConfig, roi, offsets_um: Sequence[float], dwell_ms: float, images: int
+    config: BeamlineConfig,
+    roi,
+    offsets_um: Sequence[float],
+    dwell_ms: float,
+    step_nm: float,
+    images: int,
 ) -> float:
     """A focus scan's zone-plate steps (from the focus through each offset, um, and back)
     and ``images`` rasters of ``roi``, s."""
     steps = [0.0, *offsets_um, 0.0]
     travel = sum(abs(b - a) for a, b in itertools.pairwise(steps))
-    rasters = images * raster_s(config, roi.num_x, roi.num_y, dwell_ms)
+    rasters = images * raster_s(config, roi.num_x, roi.num_y, dwell_ms, step_nm)
     return rasters + travel / config.zone_plate.z_velocity_um_s
 
 

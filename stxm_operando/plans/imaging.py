@@ -12,6 +12,7 @@ from ..devices import Beamline
 from ..limits import stage_placement
 from .dose import DoseTally
 from .estimates import focus_scan_s, imaging_pass_s
+from .lines import fly_raster
 from .metadata import standard_md
 from .validation import (
     as_dataclass,
@@ -139,21 +140,21 @@ def image_particles(
 ):
     """Inside an open run: at each energy, one raster per ROI, into that ROI's stream.
 
-    Each event holds the whole image with each pixel's recorded position, the energy and
-    zone-plate Z, the potentiostat readings, the beamline clock, the shutter's exposure
-    and ``frame`` (the imaging pass, shared by the images of all energies; the same signal
-    for the whole run). Each reading goes to every observer's ``add(particle_id,
-    reading)`` (a ``DoseTally``, a ``RoiTracker``).
+    Each raster is flown line by line (``fly_raster``): each event holds one line with
+    each point's recorded position, the energy and zone-plate Z, the potentiostat
+    readings, the beamline clock, the shutter's exposure and ``frame`` (the imaging pass,
+    shared by the images of all energies; the same signal for the whole run). Each image
+    goes to every observer's ``add(particle_id, image)`` (a ``DoseTally``, a
+    ``RoiTracker``), as an ``ImageReading`` (None when simulated without devices).
     """
-    devices = [beamline.raster, beamline.scanner, beamline.potentiostat, beamline.clock]
-    devices += [beamline.shutter, frame]
+    devices = [beamline.scanner, beamline.potentiostat, beamline.clock, frame]
     for energy in energies:
         yield from bps.mv(beamline.scanner, energy)
         for roi in rois:
             yield from go_to_raster(beamline, roi, step_nm, dwell_ms)
-            reading = yield from bps.trigger_and_read(devices, name=roi.stream_name())
+            image = yield from fly_raster(beamline, roi.num_y, devices, roi.stream_name())
             for observer in observers:
-                observer.add(roi.particle_id, reading)
+                observer.add(roi.particle_id, image)
 
 
 def open_run_with_estimate(beamline: Beamline, metadata: dict, estimate):
@@ -299,7 +300,7 @@ def focus_scan(
         config = beamline.config
         return imaging_pass_s(
             config, rois, [energy], step_nm, dwell_ms, start_eV=energy_now, start_xy=xy
-        ) + focus_scan_s(config, roi, offsets, dwell_ms, images=len(offsets) - 1)
+        ) + focus_scan_s(config, roi, offsets, dwell_ms, step_nm, images=len(offsets) - 1)
 
     def plan():
         yield from open_run_with_estimate(beamline, metadata, estimate)
@@ -308,9 +309,9 @@ def focus_scan(
         sharpness, dose = [], DoseTally(beamline, rois, step_nm)
         for offset in offsets:
             yield from bps.mv(scanner.zp_z, focus + offset)
-            reading = yield from bps.trigger_and_read([beamline.raster, scanner, beamline.shutter])
-            sharpness.append(edge_sharpness(reading[beamline.raster.image.name]["value"]))
-            dose.add(roi.particle_id, reading)
+            image = yield from fly_raster(beamline, roi.num_y, [scanner])
+            sharpness.append(edge_sharpness(image.counts) if image else 0.0)
+            dose.add(roi.particle_id, image)
         calibration = (yield from bps.rd(scanner.focus_offset)) + best_focus(offsets, sharpness)
         yield from bps.mv(scanner.focus_offset, calibration)
         yield from bps.mv(scanner, energy)  # the zone plate to the new focus

@@ -12,6 +12,7 @@ from ..devices import Beamline
 from .dose import DoseTally
 from .estimates import energy_series_s, raster_s
 from .imaging import ParticleROI, go_to_raster, open_run_with_estimate
+from .lines import fly_raster
 from .metadata import standard_md
 from .validation import (
     as_dataclass,
@@ -130,7 +131,7 @@ def line_spectrum(
 ) -> MsgGenerator:
     """XANES along a line (along x, ``num_points`` pixels of ``step_nm`` centred on the
     point of the sample holder given in um): at each energy one raster line with that
-    region's dwell; one event per energy, with the recorded positions."""
+    region's dwell; one event (the line) per energy, with the recorded positions."""
     num_points = check_count(num_points, "num_points")
     points = check_regions(beamline, regions)
     line = ParticleROI(0, float(center_x_um), float(center_y_um), num_points, 1)
@@ -148,7 +149,7 @@ def line_spectrum(
 
     def estimate(energy_now: float | None, xy) -> float:
         energies = [e for e, _ in points]
-        counting = sum(raster_s(config, num_points, 1, dwell) for _, dwell in points)
+        counting = sum(raster_s(config, num_points, 1, dwell, step_nm) for _, dwell in points)
         return energy_series_s(config, energy_now, energies) + counting
 
     def plan():
@@ -157,10 +158,8 @@ def line_spectrum(
         for energy, dwell in points:
             yield from bps.mv(beamline.scanner, energy)
             yield from go_to_raster(beamline, line, step_nm, dwell)
-            reading = yield from bps.trigger_and_read(
-                [beamline.raster, beamline.scanner, beamline.shutter, beamline.clock]
-            )
-            dose.add(line.particle_id, reading)
+            image = yield from fly_raster(beamline, 1, [beamline.scanner, beamline.clock])
+            dose.add(line.particle_id, image)
         yield from dose.record()
         return (yield from bps.close_run())
 

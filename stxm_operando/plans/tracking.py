@@ -12,6 +12,7 @@ from ophyd import Device, Signal
 from ..analysis import particle_centroid_um
 from ..devices import Beamline
 from ..limits import LimitViolation, stage_placement
+from .lines import ImageReading
 
 TRACKING_STREAM = "tracking"
 log = logging.getLogger(__name__)
@@ -46,12 +47,9 @@ class RoiTracker:
         self._moved: dict[int, np.ndarray] = {}
         self.device = RoiCentre(name="tracking")
 
-    def add(self, particle_id: int, reading: dict) -> None:
-        """Take one image's reading (as ``trigger_and_read`` returns it)."""
-        raster = self.beamline.raster
-        if raster.image.name not in reading:  # simulated without a RunEngine
-            return
-        if abs(reading[raster.energy.name]["value"] - self.energy_eV) > 1e-6:
+    def add(self, particle_id: int, image: ImageReading | None) -> None:
+        """Take one image (None: simulated without devices)."""
+        if image is None or abs(image.energy_eV - self.energy_eV) > 1e-6:
             return
         index = next(k for k, r in enumerate(self.rois) if r.particle_id == particle_id)
         roi = self.rois[index]
@@ -60,11 +58,7 @@ class RoiTracker:
             self.step_nm,
         )  # fmt: skip
         try:
-            x, y = particle_centroid_um(
-                reading[raster.image.name]["value"],
-                np.asarray(reading[raster.x_positions.name]["value"]) + coarse_x,
-                np.asarray(reading[raster.y_positions.name]["value"]) + coarse_y,
-            )
+            x, y = particle_centroid_um(image.counts, image.x_um + coarse_x, image.y_um + coarse_y)
         except ValueError as err:
             log.warning("particle %s not found in its image, ROI kept: %s", particle_id, err)
             return

@@ -1,7 +1,7 @@
 """The simulated beamline: a world with a clock, particles in a liquid cell, optics, detector
 and potentiostat. Pure numpy/scipy; the ophyd devices and the caproto IOC drive it."""
 
-from .beamline import RasterResult, SimulatedBeamline
+from .beamline import ScanResult, SimulatedBeamline
 from .potentiostat import Mode, PotentiostatModel
 
-__all__ = ["Mode", "PotentiostatModel", "RasterResult", "SimulatedBeamline"]
+__all__ = ["Mode", "PotentiostatModel", "ScanResult", "SimulatedBeamline"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import BeamlineConfig
-from ..limits import check_raster, check_travel
+from ..limits import check_line, check_raster, check_travel, raster_line
 from ..physics.electrode import Electrode
 from ..physics.optics import probe_sigma_nm
 from ..physics.particle import PlateletModel, PlateletParameters
@@ -26,16 +26,16 @@ AXES = ("energy", "zp_z", "osa_z", "osa_x", "osa_y", "fine_x", "fine_y", "coarse
 
 
 @dataclass(frozen=True)
-class RasterResult:
-    """One raster image and what was recorded with it.
+class ScanResult:
+    """A fly-scanned line, or a raster of them, and what was recorded with it.
 
     Attributes
     ----------
-    counts : (ny, nx) int array of detector counts.
-    x_um, y_um : (ny, nx) recorded fine-stage positions of every pixel, um.
-    energy_eV : mono energy during the raster.
-    start_s, end_s : simulated clock at the first and after the last pixel, s.
-    i0_counts : counts per pixel with no sample and no membrane (flux monitor).
+    counts : int array of detector counts, (n,) for a line, (ny, nx) for a raster.
+    x_um, y_um : fine-stage positions the encoders recorded at each point, um (same shape).
+    energy_eV : mono energy during the scan.
+    start_s, end_s : simulated clock at the first point and after the last, s.
+    i0_counts : counts per point with no sample and no membrane (flux monitor).
     """
 
     counts: np.ndarray
@@ -209,6 +209,43 @@ class SimulatedBeamline:
         closed."""
         return self.photon_rate_hz() * dwell_s if self.shutter.is_open else 0.0
 
+    def acquire_line(
+        self,
+        start_um: tuple[float, float],
+        stop_um: tuple[float, float],
+        num_points: int,
+        dwell_ms: float,
+    ) -> ScanResult:
+        """Fly the fine stage from ``start_um`` to ``stop_um`` ((x, y), um) counting
+        ``num_points`` points of ``dwell_ms`` each, as a piezo controller with a counter does.
+
+        The stage first moves to the start (both axes at once) and the controller settles
+        (``detector.line_overhead_ms``); the shutter is open only while counting. Recorded
+        positions include the piezo jitter the encoders see. LimitViolation for a line the
+        stage or counter cannot do.
+        """
+        check_line(self.config, start_um, stop_um, num_points, dwell_ms)
+        with self.lock:
+            to_start = max(
+                abs(start_um[0] - self.positions["fine_x"]),
+                abs(start_um[1] - self.positions["fine_y"]),
+            )
+            self.advance(
+                self.config.detector.line_overhead_ms / 1e3 + to_start / self.velocity("fine_x")
+            )
+            with self.shutter.exposure(lambda: self.clock_s):
+                start, dwell_s = self.clock_s, dwell_ms / 1e3
+                jitter = self.config.sim.piezo_jitter_nm / 1e3
+                x = np.linspace(start_um[0], stop_um[0], num_points)
+                x += jitter * self._rng.standard_normal(num_points)
+                y = np.linspace(start_um[1], stop_um[1], num_points)
+                y += jitter * self._rng.standard_normal(num_points)
+                incident = self.incident_counts(dwell_s)
+                counts = self._rng.poisson(incident * np.exp(-self.optical_density(x, y)))
+                self.advance(num_points * dwell_s)
+            self.positions["fine_x"], self.positions["fine_y"] = float(x[-1]), float(y[-1])
+            return ScanResult(counts, x, y, self.positions["energy"], start, self.clock_s, incident)
+
     def acquire_raster(
         self,
         center_x_um: float,
@@ -217,43 +254,28 @@ class SimulatedBeamline:
         num_y: int,
         step_nm: float,
         dwell_ms: float,
-    ) -> RasterResult:
-        """Raster the fine stage line by line and count; time passes pixel by pixel.
-
-        The sample (and its electrochemistry) keeps changing during the image and drifts
-        between lines. Recorded positions include the piezo jitter the encoders see.
-        """
+    ) -> ScanResult:
+        """A whole raster, line after line (``acquire_line``). The sample (and its
+        electrochemistry) keeps changing during the image and drifts between lines."""
         check_raster(self.config, center_x_um, center_y_um, num_x, num_y, step_nm, dwell_ms)
-        with self.lock, self.shutter.exposure(lambda: self.clock_s):
-            step_um, dwell_s = step_nm / 1e3, dwell_ms / 1e3
-            x_line = center_x_um + (np.arange(num_x) - (num_x - 1) / 2) * step_um
-            y_lines = center_y_um + (np.arange(num_y) - (num_y - 1) / 2) * step_um
-            jitter = self.config.sim.piezo_jitter_nm / 1e3
-            counts = np.empty((num_y, num_x), dtype=np.int64)
-            xs, ys = np.empty(counts.shape), np.empty(counts.shape)
-            detector = self.config.detector
-            to_first_pixel = max(  # the piezo moves both axes at once
-                abs(x_line[0] - self.positions["fine_x"]),
-                abs(y_lines[0] - self.positions["fine_y"]),
-            )
-            self.advance(detector.image_overhead_s + to_first_pixel / self.velocity("fine_x"))
-            start = self.clock_s
-            for row, y in enumerate(y_lines):
-                xs[row] = x_line + jitter * self._rng.standard_normal(num_x)
-                ys[row] = y + jitter * self._rng.standard_normal(num_x)
-                od = self.optical_density(xs[row], ys[row])
-                counts[row] = self._rng.poisson(self.incident_counts(dwell_s) * np.exp(-od))
-                self.advance(num_x * dwell_s + detector.line_overhead_ms / 1e3)
-            self.positions["fine_x"], self.positions["fine_y"] = xs[-1, -1], ys[-1, -1]
-            return RasterResult(
-                counts,
-                xs,
-                ys,
-                self.positions["energy"],
-                start,
-                self.clock_s,
-                self.incident_counts(dwell_s),
-            )
+        with self.lock:
+            lines = [
+                self.acquire_line(
+                    *raster_line(center_x_um, center_y_um, num_x, num_y, step_nm, row),
+                    num_x,
+                    dwell_ms,
+                )
+                for row in range(num_y)
+            ]
+        return ScanResult(
+            np.stack([line.counts for line in lines]),
+            np.stack([line.x_um for line in lines]),
+            np.stack([line.y_um for line in lines]),
+            lines[0].energy_eV,
+            lines[0].start_s,
+            lines[-1].end_s,
+            lines[0].i0_counts,
+        )
 
     def acquire_point(self, dwell_ms: float) -> int:
         """Count at the current stage position for one dwell."""

@@ -1,0 +1,146 @@
+"""Images put together from the line events of fly-scanned rasters.
+
+A raster is stored as it was taken, one event per line (``raster_row``, ``raster_counts``
+and the recorded ``raster_x_positions`` / ``raster_y_positions`` of each point). The
+analysis, the exports and the viewers work on images: ``ImageAssembler`` sits in front of
+them and adds, after the lines of each image, one ``event`` holding the whole image.
+"""
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from event_model import unpack_event_page
+
+from ..limits import raster_line
+
+RASTER = "raster"
+"""Name of the raster detector (its data keys start ``raster_``)."""
+LINE_ARRAYS = ("counts", "x_positions", "y_positions")
+
+
+@dataclass
+class _Image:
+    key: tuple
+    settings: dict
+    lines: dict[int, dict] = field(default_factory=dict)  # row -> the line's event
+    complete: bool = False
+
+
+class ImageAssembler:
+    """Call with each ``(name, doc)``; returns the documents to pass on: the document itself
+    and an ``event`` for each image it completes (before a stop, its run's open images).
+
+    The image event shares its stream's descriptor and carries the data of the image's
+    last line with the lines stacked in row order: ``raster_image`` (num_y x num_x
+    counts), ``raster_x_positions`` and ``raster_y_positions`` (um, as recorded),
+    ``raster_start_time`` of the first line, ``raster_end_time`` of the last,
+    ``raster_lines`` (lines measured) and ``raster_complete``. An image is complete when
+    all its lines are in; one cut short (the next image began, or the run stopped) is
+    passed on then, its missing lines' counts NaN at their written positions. A line
+    measured twice (a pause and rewind) keeps its later reading. Lines of one image share
+    the frame index, the energy and the zone-plate Z.
+    """
+
+    def __init__(self) -> None:
+        self._descriptors: dict[str, tuple[str, str, dict]] = {}
+        self._open: dict[tuple[str, str], _Image] = {}
+
+    def __call__(self, name: str, doc: dict) -> list[tuple[str, dict]]:
+        if name == "descriptor":
+            settings = doc.get("configuration", {}).get(RASTER, {}).get("data", {})
+            stream = doc.get("name", "primary")
+            self._descriptors[doc["uid"]] = (doc["run_start"], stream, settings)
+        elif name == "event":
+            return [(name, doc), *self._line(doc)]
+        elif name == "event_page":
+            images = [image for event in unpack_event_page(doc) for image in self._line(event)]
+            return [(name, doc), *images]
+        elif name == "stop":
+            run = doc["run_start"]
+            cut = [key for key in self._open if key[0] == run]
+            return [self._emit(self._open.pop(key)) for key in cut] + [(name, doc)]
+        return [(name, doc)]
+
+    def _line(self, event: dict) -> list[tuple[str, dict]]:
+        data = event["data"]
+        if f"{RASTER}_counts" not in data or event["descriptor"] not in self._descriptors:
+            return []
+        run, stream, settings = self._descriptors[event["descriptor"]]
+        key = (
+            int(data.get("frame_index", 0)),
+            round(float(data[f"{RASTER}_energy"]), 3),
+            round(float(data.get("scanner_zp_z", 0.0)), 2),
+        )
+        emitted = []
+        image = self._open.get((run, stream))
+        if image is not None and image.key != key:
+            emitted.append(self._emit(self._open.pop((run, stream))))
+            image = None
+        if image is None:
+            image = self._open[(run, stream)] = _Image(key, settings)
+        image.lines[int(data[f"{RASTER}_row"])] = event
+        if len(image.lines) == int(settings.get(f"{RASTER}_num_y", 0)):
+            image.complete = True
+            emitted.append(self._emit(self._open.pop((run, stream))))
+        return emitted
+
+    def _emit(self, image: _Image) -> tuple[str, dict]:
+        rows = sorted(image.lines)
+        first, last = image.lines[rows[0]], image.lines[rows[-1]]
+        newest = max(image.lines.values(), key=lambda e: e["time"])
+        data = {
+            k: v
+            for k, v in newest["data"].items()
+            if k.removeprefix(f"{RASTER}_") not in LINE_ARRAYS
+        }
+        stacked = {name: _stack(image, rows, name) for name in LINE_ARRAYS}
+        data |= {
+            f"{RASTER}_image": stacked["counts"],
+            f"{RASTER}_x_positions": stacked["x_positions"],
+            f"{RASTER}_y_positions": stacked["y_positions"],
+            f"{RASTER}_start_time": first["data"][f"{RASTER}_start_time"],
+            f"{RASTER}_end_time": last["data"][f"{RASTER}_end_time"],
+            f"{RASTER}_lines": len(rows),
+            f"{RASTER}_complete": image.complete,
+        }
+        event = {
+            "uid": f"{newest['uid']}-image",
+            "descriptor": newest["descriptor"],
+            "time": newest["time"],
+            "seq_num": newest["seq_num"],
+            "data": data,
+            "timestamps": newest.get("timestamps", {}),
+            "filled": {},
+        }
+        return "event", event
+
+
+def _stack(image: _Image, rows: list[int], name: str) -> np.ndarray:
+    """The lines' ``raster_<name>`` arrays stacked by row; a raster's missing lines hold NaN
+    counts at their written positions."""
+    key = f"{RASTER}_{name}"
+    lines = {row: np.asarray(image.lines[row]["data"][key]) for row in rows}
+    settings = {k.removeprefix(f"{RASTER}_"): v for k, v in image.settings.items()}
+    num_y = int(settings.get("num_y", 0))
+    if image.complete or not num_y:
+        return np.stack([lines[row] for row in rows])
+    num_x = len(lines[rows[0]])
+    stacked = np.full((num_y, num_x), np.nan)
+    for row in range(num_y):
+        if row in lines:
+            stacked[row] = lines[row]
+        elif name != "counts":
+            start, stop = raster_line(
+                settings["center_x"], settings["center_y"], num_x, num_y, settings["step"], row
+            )
+            axis = 0 if name == "x_positions" else 1
+            stacked[row] = np.linspace(start[axis], stop[axis], num_x)
+    return stacked
+
+
+def assembled(documents: Iterable[tuple[str, dict]]) -> Iterator[tuple[str, dict]]:
+    """``documents`` with the image events an ``ImageAssembler`` adds."""
+    assembler = ImageAssembler()
+    for name, doc in documents:
+        yield from assembler(name, doc)
