@@ -41,8 +41,10 @@ def documents_for(size: int, frames: int) -> list[tuple[str, dict]]:
     return documents
 
 
-def is_last_image(name: str, doc: dict, energies=(708.2, 710.2)) -> bool:
-    return name == "event" and abs(doc["data"].get("raster_energy", 0) - energies[1]) < 1e-3
+def ends_a_pair(name: str, doc: dict, size: int, energies=(708.2, 710.2)) -> bool:
+    """The last line of a pair's second image: the pair is analysed when it arrives."""
+    data = doc.get("data", {}) if name == "event" else {}
+    return data.get("raster_row") == size - 1 and abs(data["raster_energy"] - energies[1]) < 1e-3
 
 
 def measure(app, size: int, frames: int = 6) -> tuple[list[float], float, float]:
@@ -51,7 +53,7 @@ def measure(app, size: int, frames: int = 6) -> tuple[list[float], float, float]
     window.show()
     end_to_end = []
     for name, doc in documents:
-        if is_last_image(name, doc):
+        if ends_a_pair(name, doc, size):
             start = time.perf_counter()
             window.document(name, doc)  # the analysis of the pair runs here
             window.refresh()

@@ -31,7 +31,7 @@ def documents(rng) -> list[tuple[str, dict]]:
     )
     y, x = np.mgrid[0:SIZE, 0:SIZE] * 0.04
     keys = ("raster_image", "raster_x_positions", "raster_y_positions", "raster_energy")
-    keys += ("raster_end_time", "frame_index")
+    keys += ("raster_end_time", "frame_index", "raster_complete")
     bundle = run.compose_descriptor(
         name="particle_0",
         data_keys={k: {"source": "bench", "dtype": "number", "shape": []} for k in keys},
@@ -45,6 +45,7 @@ def documents(rng) -> list[tuple[str, dict]]:
             "raster_energy": energy,
             "raster_end_time": 1.0,
             "frame_index": 0,
+            "raster_complete": True,  # as ImageAssembler puts a raster's lines together
         }
         docs.append(
             (

@@ -1,16 +1,19 @@
 """Beamline configuration: dataclasses loaded from TOML and validated with clear errors.
 
 Every section is optional in a file; missing keys take the defaults below (the simulated
-beamline). Unknown keys, wrong types and inconsistent limits raise ``ConfigError``.
+beamline). pydantic checks keys and types (numbers are numbers, counts whole, no unknown
+keys); each section's ``validate`` checks that its values make sense together. Either
+failure raises ``ConfigError`` naming the key.
 """
 
 import math
 import os
 import tomllib
-import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, Strict, TypeAdapter, ValidationError
 
 from .physics.optics import focal_length_um
 
@@ -19,7 +22,14 @@ class ConfigError(ValueError):
     """A beamline configuration is malformed; the message names the offending key."""
 
 
-Range = tuple[float, float]
+Number = Annotated[float, Strict()]
+"""A float field: an int or float in a file, never a string or a boolean."""
+Count = Annotated[int, Strict()]
+"""An int field: a whole number in a file, never 2.5 or a boolean."""
+Text = Annotated[str, Strict()]
+Range = tuple[Number, Number]
+KEYS_AND_TYPES = ConfigDict(extra="forbid")
+"""Every section's pydantic config: unknown keys are refused."""
 
 DEFAULT_CATALOG = "stxm-data/catalog"
 """Where sessions, the demo, replay, export and the monitor keep and find runs unless told
@@ -46,10 +56,12 @@ def _check_range(value: Range, where: str) -> None:
 class MonoConfig:
     """Monochromator: energy limits (eV), backlash (eV), settle time (s), speed (eV/s)."""
 
+    __pydantic_config__ = KEYS_AND_TYPES
+
     energy_limits_eV: Range = (700.0, 720.0)
-    backlash_eV: float = 0.5
-    settle_time_s: float = 0.05
-    velocity_eV_s: float = 2.0
+    backlash_eV: Number = 0.5
+    settle_time_s: Number = 0.05
+    velocity_eV_s: Number = 2.0
 
     def validate(self, where: str) -> None:
         _check_range(self.energy_limits_eV, f"{where}.energy_limits_eV")
@@ -62,10 +74,12 @@ class MonoConfig:
 class StageConfig:
     """Sample stage travel (um) and speeds (um/s); fine = piezo, coarse = stepper."""
 
+    __pydantic_config__ = KEYS_AND_TYPES
+
     fine_travel_um: Range = (-50.0, 50.0)
     coarse_travel_um: Range = (-5000.0, 5000.0)
-    fine_velocity_um_s: float = 200.0
-    coarse_velocity_um_s: float = 2000.0
+    fine_velocity_um_s: Number = 200.0
+    coarse_velocity_um_s: Number = 2000.0
 
     def validate(self, where: str) -> None:
         _check_range(self.fine_travel_um, f"{where}.fine_travel_um")
@@ -83,16 +97,18 @@ class ZonePlateConfig:
     width (nm), Z offset and travel (um); OSA Z and X/Y travel (um); A0, the OSA-to-sample
     distance (um), its collision minimum and the least zone-plate-to-OSA gap (um)."""
 
-    diameter_um: float = 240.0
-    outer_zone_nm: float = 25.0
-    z_offset_um: float = 0.0
+    __pydantic_config__ = KEYS_AND_TYPES
+
+    diameter_um: Number = 240.0
+    outer_zone_nm: Number = 25.0
+    z_offset_um: Number = 0.0
     z_travel_um: Range = (2000.0, 6000.0)
     osa_z_travel_um: Range = (-2000.0, 2000.0)
     osa_xy_travel_um: Range = (-1000.0, 1000.0)
-    z_velocity_um_s: float = 500.0
-    a0_um: float = 500.0
-    min_a0_um: float = 150.0
-    min_zp_osa_gap_um: float = 200.0
+    z_velocity_um_s: Number = 500.0
+    a0_um: Number = 500.0
+    min_a0_um: Number = 150.0
+    min_zp_osa_gap_um: Number = 200.0
 
     def focus_z_um(self, energy_eV: float) -> float:
         """Zone-plate Z that focuses ``energy_eV`` on the nominal sample plane, um."""
@@ -137,15 +153,17 @@ class ZonePlateConfig:
 class PotentiostatConfig:
     """Potentiostat: electrode capacity (Ah), current compliance (A), voltage window (V)."""
 
-    capacity_Ah: float = 1e-6
-    max_current_A: float = 2e-5
+    __pydantic_config__ = KEYS_AND_TYPES
+
+    capacity_Ah: Number = 1e-6
+    max_current_A: Number = 2e-5
     voltage_limits_V: Range = (2.0, 4.5)
-    log_interval_s: float = 1.0
-    log_length: int = 4096
-    watchdog_s: float = 10.0
+    log_interval_s: Number = 1.0
+    log_length: Count = 4096
+    watchdog_s: Number = 10.0
     """Wall seconds without a word from the client after which the IOC opens the circuit
     (0: no watchdog)."""
-    write_hosts: tuple[str, ...] = ()
+    write_hosts: tuple[Text, ...] = ()
     """Channel Access client host names allowed to write the potentiostat's PVs over the
     IOC (empty: any host that can reach it; the IOC binds loopback unless told otherwise)."""
 
@@ -171,9 +189,11 @@ class DetectorConfig:
     the line controller's overhead per line (arming and settling, ms; the fly-back is
     stage travel)."""
 
-    i0_rate_hz: float = 1e7
-    max_pixels: int = 1024 * 1024
-    line_overhead_ms: float = 2.0
+    __pydantic_config__ = KEYS_AND_TYPES
+
+    i0_rate_hz: Number = 1e7
+    max_pixels: Count = 1024 * 1024
+    line_overhead_ms: Number = 2.0
 
     def validate(self, where: str) -> None:
         _require(self.i0_rate_hz > 0, where, "i0_rate_hz must be positive")
@@ -185,12 +205,14 @@ class DetectorConfig:
 class ParticleConfig:
     """One simulated platelet: centre (um), [001] axis angle (deg), size (pixels), thickness."""
 
+    __pydantic_config__ = KEYS_AND_TYPES
+
     center_um: Range = (0.0, 0.0)
-    angle_deg: float = 0.0
-    n_010: int = 10
-    n_001: int = 25
-    thickness_nm: float = 150.0
-    x0: float = 0.02
+    angle_deg: Number = 0.0
+    n_010: Count = 10
+    n_001: Count = 25
+    thickness_nm: Number = 150.0
+    x0: Number = 0.02
 
     def validate(self, where: str) -> None:
         _require(
@@ -214,16 +236,18 @@ class SimConfig:
     """Simulated world: seed, pixel size (nm), membrane OD, drift (nm/min), piezo jitter (nm),
     sample height off the nominal focal plane (um, unknown to the controls), model, particles."""
 
-    seed: int = 0
-    pixel_nm: float = 40.0
-    membrane_od: float = 0.15
-    drift_nm_per_min: float = 6.0
-    piezo_jitter_nm: float = 2.0
-    sample_z_offset_um: float = 0.0
-    diffusivity_cm2_s: float = 6e-13
-    rate_constant: float = 0.05
-    rate_spread: float = 0.3
-    j0_form: str = "bv"
+    __pydantic_config__ = KEYS_AND_TYPES
+
+    seed: Count = 0
+    pixel_nm: Number = 40.0
+    membrane_od: Number = 0.15
+    drift_nm_per_min: Number = 6.0
+    piezo_jitter_nm: Number = 2.0
+    sample_z_offset_um: Number = 0.0
+    diffusivity_cm2_s: Number = 6e-13
+    rate_constant: Number = 0.05
+    rate_spread: Number = 0.3
+    j0_form: Text = "bv"
     particles: tuple[ParticleConfig, ...] = field(default_factory=_default_particles)
 
     def validate(self, where: str) -> None:
@@ -244,13 +268,15 @@ class DevicePrefixes:
     """Full PV prefix of each device; empty means the beamline prefix plus the standard
     suffix (``STXM:Pstat:`` for the potentiostat, see the README's PV layout)."""
 
-    scanner: str = ""
-    potentiostat: str = ""
-    raster: str = ""
-    point: str = ""
-    clock: str = ""
-    beam: str = ""
-    shutter: str = ""
+    __pydantic_config__ = KEYS_AND_TYPES
+
+    scanner: Text = ""
+    potentiostat: Text = ""
+    raster: Text = ""
+    point: Text = ""
+    clock: Text = ""
+    beam: Text = ""
+    shutter: Text = ""
 
     def validate(self, where: str) -> None:
         for f in fields(self):
@@ -262,7 +288,9 @@ class DevicePrefixes:
 class EpicsConfig:
     """EPICS: the beamline PV prefix and optional per-device prefixes."""
 
-    prefix: str = "STXM:"
+    __pydantic_config__ = KEYS_AND_TYPES
+
+    prefix: Text = "STXM:"
     devices: DevicePrefixes = field(default_factory=DevicePrefixes)
 
     def validate(self, where: str) -> None:
@@ -274,13 +302,15 @@ class EpicsConfig:
 class DeviceNames:
     """The names the devices get in an IPython session (and in their documents)."""
 
-    scanner: str = "scanner"
-    potentiostat: str = "potentiostat"
-    raster: str = "raster"
-    point: str = "point"
-    clock: str = "clock"
-    beam: str = "beam"
-    shutter: str = "shutter"
+    __pydantic_config__ = KEYS_AND_TYPES
+
+    scanner: Text = "scanner"
+    potentiostat: Text = "potentiostat"
+    raster: Text = "raster"
+    point: Text = "point"
+    clock: Text = "clock"
+    beam: Text = "beam"
+    shutter: Text = "shutter"
 
     def validate(self, where: str) -> None:
         names = [getattr(self, f.name) for f in fields(self)]
@@ -297,10 +327,12 @@ class SessionConfig:
     environment variable holding the tiled API key, an optional 0MQ proxy to publish to
     (host:port), and the device names."""
 
-    backend: str = "sim"
-    catalog: str = field(default_factory=default_catalog)
-    api_key_env: str = "TILED_API_KEY"
-    publish: str = ""
+    __pydantic_config__ = KEYS_AND_TYPES
+
+    backend: Text = "sim"
+    catalog: Text = field(default_factory=default_catalog)
+    api_key_env: Text = "TILED_API_KEY"
+    publish: Text = ""
     names: DeviceNames = field(default_factory=DeviceNames)
 
     def validate(self, where: str) -> None:
@@ -324,6 +356,8 @@ class SessionConfig:
 class BeamlineConfig:
     """The whole beamline configuration."""
 
+    __pydantic_config__ = KEYS_AND_TYPES
+
     mono: MonoConfig = field(default_factory=MonoConfig)
     stage: StageConfig = field(default_factory=StageConfig)
     zone_plate: ZonePlateConfig = field(default_factory=ZonePlateConfig)
@@ -344,7 +378,10 @@ class BeamlineConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "BeamlineConfig":
         """Build and validate a config from nested dicts (e.g. parsed TOML)."""
-        config = _build(cls, data, "config")
+        try:
+            config = TypeAdapter(cls).validate_python(data)
+        except ValidationError as err:
+            raise _config_error(err) from None
         config.validate()
         return config
 
@@ -363,47 +400,25 @@ class BeamlineConfig:
         return cls.from_dict(data)
 
 
-def _build(cls: type, data: Any, where: str) -> Any:
-    """Instantiate dataclass ``cls`` from ``data``, checking keys and types."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a table, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    _require(not unknown, where, f"unknown key(s) {unknown}; known keys are {sorted(known)}")
-    values = {name: _coerce(hints[name], value, f"{where}.{name}") for name, value in data.items()}
-    return cls(**values)
+ERROR_WORDING = {
+    "float_type": "expected a number",
+    "int_type": "expected an integer",
+    "string_type": "expected a string",
+    "unexpected_keyword_argument": "unknown key",
+    "dataclass_type": "expected a table",
+    "dataclass_args_type": "expected a table",
+    "tuple_type": "expected an array",
+    "missing": "expected more values",
+    "too_long": "expected fewer values",
+}
+"""Our words for pydantic's error types (its own message follows)."""
 
 
-def _coerce(hint: Any, value: Any, where: str) -> Any:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
-        return _build(hint, value, where)
-    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
-        _require(isinstance(value, list), where, "expected an array of tables")
-        return tuple(_coerce(args[0], item, f"{where}[{i}]") for i, item in enumerate(value))
-    if origin is tuple:
-        _require(
-            isinstance(value, list | tuple) and len(value) == len(args),
-            where,
-            f"expected an array of {len(args)} numbers, got {value!r}",
-        )
-        return tuple(_coerce(a, v, where) for a, v in zip(args, value, strict=True))
-    if hint is float:
-        _require(
-            isinstance(value, int | float) and not isinstance(value, bool),
-            where,
-            f"expected a number, got {value!r}",
-        )
-        return float(value)
-    if hint is int:
-        _require(
-            isinstance(value, int) and not isinstance(value, bool),
-            where,
-            f"expected an integer, got {value!r}",
-        )
-        return value
-    if hint is str:
-        _require(isinstance(value, str), where, f"expected a string, got {value!r}")
-        return value
-    raise ConfigError(f"{where}: unsupported type {hint}")
+def _config_error(err: ValidationError) -> ConfigError:
+    """The first of pydantic's complaints, as a ConfigError naming the key."""
+    first = err.errors()[0]
+    where = ".".join(["config", *(f"[{p}]" if isinstance(p, int) else p for p in first["loc"])])
+    wording = ERROR_WORDING.get(first["type"], first["msg"])
+    return ConfigError(
+        f"{where.replace('.[', '[')}: {wording}, got {first['input']!r} ({first['msg']})"
+    )

@@ -1,11 +1,11 @@
 """Rasters flown line by line: one event per line, the image put together from them."""
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import bluesky.plan_stubs as bps
 import numpy as np
-from bluesky.utils import MsgGenerator
+from bluesky.utils import Msg, MsgGenerator
 
 from ..devices import Beamline
 
@@ -43,9 +43,8 @@ def fly_raster(
     raster, shutter = beamline.raster, beamline.shutter
     readings = []
     for row in range(num_y):
-        yield from bps.mv(raster.row, row)
-        reading = yield from bps.trigger_and_read([raster, shutter, *devices], name=name)
-        if reading and raster.counts.name in reading:
+        reading = yield from _fly_line(raster, row, [shutter, *devices], name)
+        if raster.counts.name in reading:
             readings.append(reading)
     if not readings:
         return None
@@ -61,3 +60,22 @@ def fly_raster(
         float(sum(column(shutter.exposure))),
         float(sum(column(shutter.photons))),
     )
+
+
+def _fly_line(raster, row: int, devices: Sequence, name: str) -> MsgGenerator[dict]:
+    """Fly line ``row`` and record it with ``devices`` read beside it as one event; returns
+    the reading ({} when simulated without devices).
+
+    ``trigger_and_read`` spelled out as bare messages, and only the detector triggered:
+    a raster has hundreds of lines, and each plan stub call costs a stack capture.
+    """
+    group = str(uuid.uuid4())
+    yield Msg("set", raster.row, row, group=group)  # a soft signal: set at once
+    yield Msg("trigger", raster, group=group)
+    yield Msg("wait", None, group=group)
+    yield Msg("create", None, name=name)
+    reading = {}
+    for obj in (raster, *devices):
+        reading |= (yield Msg("read", obj)) or {}
+    yield Msg("save")
+    return reading
