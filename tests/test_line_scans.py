@@ -67,6 +67,8 @@ def test_an_image_aborted_mid_way_keeps_its_finished_lines(beamline, tmp_path):
         for line in lines:
             assert np.array_equal(counts[line["raster_row"]], line["raster_counts"])
         assert np.isnan(counts[len(flown) :]).all()
+        line_ys = np.mean(image["raster_y_positions"], axis=1)  # each row flown where it says
+        assert np.allclose(np.diff(line_ys), 0.04, atol=0.005)
         placed = place_by_position(
             counts, image["raster_x_positions"], image["raster_y_positions"], 40.0
         )

@@ -69,10 +69,11 @@ def _fly_line(raster, row: int, devices: Sequence, name: str) -> MsgGenerator[di
     ``trigger_and_read`` spelled out as bare messages, and only the detector triggered:
     a raster has hundreds of lines, and each plan stub call costs a stack capture.
     """
-    group = str(uuid.uuid4())
-    yield Msg("set", raster.row, row, group=group)  # a soft signal: set at once
-    yield Msg("trigger", raster, group=group)
-    yield Msg("wait", None, group=group)
+    moved, triggered = str(uuid.uuid4()), str(uuid.uuid4())
+    yield Msg("set", raster.row, row, group=moved)
+    yield Msg("wait", None, group=moved)  # ophyd sets even a soft signal on a thread
+    yield Msg("trigger", raster, group=triggered)
+    yield Msg("wait", None, group=triggered)
     yield Msg("create", None, name=name)
     reading = {}
     for obj in (raster, *devices):
