@@ -149,6 +149,9 @@ class Catalog:
         self.location = location
         self._writers: list[CatalogWriter] = []
         self._scratch: Path | None = None
+        self.storing = threading.Lock()
+        """Held by a writer while it stores: this process's writers take turns, so two of
+        them (a run's and its analysis') never contend for SQLite's write lock."""
 
     @classmethod
     def embedded(cls, path: str | Path, read_only: bool = False) -> "Catalog":
@@ -365,7 +368,8 @@ class CatalogWriter:
                 doc.set()
             elif self._error is None:
                 try:
-                    self._tiled(name, doc)
+                    with self.catalog.storing:
+                        self._tiled(name, doc)
                 except Exception as err:  # reported to the RunEngine thread
                     self._error = err
 

@@ -94,12 +94,19 @@ class RasterDetector(Device):
         return self._fly(*self.line())
 
 
+def as_reading(values: np.ndarray) -> list:
+    """A line's per-point values as a list: bluesky validates every event against its
+    schema, which takes a ``repr`` of each array under numpy's summary threshold, and numpy's
+    repr of a small array costs about a millisecond (a list's, microseconds)."""
+    return np.asarray(values).tolist()
+
+
 class SimRasterDetector(RasterDetector):
     """Raster detector of the simulated beamline; pass ``world=``."""
 
-    counts = Cpt(Signal, value=np.zeros(64, dtype=np.int64))
-    x_positions = Cpt(Signal, value=np.zeros(64))
-    y_positions = Cpt(Signal, value=np.zeros(64))
+    counts = Cpt(Signal, value=[0] * 64)
+    x_positions = Cpt(Signal, value=[0.0] * 64)
+    y_positions = Cpt(Signal, value=[0.0] * 64)
     energy = Cpt(Signal, value=0.0)
     start_time = Cpt(Signal, value=0.0)
     end_time = Cpt(Signal, value=0.0)
@@ -112,9 +119,9 @@ class SimRasterDetector(RasterDetector):
     def _fly(self, start, stop, num_points: int, dwell_ms: float) -> Status:
         result = world_of(self).acquire_line(start, stop, num_points, dwell_ms)
         for signal, value in (
-            (self.counts, result.counts),
-            (self.x_positions, result.x_um),
-            (self.y_positions, result.y_um),
+            (self.counts, as_reading(result.counts)),
+            (self.x_positions, as_reading(result.x_um)),
+            (self.y_positions, as_reading(result.y_um)),
             (self.energy, result.energy_eV),
             (self.start_time, result.start_s),
             (self.end_time, result.end_s),
@@ -129,8 +136,8 @@ class SimRasterDetector(RasterDetector):
 class LineWaveform(EpicsSignalRO):
     """A per-point waveform of the line controller, cut to the line's points."""
 
-    def get(self, **kwargs) -> np.ndarray:
-        return np.asarray(super().get(**kwargs))[: int(self.parent.num_x.get())]
+    def get(self, **kwargs) -> list:
+        return as_reading(np.asarray(super().get(**kwargs))[: int(self.parent.num_x.get())])
 
     def describe(self) -> dict:
         description = super().describe()
