@@ -1,5 +1,6 @@
 """Shared fixtures. Channel Access is pointed at loopback before anything imports pyepics."""
 
+import itertools
 import os
 import socket
 import subprocess
@@ -82,10 +83,13 @@ def connect_epics(prefix: str, process: subprocess.Popen):
                 raise
 
 
+_MODULE_IOCS = itertools.count()
+
+
 @pytest.fixture(scope="module")
 def ioc_process():
     """An IOC for the module's tests; yields (process, prefix) and stops it afterwards."""
-    prefix = f"TST{os.getpid()}:"
+    prefix = f"TST{os.getpid()}{next(_MODULE_IOCS)}:"  # new names: no reconnect back-off
     process = start_ioc(prefix)
     try:
         yield process, prefix

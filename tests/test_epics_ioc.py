@@ -177,9 +177,7 @@ def test_the_shutter_over_channel_access_gates_each_line_and_reports_the_dose(ep
     RE.subscribe(lambda name, doc: documents.append((name, doc)))
     RE(two_energy_image(epics, ParticleROI(3, -0.9, 0.2, 20, 12), dwell_ms=1.0))
     streams = {d["uid"]: d["name"] for n, d in documents if n == "descriptor"}
-    lines = [
-        d["data"] for n, d in documents if n == "event" and streams[d["descriptor"]] != "dose"
-    ]
+    lines = [d["data"] for n, d in documents if n == "event" and streams[d["descriptor"]] != "dose"]
     (dose,) = [
         d["data"] for n, d in documents if n == "event" and streams[d["descriptor"]] == "dose"
     ]

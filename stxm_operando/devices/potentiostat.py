@@ -58,15 +58,21 @@ class Potentiostat(Device):
         """Logged readings with index >= ``since`` still retained by the instrument.
 
         Returns arrays ``index``, ``time``, ``voltage``, ``current``, ``charge``.
+
+        The columns are read one after the other while the instrument may log on: a read
+        is whole if the count did not change meanwhile, or if the columns are of one length
+        that is still the whole count (nothing has yet been dropped from the front, so
+        each column is a prefix of one record).
         """
-        for _ in range(5):
-            count = int(self.log_count.get())
+        for _ in range(10):
+            before = int(self.log_count.get())
             columns = {
                 name: np.asarray(getattr(self, f"log_{name}").get(), dtype=float)
                 for name in ("time", "voltage", "current", "charge")
             }
             lengths = {len(column) for column in columns.values()}
-            if int(self.log_count.get()) == count and len(lengths) == 1:
+            count = int(self.log_count.get())
+            if len(lengths) == 1 and count in (before, *lengths):
                 break
         else:
             raise RuntimeError(f"{self.name}: the log kept changing while it was read")

@@ -37,9 +37,10 @@ class ImageAssembler:
     ``raster_start_time`` of the first line, ``raster_end_time`` of the last,
     ``raster_lines`` (lines measured) and ``raster_complete``. An image is complete when
     all its lines are in; one cut short (the next image began, or the run stopped) is
-    passed on then, its missing lines' counts NaN at their written positions. A line
-    measured twice (a pause and rewind) keeps its later reading. Lines of one image share
-    the frame index, the energy and the zone-plate Z.
+    passed on then, its missing lines' counts NaN at their written positions. An image
+    begins at row 0 (a raster is flown from its first line) or when the frame index or
+    the energy changes; a line measured twice within it (a pause and rewind) keeps its
+    later reading.
     """
 
     def __init__(self) -> None:
@@ -67,19 +68,16 @@ class ImageAssembler:
         if f"{RASTER}_counts" not in data or event["descriptor"] not in self._descriptors:
             return []
         run, stream, settings = self._descriptors[event["descriptor"]]
-        key = (
-            int(data.get("frame_index", 0)),
-            round(float(data[f"{RASTER}_energy"]), 3),
-            round(float(data.get("scanner_zp_z", 0.0)), 2),
-        )
+        key = (int(data.get("frame_index", 0)), round(float(data[f"{RASTER}_energy"]), 3))
+        row = int(data[f"{RASTER}_row"])
         emitted = []
         image = self._open.get((run, stream))
-        if image is not None and image.key != key:
+        if image is not None and (image.key != key or row == 0):
             emitted.append(self._emit(self._open.pop((run, stream))))
             image = None
         if image is None:
             image = self._open[(run, stream)] = _Image(key, settings)
-        image.lines[int(data[f"{RASTER}_row"])] = event
+        image.lines[row] = event
         if len(image.lines) == int(settings.get(f"{RASTER}_num_y", 0)):
             image.complete = True
             emitted.append(self._emit(self._open.pop((run, stream))))
