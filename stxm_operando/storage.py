@@ -217,7 +217,7 @@ class Catalog:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
 
-    def writer(self, batch_size: int = 50) -> "CatalogWriter":
+    def writer(self, batch_size: int = 500) -> "CatalogWriter":
         """A RunEngine callback that stores every document in this catalog."""
         writer = CatalogWriter(self, batch_size)
         self._writers.append(writer)
@@ -315,7 +315,7 @@ class CatalogWriter:
     error); the journal keeps everything meanwhile. Call ``flush()`` before reading back.
     """
 
-    def __init__(self, catalog: Catalog, batch_size: int = 50) -> None:
+    def __init__(self, catalog: Catalog, batch_size: int = 500) -> None:
         from bluesky_tiled_plugins import TiledWriter
 
         self.catalog = catalog

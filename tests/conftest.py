@@ -10,8 +10,17 @@ import time
 
 import numpy as np
 import pytest
+from event_model import unpack_event_page
 
 from stxm_operando.epics_env import use_local_channel_access
+
+
+def unpacked(name: str, doc: dict) -> list[dict]:
+    """The events a document carries: itself if an event, one per row of an event page (a
+    raster's lines arrive as pages), none otherwise."""
+    if name == "event":
+        return [doc]
+    return list(unpack_event_page(doc)) if name == "event_page" else []
 
 
 def free_port() -> int:

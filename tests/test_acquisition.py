@@ -7,7 +7,7 @@ import bluesky.plan_stubs as bps
 import numpy as np
 import pytest
 from bluesky import RunEngine
-from conftest import connect_epics, start_ioc, stop_ioc
+from conftest import connect_epics, start_ioc, stop_ioc, unpacked
 
 from stxm_operando.config import BeamlineConfig, ParticleConfig, SimConfig
 from stxm_operando.devices import simulated_beamline
@@ -99,10 +99,8 @@ def test_the_focus_calibration_is_recorded_with_every_image():
     RE.subscribe(lambda name, doc: descriptors.append(doc), "descriptor")
     RE(bps.mv(bl.scanner.focus_offset, 2.5))
     RE(two_energy_image(bl, ROI, dwell_ms=0.2))
-    (configuration,) = [
-        d["configuration"][bl.scanner.name]["data"]
-        for d in descriptors
-        if d["name"] == "particle_0"
+    (configuration,) = [  # the line stream's flyer carries its devices' configuration
+        d["configuration"]["particle_0"]["data"] for d in descriptors if d["name"] == "particle_0"
     ]
     assert configuration[f"{bl.scanner.name}_focus_offset"] == 2.5
     assert configuration[f"{bl.scanner.name}_focus_mode"] == "sample"
@@ -195,7 +193,8 @@ def test_the_shutter_opens_only_for_images_and_the_dose_is_recorded():
     RE.subscribe(lambda name, doc: documents.append((name, doc)))
     protocol = [Galvanostatic(c_rate=2.0, duration_s=300.0), Rest(120.0)]
     RE(operando(bl, protocol, TWO_ROIS, every_s=60.0, dwell_ms=1.0))
-    lines = [d["data"] for n, d in documents if n == "event" and "raster_counts" in d["data"]]
+    lines = [e["data"] for n, d in documents for e in unpacked(n, d)]
+    lines = [line for line in lines if "raster_counts" in line]
     openings = list(bl.world.shutter.openings)
     assert len(openings) == len(lines) == 2 * 7 * (22 + 30)  # one opening per line, 7 passes
     for (opened, closed), line in zip(openings, lines, strict=True):
@@ -248,7 +247,7 @@ def test_a_line_spectrum_across_two_phases_finds_the_reference_peaks():
     bl = simulated_beamline(lithiated_and_delithiated_platelets())
     RE = RunEngine({}, call_returns_result=True)
     events = []
-    RE.subscribe(lambda name, doc: events.append(doc["data"]), "event")
+    RE.subscribe(lambda name, doc: events.extend(e["data"] for e in unpacked(name, doc)))
     RE(line_spectrum(bl, 0.0, 0.0, 80, FE_L3_REGIONS))
     spectra = [e for e in events if "raster_counts" in e]  # one line per energy
     energies = np.array([e["raster_energy"] for e in spectra])

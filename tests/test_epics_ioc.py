@@ -5,6 +5,7 @@ import time
 import numpy as np
 import pytest
 from caproto.sync.client import write as ca_write
+from conftest import unpacked
 from ophyd.utils import LimitError
 
 from stxm_operando.config import BeamlineConfig
@@ -177,7 +178,12 @@ def test_the_shutter_over_channel_access_gates_each_line_and_reports_the_dose(ep
     RE.subscribe(lambda name, doc: documents.append((name, doc)))
     RE(two_energy_image(epics, ParticleROI(3, -0.9, 0.2, 20, 12), dwell_ms=1.0))
     streams = {d["uid"]: d["name"] for n, d in documents if n == "descriptor"}
-    lines = [d["data"] for n, d in documents if n == "event" and streams[d["descriptor"]] != "dose"]
+    lines = [
+        e["data"]
+        for n, d in documents
+        for e in unpacked(n, d)
+        if streams[e["descriptor"]] != "dose"
+    ]
     (dose,) = [
         d["data"] for n, d in documents if n == "event" and streams[d["descriptor"]] == "dose"
     ]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from bluesky import RunEngine
 from caproto.sync.client import read as ca_read
-from conftest import connect_epics, start_ioc, stop_ioc
+from conftest import connect_epics, start_ioc, stop_ioc, unpacked
 
 from stxm_operando.devices import simulated_beamline
 from stxm_operando.live_callbacks import OperandoAnalysis
@@ -48,10 +48,11 @@ def test_ioc_stopped_mid_run_fails_cleanly_keeps_data_and_restarts_at_ocv(tmp_pa
         images = []
 
         def kill_ioc_after_six_images(name, doc):
-            if name == "event" and doc["data"].get("raster_row") == ROI.num_y - 1:  # last line
-                images.append(doc)
-                if len(images) == 6:  # three passes: two are whole whatever the race
-                    threading.Thread(target=stop_ioc, args=(ioc,)).start()
+            for line in unpacked(name, doc):
+                if line["data"].get("raster_row") == ROI.num_y - 1:  # an image's last line
+                    images.append(line)
+                    if len(images) == 6:  # three passes: two are whole whatever the race
+                        threading.Thread(target=stop_ioc, args=(ioc,)).start()
 
         with Catalog.embedded(tmp_path / "catalog") as catalog:
             writer = catalog.writer()
@@ -172,14 +173,14 @@ def test_pause_resume_duplicates_nothing_in_the_analysis():
     paused = []
 
     def pause_twice(name, doc):
-        if (
-            name == "event"
-            and "raster_counts" in doc["data"]
-            and len(paused) < 2
-            and doc["seq_num"] in (2 * ROI.num_y, 5 * ROI.num_y)  # an image's last line
-        ):
-            paused.append(doc["seq_num"])
-            threading.Thread(target=RE.request_pause, kwargs={"defer": False}).start()
+        for line in unpacked(name, doc):
+            if (
+                "raster_counts" in line["data"]
+                and len(paused) < 2
+                and line["seq_num"] in (2 * ROI.num_y, 5 * ROI.num_y)  # an image's last line
+            ):
+                paused.append(line["seq_num"])
+                threading.Thread(target=RE.request_pause, kwargs={"defer": False}).start()
 
     RE.subscribe(pause_twice)
     protocol = [Galvanostatic(c_rate=4.0, duration_s=360.0), Rest(120.0)]

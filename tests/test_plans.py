@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from bluesky import RunEngine
 from bluesky.utils import RunEngineInterrupted
-from event_model import unpack_event_page
+from conftest import unpacked
 
 from stxm_operando.config import BeamlineConfig, SimConfig
 from stxm_operando.devices import simulated_beamline
@@ -45,22 +45,25 @@ class Recorder:
             d for n, d in self.docs if n == "start" and all(d.get(k) == v for k, v in match.items())
         ]
 
-    def events(self, stream, run_uid=None):
-        descriptors = {
+    def descriptors(self, stream, run_uid=None):
+        return {
             d["uid"]
             for n, d in self.docs
             if n == "descriptor" and d["name"] == stream and run_uid in (None, d["run_start"])
         }
-        events = []
-        for name, doc in self.docs:
-            if name in ("event", "event_page") and doc["descriptor"] in descriptors:
-                events.extend([doc] if name == "event" else unpack_event_page(doc))
-        return events
+
+    def events(self, stream, run_uid=None):
+        descriptors = self.descriptors(stream, run_uid)
+        return [
+            event
+            for name, doc in self.docs
+            for event in unpacked(name, doc)
+            if event["descriptor"] in descriptors
+        ]
 
     def images(self, stream, run_uid=None):
         """The stream's images, put together from its line events."""
-        lines = {id(e) for e in self.events(stream, run_uid)}
-        descriptors = {e["descriptor"] for n, e in self.docs if n == "event" and id(e) in lines}
+        descriptors = self.descriptors(stream, run_uid)
         return [
             e
             for n, e in assembled(self.docs)
@@ -240,8 +243,9 @@ def test_bad_plan_arguments_raise_before_anything_moves(sim, make_plan):
 
 def test_a_failing_plan_leaves_the_cell_at_ocv(sim, RE):
     def break_on_third_image(name, doc):
-        if name == "event" and "raster_counts" in doc["data"] and doc["seq_num"] == 3 * ROI.num_y:
-            raise RuntimeError("detector readout failed")
+        for event in unpacked(name, doc):
+            if "raster_counts" in event["data"] and event["seq_num"] == 3 * ROI.num_y:
+                raise RuntimeError("detector readout failed")
 
     RE.subscribe(break_on_third_image)
     with pytest.raises(RuntimeError, match="readout failed"):
@@ -254,8 +258,9 @@ def test_a_failing_plan_leaves_the_cell_at_ocv(sim, RE):
 
 def test_pause_keeps_the_cell_running_and_abort_switches_it_off(sim, RE):
     def pause_at_third_image(name, doc):
-        if name == "event" and "raster_counts" in doc["data"] and doc["seq_num"] == 3 * ROI.num_y:
-            request_pause(RE)
+        for event in unpacked(name, doc):
+            if "raster_counts" in event["data"] and event["seq_num"] == 3 * ROI.num_y:
+                request_pause(RE)
 
     token = RE.subscribe(pause_at_third_image)
     with pytest.raises(RunEngineInterrupted):
@@ -272,9 +277,10 @@ def test_pause_and_resume_duplicate_nothing(sim, RE):
     paused = []
 
     def pause_once(name, doc):
-        if name == "event" and "raster_counts" in doc["data"] and not paused:
-            paused.append(doc["seq_num"])
-            request_pause(RE)
+        for event in unpacked(name, doc):
+            if "raster_counts" in event["data"] and not paused:
+                paused.append(event["seq_num"])
+                request_pause(RE)
 
     RE.subscribe(pause_once)
     with pytest.raises(RunEngineInterrupted):

@@ -121,7 +121,7 @@ def test_summarize_plan_lists_the_moves_of_an_image(sim, capsys, no_device_io):
     summarize_plan(plan)
     printed = capsys.readouterr().out
     assert f"{sim.scanner.name} -> 708.2" in printed and f"{sim.scanner.name} -> 710.2" in printed
-    assert printed.count("Read ") >= 2
+    assert "Read ['dose']" in printed  # the lines are collected as pages, not read events
 
 
 def test_focus_scan_takes_its_images_from_the_readings(sim, no_device_io):

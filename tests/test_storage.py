@@ -214,7 +214,7 @@ CRASHING_RUN = textwrap.dedent("""
     images = []
 
     def crash(name, doc):
-        if name == "event" and doc["data"].get("raster_row") == 21:  # an image's last line
+        if name == "event_page" and 21 in doc["data"].get("raster_row", []):  # last line
             images.append(doc)
             if len(images) == 6:
                 os._exit(3)  # the process dies mid-run: no stop document, no cleanup

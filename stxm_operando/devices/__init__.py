@@ -19,6 +19,7 @@ from .detectors import (
 from .potentiostat import ComplianceError, EpicsPotentiostat, Mode, Potentiostat, SimPotentiostat
 from .scanner import EpicsZonePlateScanner, SimZonePlateScanner, ZonePlateScanner
 from .shutter import EpicsShutter, Shutter, SimShutter
+from .status import finished_status
 
 __all__ = [
     "BeamMonitor",
@@ -46,5 +47,6 @@ __all__ = [
     "SimZonePlateScanner",
     "ZonePlateScanner",
     "epics_beamline",
+    "finished_status",
     "simulated_beamline",
 ]

@@ -13,12 +13,13 @@ from ophyd import Component as Cpt
 from ophyd import Device, DeviceStatus, EpicsSignal, EpicsSignalRO, Signal, get_cl
 from ophyd.scaler import EpicsScaler
 from ophyd.signal import DerivedSignal
-from ophyd.status import Status
+from ophyd.status import StatusBase
 
 from ..config import BeamlineConfig
 from ..limits import SCALER_CHANNELS, LimitViolation, check_line, check_raster, raster_line
 from .limits import as_device_limit
 from .sim_signals import world_of
+from .status import finished_status
 
 RASTER_SETTINGS = ("center_x", "center_y", "num_x", "num_y", "step", "dwell")
 ACQUIRE_MARGIN_S = 30.0
@@ -27,6 +28,15 @@ ACQUIRE_MARGIN_S = 30.0
 
 class LineScanError(RuntimeError):
     """The line controller refused or failed a line (its message says why)."""
+
+
+class SetAtOnce(Signal):
+    """A soft signal whose ``set`` is done when it returns (ophyd's soft ``set`` starts a
+    thread each time, about a millisecond: a raster sets its row once per line)."""
+
+    def set(self, value, **kwargs) -> StatusBase:
+        self.put(value)
+        return finished_status()
 
 
 class RasterDetector(Device):
@@ -45,7 +55,7 @@ class RasterDetector(Device):
     num_y = Cpt(Signal, value=64, kind="config")
     step = Cpt(Signal, value=40.0, kind="config")
     dwell = Cpt(Signal, value=1.0, kind="config")
-    row = Cpt(Signal, value=0)
+    row = Cpt(SetAtOnce, value=0)
 
     def __init__(self, prefix: str = "", *, config: BeamlineConfig, **kwargs) -> None:
         self.config = config
@@ -90,7 +100,7 @@ class RasterDetector(Device):
         start, stop = raster_line(center_x, center_y, num_x, num_y, step, int(row))
         return start, stop, int(num_x), float(dwell)
 
-    def trigger(self) -> Status:
+    def trigger(self) -> StatusBase:
         return self._fly(*self.line())
 
 
@@ -116,7 +126,7 @@ class SimRasterDetector(RasterDetector):
         self.world = world
         super().__init__(prefix, config=world.config, **kwargs)
 
-    def _fly(self, start, stop, num_points: int, dwell_ms: float) -> Status:
+    def _fly(self, start, stop, num_points: int, dwell_ms: float) -> StatusBase:
         result = world_of(self).acquire_line(start, stop, num_points, dwell_ms)
         for signal, value in (
             (self.counts, as_reading(result.counts)),
@@ -128,9 +138,7 @@ class SimRasterDetector(RasterDetector):
             (self.i0, result.i0_counts),
         ):
             signal.put(value)
-        status = Status(obj=self)
-        status.set_finished()
-        return status
+        return finished_status()
 
 
 class LineWaveform(EpicsSignalRO):
@@ -232,11 +240,9 @@ class SimPointDetector(PointDetector):
         self.world = world
         super().__init__(prefix, **kwargs)
 
-    def trigger(self) -> Status:
+    def trigger(self) -> StatusBase:
         self.counts.put(world_of(self).acquire_point(self.dwell.get()))
-        status = Status(obj=self)
-        status.set_finished()
-        return status
+        return finished_status()
 
 
 class MillisecondsSignal(DerivedSignal):

@@ -49,7 +49,12 @@ class ImageAssembler:
 
     def __call__(self, name: str, doc: dict) -> list[tuple[str, dict]]:
         if name == "descriptor":
-            settings = doc.get("configuration", {}).get(RASTER, {}).get("data", {})
+            settings = {  # the raster's settings, whichever object carries them
+                key: value
+                for configuration in doc.get("configuration", {}).values()
+                for key, value in configuration.get("data", {}).items()
+                if key.startswith(f"{RASTER}_")
+            }
             stream = doc.get("name", "primary")
             self._descriptors[doc["uid"]] = (doc["run_start"], stream, settings)
         elif name == "event":

@@ -1,13 +1,21 @@
-"""Rasters flown line by line: one event per line, the image put together from them."""
+"""Rasters flown line by line: one event per line, emitted as event pages, the image put
+together from them."""
 
 import uuid
-from collections.abc import Sequence
+import weakref
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from bluesky.utils import Msg, MsgGenerator
+from ophyd.status import StatusBase
 
-from ..devices import Beamline
+from ..devices import Beamline, finished_status
+
+PAGE_COUNTING_S = 1.0
+"""Counting time of the lines gathered into one event page, s: a consumer of the documents
+(the monitor, the catalog) sees a long image grow about once a second, and an image that
+counts for less than that arrives as one page."""
 
 
 @dataclass(frozen=True)
@@ -31,21 +39,114 @@ class ImageReading:
     photons: float
 
 
+class LinePages:
+    """The lines of one stream, handed to the RunEngine as event pages through bluesky's
+    flyer protocol (``kickoff``, ``collect``): each line is one event of the stream, but a
+    page of them costs one document.
+
+    ``fly_raster`` flies and reads each line and ``add``s the readings of ``line_devices``
+    (the detector, the shutter) and of ``page_devices`` (read once per page, at its first
+    line); ``collect_pages`` hands over the lines added since the last collect. Each page
+    is kicked off before its first line, so lines an abort or a failure cuts off are
+    collected by the RunEngine's backstop before the run's stop document.
+    """
+
+    def __init__(self, stream: str, line_devices: Sequence, page_devices: Sequence) -> None:
+        self.name, self.parent = stream, None
+        self.line_devices, self.page_devices = tuple(line_devices), tuple(page_devices)
+        self._lines: list[dict] = []
+
+    def kickoff(self) -> StatusBase:
+        return finished_status()
+
+    def complete(self) -> StatusBase:
+        return finished_status()
+
+    def read_configuration(self) -> dict:
+        """Every device's configuration (the raster's settings, the focus calibration...),
+        recorded in the stream's descriptor under the stream's name."""
+        return {k: v for device in self._devices() for k, v in device.read_configuration().items()}
+
+    def describe_configuration(self) -> dict:
+        return {
+            k: v for device in self._devices() for k, v in device.describe_configuration().items()
+        }
+
+    def _devices(self) -> tuple:
+        return (*self.line_devices, *self.page_devices)
+
+    def describe_collect(self) -> dict[str, dict]:
+        data_keys = {}
+        for device in self._devices():
+            data_keys |= device.describe()
+        return {self.name: data_keys}
+
+    def add(self, reading: dict) -> None:
+        """Keep one line's reading ({data key: {"value", "timestamp"}}) for the next page."""
+        self._lines.append(reading)
+
+    def collect_pages(self) -> Iterator[dict]:
+        lines, self._lines = self._lines, []
+        if lines:
+            keys = lines[0].keys()
+            yield {
+                "data": {key: [line[key]["value"] for line in lines] for key in keys},
+                "timestamps": {key: [line[key]["timestamp"] for line in lines] for key in keys},
+            }
+
+
+_PAGES: "weakref.WeakKeyDictionary[object, dict[str, LinePages]]" = weakref.WeakKeyDictionary()
+
+
+def line_pages(raster, stream: str, line_devices: Sequence, page_devices: Sequence) -> LinePages:
+    """The ``LinePages`` of ``stream`` for ``raster``: the same object for every image of
+    the stream (the RunEngine describes a flyer once per run), a new one when its devices
+    change."""
+    pages = _PAGES.setdefault(raster, {})
+    kept = pages.get(stream)
+    if kept is None or (kept.line_devices, kept.page_devices) != (
+        tuple(line_devices),
+        tuple(page_devices),
+    ):
+        kept = pages[stream] = LinePages(stream, line_devices, page_devices)
+    return kept
+
+
 def fly_raster(
     beamline: Beamline, num_y: int, devices: Sequence = (), name: str = "primary"
 ) -> MsgGenerator[ImageReading | None]:
-    """Fly every line of the raster the detector is configured for, one event per line in
-    stream ``name`` with ``devices`` read beside it (the shutter always is); returns the
-    lines as an ``ImageReading`` (None when the plan is simulated without devices).
+    """Fly every line of the raster the detector is configured for: one event per line in
+    stream ``name``, emitted as event pages of about ``PAGE_COUNTING_S`` of counting each,
+    with the shutter read beside each line and ``devices`` once per page; returns the lines
+    as an ``ImageReading`` (None when the plan is simulated without devices).
 
     A raster cut short keeps, in the catalog, the lines it finished.
     """
     raster, shutter = beamline.raster, beamline.shutter
-    readings = []
+    pages = line_pages(raster, name, (raster, shutter), devices)
+    num_x = yield Msg("read", raster.num_x)
+    dwell = yield Msg("read", raster.dwell)
+    per_page = 1
+    if num_x and dwell:  # None when simulated without devices
+        line_s = num_x[raster.num_x.name]["value"] * dwell[raster.dwell.name]["value"] / 1e3
+        per_page = max(1, int(PAGE_COUNTING_S / line_s))
+    readings, context = [], {}
     for row in range(num_y):
-        reading = yield from _fly_line(raster, row, [shutter, *devices], name)
+        first, last = row % per_page == 0, row % per_page == per_page - 1 or row == num_y - 1
+        if first:
+            kicked = str(uuid.uuid4())
+            yield Msg("kickoff", pages, group=kicked)
+            yield Msg("wait", None, group=kicked)
+        reading = yield from _fly_line(raster, row, (shutter,))
+        if first:
+            context = {}
+            for device in devices:
+                context |= (yield Msg("read", device)) or {}
         if raster.counts.name in reading:
+            pages.add(reading | context)
             readings.append(reading)
+        if last:
+            yield Msg("collect", pages, return_payload=False)
     if not readings:
         return None
 
@@ -62,21 +163,19 @@ def fly_raster(
     )
 
 
-def _fly_line(raster, row: int, devices: Sequence, name: str) -> MsgGenerator[dict]:
-    """Fly line ``row`` and record it with ``devices`` read beside it as one event; returns
-    the reading ({} when simulated without devices).
+def _fly_line(raster, row: int, devices: Sequence) -> MsgGenerator[dict]:
+    """Fly line ``row``; returns its reading with ``devices`` read beside it ({} when
+    simulated without devices).
 
-    ``trigger_and_read`` spelled out as bare messages, and only the detector triggered:
-    a raster has hundreds of lines, and each plan stub call costs a stack capture.
+    Bare messages, and only the detector triggered: a raster has hundreds of lines, and
+    each plan stub call costs a stack capture.
     """
     moved, triggered = str(uuid.uuid4()), str(uuid.uuid4())
     yield Msg("set", raster.row, row, group=moved)
-    yield Msg("wait", None, group=moved)  # ophyd sets even a soft signal on a thread
+    yield Msg("wait", None, group=moved)
     yield Msg("trigger", raster, group=triggered)
     yield Msg("wait", None, group=triggered)
-    yield Msg("create", None, name=name)
     reading = {}
     for obj in (raster, *devices):
         reading |= (yield Msg("read", obj)) or {}
-    yield Msg("save")
     return reading

@@ -1,6 +1,6 @@
 """Particles placed in the field of view, rendered as Li-rich and Li-poor thickness maps."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
@@ -24,6 +24,7 @@ class PlacedParticle:
     center_um: tuple[float, float]
     angle_deg: float
     thickness_nm: float
+    _blurred: tuple = field(default=(None, None, None), init=False, repr=False, compare=False)
 
     def local_indices(self, x_um: np.ndarray, y_um: np.ndarray) -> np.ndarray:
         """Fractional (i_010, i_001) grid indices of sample-frame points."""
@@ -40,13 +41,21 @@ class PlacedParticle:
         self, x_um: np.ndarray, y_um: np.ndarray, probe_sigma_nm: float
     ) -> tuple[np.ndarray, np.ndarray]:
         """Thickness of LiFePO4 and of FePO4 seen by a probe of this sigma at each point, nm."""
-        c = self.model.c
-        lithiated = np.pad(c * self.thickness_nm, 2)
-        delithiated = np.pad((1 - c) * self.thickness_nm, 2)
-        sigma_px = probe_sigma_nm / self.model.pixel_nm
-        if sigma_px > 0.05:
-            lithiated = ndimage.gaussian_filter(lithiated, sigma_px, mode="constant")
-            delithiated = ndimage.gaussian_filter(delithiated, sigma_px, mode="constant")
+        lithiated, delithiated = self._blurred_maps(probe_sigma_nm)
         index = self.local_indices(np.asarray(x_um), np.asarray(y_um)) + 2
         sample = lambda grid: ndimage.map_coordinates(grid, index, order=1, mode="constant")  # noqa: E731
         return sample(lithiated), sample(delithiated)
+
+    def _blurred_maps(self, probe_sigma_nm: float) -> tuple[np.ndarray, np.ndarray]:
+        """The (lithiated, delithiated) thickness grids, padded by 2 pixels and blurred by
+        the probe; kept until the model's composition or the probe changes (a line takes
+        milliseconds, the composition changes once per model step)."""
+        composition, sigma, maps = self._blurred
+        if composition is not self.model.c or sigma != probe_sigma_nm:
+            c = self.model.c
+            maps = np.pad(c * self.thickness_nm, 2), np.pad((1 - c) * self.thickness_nm, 2)
+            sigma_px = probe_sigma_nm / self.model.pixel_nm
+            if sigma_px > 0.05:
+                maps = tuple(ndimage.gaussian_filter(m, sigma_px, mode="constant") for m in maps)
+            self._blurred = (c, probe_sigma_nm, maps)
+        return maps
