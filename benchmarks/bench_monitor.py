@@ -42,9 +42,14 @@ def documents_for(size: int, frames: int) -> list[tuple[str, dict]]:
 
 
 def ends_a_pair(name: str, doc: dict, size: int, energies=(708.2, 710.2)) -> bool:
-    """The last line of a pair's second image: the pair is analysed when it arrives."""
-    data = doc.get("data", {}) if name == "event" else {}
-    return data.get("raster_row") == size - 1 and abs(data["raster_energy"] - energies[1]) < 1e-3
+    """The event page ending with the last line of a pair's second image: the pair is
+    analysed when it arrives."""
+    data = doc.get("data", {}) if name == "event_page" else {}
+    if "raster_row" not in data:
+        return False
+    return (
+        data["raster_row"][-1] == size - 1 and abs(data["raster_energy"][-1] - energies[1]) < 1e-3
+    )
 
 
 def measure(app, size: int, frames: int = 6) -> tuple[list[float], float, float]:

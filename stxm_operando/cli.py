@@ -80,8 +80,7 @@ def _paper(args: argparse.Namespace) -> None:
 
 
 def _replay(args: argparse.Namespace) -> None:
-    from .demo import print_summary
-    from .live_callbacks import OperandoAnalysis
+    from .live_callbacks import OperandoAnalysis, print_summary
     from .replay import replay
 
     with _open_catalog(args) as catalog:

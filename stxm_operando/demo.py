@@ -18,6 +18,7 @@ from .live_callbacks import (
     SummaryRow,
     ThreadedCallback,
     json_publisher,
+    print_summary,
 )
 from .plans import Galvanostatic, Rest, find_particles, operando, switch_off_on_halt
 from .plans.records import PROTOCOL_STREAM
@@ -55,20 +56,6 @@ class MilestonePrinter(DocumentRouter):
                 f"  {data['protocol_event']}: {data['protocol_reason']}"
                 f"  ({data['protocol_voltage']:.3f} V)"
             )
-
-
-def print_summary(rows: list[SummaryRow]) -> None:
-    """The paper's Fig. 5b/5c numbers: surface vs interior at SoC ~0.5."""
-    print(
-        f"{'direction':13s} {'C-rate':>6s} {'particle':>8s} {'<x>':>6s} {'<x_surf>':>9s} "
-        f"{'<x_int>':>8s} {'active':>7s} {'transf.':>7s}"
-    )
-    for r in rows:
-        print(
-            f"{r.direction:13s} {r.c_rate:6.1f} {r.particle_id:8d} {r.mean_fraction:6.3f} "
-            f"{r.mean_surface:9.3f} {r.mean_internal:8.3f} {r.active_fraction:7.0%} "
-            f"{r.transformed_fraction:7.0%}"
-        )
 
 
 def run_demo(

@@ -169,3 +169,34 @@ def test_a_run_opened_after_live_shows_each_particle_once(qtbot, browsing_window
     window.refresh()
     shown = [p for p in window.findChildren(ParticlePanel) if p.isVisible()]
     assert sorted(p.particle_id for p in shown) == [0, 1]
+
+
+def test_the_raster_being_flown_fills_line_by_line(qtbot):
+    """An image whose lines come in several event pages is drawn as its pages arrive: the
+    lines in so far where they belong, blank below, and the title says how far it is."""
+    from stxm_operando.plans import ParticleROI, two_energy_image
+
+    roi = ParticleROI(0, -0.9, 0.2, 100, 20)  # 0.2 s of counting per line: 5 lines a page
+    documents = []
+    RE = RunEngine({})
+    RE.subscribe(lambda name, doc: documents.append((name, doc)))
+    RE(two_energy_image(simulated_beamline(), roi, dwell_ms=2.0))
+    pages = [d for n, d in documents if n == "event_page" and "raster_row" in d["data"]]
+    assert [page["data"]["raster_row"] for page in pages[:2]] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+    window = MonitorWindow()
+    qtbot.addWidget(window)
+    window.show()
+    for name, doc in documents[: documents.index(("event_page", pages[1])) + 1]:
+        window.document(name, doc)
+    window.refresh()
+    drawn = window.raster.image.image
+    assert drawn.shape == (roi.num_y, roi.num_x)
+    flown = [line for page in pages[:2] for line in page["data"]["raster_counts"]]
+    assert np.array_equal(drawn[:10], flown)
+    assert np.isnan(drawn[10:]).all()
+    assert window.raster.plot.titleLabel.text == "particle_0 at 708.2 eV: 10/20 lines"
+    for name, doc in documents[documents.index(("event_page", pages[1])) + 1 :]:
+        window.document(name, doc)
+    window.refresh()
+    assert window.raster.plot.titleLabel.text == "particle_0 at 710.2 eV: 20/20 lines"
+    assert np.isfinite(window.raster.image.image).all()

@@ -1,11 +1,11 @@
 """The operando monitor: live from 0MQ at beamtime, from the catalog afterwards.
 
-Docks a scientist can rearrange: per-particle raw images, Li map and dx/dt map; the j_Ch
-profile with x_surf; j0 against x_surf with the skewed fit; voltage and current against time
-and capacity; the statistics table; protocol progress; a run browser and, for ``stack`` runs,
-a stack viewer. The window fits a 1280x800 screen. It redraws from a timer (at most 10 Hz),
-never on every document; the analysis runs on the source's thread and the j0 fit on a thread
-of its own, never on the GUI thread.
+Docks a scientist can rearrange: per-particle raw images, Li map and dx/dt map; the raster
+being flown, line by line; the j_Ch profile with x_surf; j0 against x_surf with the skewed
+fit; voltage and current against time and capacity; the statistics table; protocol
+progress; a run browser and, for ``stack`` runs, a stack viewer. The window fits a 1280x800
+screen. It redraws from a timer (at most 10 Hz), never on every document; the analysis runs
+on the source's thread and the j0 fit on a thread of its own, never on the GUI thread.
 """
 
 from functools import partial
@@ -20,6 +20,7 @@ from .channel_plots import ChannelPlots
 from .electrochem_panel import ElectrochemistryPanel
 from .exchange_plot import ExchangeCurrentPlot
 from .panels import ParticlePanel
+from .raster_view import RasterView
 from .stack_view import StackCollector, StackViewer
 from .theme import apply_theme
 
@@ -131,7 +132,12 @@ class MonitorWindow(QtWidgets.QMainWindow):
 
     def _build_plots(self) -> None:
         self.channels = ChannelPlots()
-        self._dock("channels", self.channels, "right", self.particles_dock, size=(450, 420))
+        channels_dock = self._dock(
+            "channels", self.channels, "right", self.particles_dock, size=(450, 420)
+        )
+        self.raster = RasterView()
+        self._dock("raster", self.raster, "above", channels_dock, size=(450, 420))
+        channels_dock.raiseDock()
         self.electrochemistry = ElectrochemistryPanel()
         echem_dock = self._dock(
             "electrochemistry", self.electrochemistry, "bottom", size=(580, 330)
@@ -252,6 +258,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.frame_indices = sorted({f.frame_index for f in frames})
         self._show_progress(progress)
         self._show_electrochemistry()
+        self.raster.show_image(self.analysis.growing_image())
         if self.frame_indices:
             self.slider.blockSignals(True)
             self.slider.setRange(0, len(self.frame_indices) - 1)

@@ -1,8 +1,9 @@
 """Bluesky callbacks that turn documents into Li maps, rate maps and j_Ch via ``analysis``."""
 
 from .lines import ImageAssembler, assembled
-from .operando import FrameRecord, OperandoAnalysis, Progress, SummaryRow
+from .operando import FrameRecord, OperandoAnalysis, Progress
 from .publish import AnalysisPublisher
+from .summary import SummaryRow, print_summary
 from .transport import ThreadedCallback, json_publisher, parse_message, run_proxy, serialize
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "assembled",
     "json_publisher",
     "parse_message",
+    "print_summary",
     "run_proxy",
     "serialize",
 ]

@@ -22,9 +22,29 @@ LINE_ARRAYS = ("counts", "x_positions", "y_positions")
 @dataclass
 class _Image:
     key: tuple
+    stream: str
     settings: dict
     lines: dict[int, dict] = field(default_factory=dict)  # row -> the line's event
     complete: bool = False
+
+
+@dataclass(frozen=True)
+class GrowingImage:
+    """The raster being flown (or just finished), as far as it has come: what a display
+    draws line by line.
+
+    Attributes
+    ----------
+    stream : its stream (the particle's).
+    energy_eV : the raster's energy.
+    counts : (num_y, num_x) counts, NaN in the lines not flown yet.
+    lines : lines flown so far.
+    """
+
+    stream: str
+    energy_eV: float
+    counts: np.ndarray
+    lines: int
 
 
 class ImageAssembler:
@@ -46,6 +66,21 @@ class ImageAssembler:
     def __init__(self) -> None:
         self._descriptors: dict[str, tuple[str, str, dict]] = {}
         self._open: dict[tuple[str, str], _Image] = {}
+        self._latest: _Image | None = None  # the image that took the newest line
+
+    def growing(self) -> GrowingImage | None:
+        """The image that took the newest line, with the lines it has so far (None before
+        any line)."""
+        image = self._latest
+        if image is None:
+            return None
+        rows = sorted(image.lines)
+        return GrowingImage(
+            image.stream,
+            float(image.key[1]),
+            _stack(image, rows, "counts"),
+            len(rows),
+        )
 
     def __call__(self, name: str, doc: dict) -> list[tuple[str, dict]]:
         if name == "descriptor":
@@ -81,8 +116,9 @@ class ImageAssembler:
             emitted.append(self._emit(self._open.pop((run, stream))))
             image = None
         if image is None:
-            image = self._open[(run, stream)] = _Image(key, settings)
+            image = self._open[(run, stream)] = _Image(key, stream, settings)
         image.lines[row] = event
+        self._latest = image
         if len(image.lines) == int(settings.get(f"{RASTER}_num_y", 0)):
             image.complete = True
             emitted.append(self._emit(self._open.pop((run, stream))))

@@ -16,7 +16,8 @@ from event_model import unpack_event_page
 from ..analysis import REFERENCE_OCV_V, exchange_current_butler_volmer, place_by_position
 from ..analysis.pipeline import FrameAnalysis, ParticleResult, analyse_frame_pair
 from ..physics.spectra import ReferenceSpectra
-from .lines import ImageAssembler
+from .lines import GrowingImage, ImageAssembler
+from .summary import SummaryRow
 
 IMAGE_PLANS = ("operando_images", "two_energy_image")
 ELECTROCHEMISTRY_FIELDS = (
@@ -129,21 +130,6 @@ class FrameRecord:
         return shown
 
 
-@dataclass(frozen=True)
-class SummaryRow:
-    """Surface statistics of one particle at the frame nearest a state of charge."""
-
-    direction: str
-    particle_id: int
-    c_rate: float
-    frame_index: int
-    mean_fraction: float
-    mean_surface: float
-    mean_internal: float
-    active_fraction: float
-    transformed_fraction: float
-
-
 @dataclass
 class Progress:
     """Where the protocol is: step, its label, the last milestone and the beamline time."""
@@ -189,6 +175,7 @@ class OperandoAnalysis:
         self.documents_seen = 0
         self._electrochemistry = ElectrochemistryLog()
         self._assembler = ImageAssembler()
+        self._growing: GrowingImage | None = None
         self._starts: dict[str, dict] = {}
         self._streams: dict[str, tuple[str, str]] = {}
         self._images: dict[tuple[str, str, int], dict[float, dict]] = {}
@@ -201,8 +188,16 @@ class OperandoAnalysis:
             for name_, doc_ in self._assembler(name, doc):
                 self._process(name_, doc_)
         finally:
+            growing = self._assembler.growing() if name in ("event", "event_page") else None
             with self.lock:  # counted once all it brought is in: a reader then sees it whole
                 self.documents_seen += 1
+                if name in ("event", "event_page"):
+                    self._growing = growing
+
+    def growing_image(self) -> GrowingImage | None:
+        """The raster being flown (or the last one flown), as far as it has come."""
+        with self.lock:
+            return self._growing
 
     def _process(self, name: str, doc: dict) -> None:
         with self.lock:  # bookkeeping only: a reader (the GUI) never waits for an analysis

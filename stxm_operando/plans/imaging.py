@@ -141,9 +141,10 @@ def image_particles(
     """Inside an open run: at each energy, one raster per ROI, into that ROI's stream.
 
     Each raster is flown line by line (``fly_raster``): each event holds one line with
-    each point's recorded position, the energy and zone-plate Z, the potentiostat
-    readings, the beamline clock, the shutter's exposure and ``frame`` (the imaging pass,
-    shared by the images of all energies; the same signal for the whole run). Each image
+    each point's recorded position, the energy and the shutter's exposure, and the
+    zone-plate Z, the potentiostat readings, the beamline clock and ``frame`` (the imaging
+    pass, shared by the images of all energies; the same signal for the whole run) as read
+    at the start of its event page. Each image
     goes to every observer's ``add(particle_id, image)`` (a ``DoseTally``, a
     ``RoiTracker``), as an ``ImageReading`` (None when simulated without devices).
     """
