@@ -1,9 +1,10 @@
 """Whole-process timings a user feels, each beside a bare baseline measured in the same run:
 
   * the demo (catalog, live analysis, figures): wall time, simulated / wall time (goal >= 200x),
-    peak RSS, and where its threads' busy time goes (a sampling profiler: every 10 ms, each
-    thread the kernel has running, by thread and the package of its innermost Python frame;
-    the RunEngine runs plans on a thread of its own, which cProfile never sees);
+    peak RSS, and where its Python time goes (py-spy sampling the thread that holds the GIL,
+    by thread and the package of its innermost frame: the RunEngine runs plans on a thread
+    of its own, which cProfile never sees, and a sampler inside the process only ever sees
+    threads that have let go of the GIL);
   * ``replay UID --print`` of the demo's series (47 simulated minutes, two particles imaged
     every minute): goal < 5 s; baseline: a bare process importing what it needs;
   * ``ipython --sim`` until it has run its first input (the catalog opens meanwhile, on a
@@ -15,10 +16,10 @@ Run: ``python benchmarks/bench_sessions.py``
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -59,82 +60,51 @@ def run(
     return wall, usage.ru_maxrss / 1024, output
 
 
-SAMPLE_S = 0.01
+PROFILE_HZ = 100
 
 
-def package_of(filename: str) -> str:
-    """The package a frame belongs to (stxm_operando by subpackage, the standard library by
-    module: "python:json")."""
-    if "stxm_operando" in filename:
-        part = filename.split("stxm_operando/")[-1]
-        return "stxm_operando." + part.split("/")[0].removesuffix(".py")
-    match = re.search(r"site-packages/([A-Za-z0-9_]+)", filename)
-    if match:
-        return match.group(1)
-    match = re.search(r"python3\.\d+/([A-Za-z0-9_]+)", filename)
-    return f"python:{match.group(1).removesuffix('.py')}" if match else "python"
+def package_of(frame: str) -> str:
+    """The package of a py-spy frame, "func (package/module.py:line)": stxm_operando by
+    subpackage ("stxm_operando.sim")."""
+    path = frame.rpartition(" (")[2]
+    if path.startswith("<frozen importlib"):
+        return "imports"
+    parts = re.split(r"[/:]", path)
+    if parts[0] == "stxm_operando" and len(parts) > 2:
+        return "stxm_operando." + parts[1].removesuffix(".py")
+    return parts[0].removesuffix(".py")
 
 
-def thread_kind(name: str) -> str:
-    """ "Thread-3 (run_forever)" -> "run_forever"; "catalog-writer_0" -> "catalog-writer"."""
+def thread_kind(frame: str) -> str:
+    """py-spy's thread frame, "thread (TID): NAME", as a kind: "Thread-3 (run_forever)" ->
+    "run_forever"; "catalog-writer_0" -> "catalog-writer"; "asyncio-portal-7f3a..." ->
+    "asyncio-portal"."""
+    name = frame.partition("): ")[2].strip().strip('"') or "unnamed"
     match = re.fullmatch(r"Thread-\d+ \((.+)\)", name)
-    return match.group(1) if match else re.sub(r"[-_]\d+$", "", name)
+    name = match.group(1) if match else name
+    return re.sub(r"[-_](\d+|[0-9a-f]{6,})$", "", name)
 
 
-def is_running(native_id: int) -> bool:
-    """Whether the kernel has this thread of ours running (state R), not waiting."""
+def profiled_demo(folder: Path, env: dict) -> tuple[float, list[tuple[str, str, float]]]:
+    """Run the demo under py-spy, which samples (``PROFILE_HZ``) whichever thread holds the
+    GIL: where the Python time goes, by thread and the package of its innermost frame.
+    Returns (wall s, [(thread, package, s)] largest first); no breakdown without py-spy."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    raw = folder / "demo.raw"
+    demo = [*CLI, "demo", "--output", "out-profiled", "--catalog", str(folder / "profiled")]
+    argv = [spy, "record", "--gil", "--threads", "-r", str(PROFILE_HZ), "-f", "raw"]
     try:
-        stat = Path(f"/proc/self/task/{native_id}/stat").read_text()
-    except OSError:  # the thread ended
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] == "R"
-
-
-class Sampler(threading.Thread):
-    """Every ``SAMPLE_S``, counts each other thread that the kernel has running by (thread
-    name, package of its innermost Python frame): busy time only, never waiting."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True, name="sampler")
-        self.samples: Counter = Counter()
-        self.ticks = 0
-        self.running = True
-
-    def run(self) -> None:
-        threads: dict[int, tuple[str, int]] = {}
-        while self.running:
-            self.ticks += 1
-            for ident, frame in sys._current_frames().items():
-                if ident == self.ident:
-                    continue
-                if ident not in threads:
-                    thread = threading._active.get(ident)
-                    if thread is None or thread.native_id is None:
-                        continue
-                    threads[ident] = (thread_kind(thread.name), thread.native_id)
-                name, native_id = threads[ident]
-                if is_running(native_id):
-                    self.samples[(name, package_of(frame.f_code.co_filename))] += 1
-            time.sleep(SAMPLE_S)
-
-    def breakdown(self, wall_s: float, top: int = 14) -> list[tuple[str, str, float]]:
-        """(thread, package, busy thread-seconds), largest first."""
-        per_tick = wall_s / self.ticks
-        return [(t, p, n * per_tick) for (t, p), n in self.samples.most_common(top)]
-
-
-def profiled_demo(folder: Path) -> tuple[float, list[tuple[str, str, float]]]:
-    """Run the demo in this process under the sampler: (wall s, breakdown)."""
-    from stxm_operando.demo import run_demo
-
-    sampler = Sampler()
-    sampler.start()
-    start = time.perf_counter()
-    run_demo(output=folder / "out-profiled", catalog=str(folder / "profiled"), progress=False)
-    wall = time.perf_counter() - start
-    sampler.running = False
-    sampler.join()
-    return wall, sampler.breakdown(wall)
+        wall, _, _ = run([*argv, "-o", str(raw), "--", *demo], folder, env=env)
+    except (OSError, RuntimeError) as err:  # no py-spy, or no permission to trace
+        print(f"  (no profile: {str(err)[:200]})")
+        return 0.0, []
+    samples: Counter = Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        innermost = package_of(frames[-1]) if len(frames) > 1 else "(no Python frame)"
+        samples[(thread_kind(frames[0]), innermost)] += int(count)
+    return wall, [(t, p, n / PROFILE_HZ) for (t, p), n in samples.most_common(14)]
 
 
 def main() -> None:
@@ -161,9 +131,7 @@ def main() -> None:
         )
         help_s, _, _ = run([*CLI, "--help"], tmp, env=env)
         bare_s, _, _ = run([sys.executable, "-c", "pass"], tmp, env=env)
-        # last: a child forked from a large process would report the parent's RSS as its peak
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
-        profiled_s, breakdown = profiled_demo(Path(tmp))
+        profiled_s, breakdown = profiled_demo(Path(tmp), env)
 
     speed = simulated_min * 60 / demo_s
 
@@ -176,8 +144,8 @@ def main() -> None:
         f"(goal >= 200x: {verdict(speed >= 200)}); peak RSS {demo_rss:.0f} MiB"
     )
     print(
-        f"    where the busy time goes, in thread-seconds (sampled, in-process run of "
-        f"{profiled_s:.0f} s):"
+        f"    where the Python time goes, in seconds holding the GIL (py-spy --gil, a run of "
+        f"{profiled_s:.0f} s under the profiler):"
     )
     for thread, package, seconds in breakdown:
         print(f"      {thread:24s} {package:32s} {seconds:6.1f} s")
