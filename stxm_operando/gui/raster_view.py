@@ -29,17 +29,16 @@ class RasterView(pg.PlotWidget):
         """Draw ``raster`` (nothing new: left as it is)."""
         if raster is None or raster is self.shown:
             return
-        reshaped = self.shown is None or self.shown.counts.shape != raster.counts.shape
+        counts = raster.counts()
+        reshaped = self.image.image is None or self.image.image.shape != counts.shape
         self.shown = raster
-        counts = raster.counts.astype(float)
         flown = counts[np.isfinite(counts)]
-        if flown.size:
-            low, high = np.percentile(sample_of(flown), (1, 99))
-            self.colorbar.setLevels(rounded_levels(low, max(high, low + 1)))
+        low, high = np.percentile(sample_of(flown), (1, 99))
+        self.colorbar.setLevels(rounded_levels(low, max(high, low + 1)))
         self.image.setImage(counts, autoLevels=False)
-        num_y = raster.counts.shape[0]
         self.plot.setTitle(
-            f"{raster.stream} at {raster.energy_eV:.1f} eV: {raster.lines}/{num_y} lines"
+            f"{raster.stream} at {raster.energy_eV:.1f} eV: "
+            f"{len(raster.lines)}/{counts.shape[0]} lines"
         )
         if reshaped:
             self.plot.autoRange()

@@ -37,14 +37,22 @@ class GrowingImage:
     ----------
     stream : its stream (the particle's).
     energy_eV : the raster's energy.
-    counts : (num_y, num_x) counts, NaN in the lines not flown yet.
-    lines : lines flown so far.
+    num_y : the lines the raster has.
+    lines : counts of each line flown so far, by row.
     """
 
     stream: str
     energy_eV: float
-    counts: np.ndarray
-    lines: int
+    num_y: int
+    lines: dict[int, list]
+
+    def counts(self) -> np.ndarray:
+        """(num_y, num_x) counts, NaN in the lines not flown yet."""
+        num_x = len(next(iter(self.lines.values())))
+        counts = np.full((max(self.num_y, max(self.lines) + 1), num_x), np.nan)
+        for row, line in self.lines.items():
+            counts[row] = line
+        return counts
 
 
 class ImageAssembler:
@@ -70,16 +78,16 @@ class ImageAssembler:
 
     def growing(self) -> GrowingImage | None:
         """The image that took the newest line, with the lines it has so far (None before
-        any line)."""
+        any line). A copy: the assembler may go on filling the image meanwhile."""
         image = self._latest
         if image is None:
             return None
-        rows = sorted(image.lines)
+        counts = f"{RASTER}_counts"
         return GrowingImage(
             image.stream,
             float(image.key[1]),
-            _stack(image, rows, "counts"),
-            len(rows),
+            int(image.settings.get(f"{RASTER}_num_y", 0)),
+            {row: event["data"][counts] for row, event in image.lines.items()},
         )
 
     def __call__(self, name: str, doc: dict) -> list[tuple[str, dict]]:

@@ -57,6 +57,9 @@ class LinePages:
         self._lines: list[dict] = []
 
     def kickoff(self) -> StatusBase:
+        """Start a page. It starts empty: lines of a run that ended without collecting them
+        (its collect failed) are not handed to the next."""
+        self._lines.clear()
         return finished_status()
 
     def complete(self) -> StatusBase:
