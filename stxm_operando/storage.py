@@ -218,7 +218,9 @@ class Catalog:
             self._scratch = None
 
     def writer(self, batch_size: int = 500) -> "CatalogWriter":
-        """A RunEngine callback that stores every document in this catalog."""
+        """A RunEngine callback that stores every document in this catalog; a stream's
+        events reach tiled ``batch_size`` at a time (the rest at the run's end: every tiled
+        request costs tens of ms in the server, whatever it carries)."""
         writer = CatalogWriter(self, batch_size)
         self._writers.append(writer)
         return writer
