@@ -264,13 +264,15 @@ class Catalog:
 
     def resolve(self, run_id: str | int) -> str:
         """The full start uid of a run named by its uid, a unique uid prefix (5 characters
-        or more) or its scan id (the newest run with it). UnknownRunError if none."""
+        or more) or its scan id (the newest run with it; digits that are no run's scan id
+        may still begin a uid). UnknownRunError if none."""
         text = str(run_id).strip()
         if text.isdigit():
             matches = self.search(scan_id=int(text))
-            if not matches:
+            if matches:
+                return matches[-1]
+            if len(text) < 5:
                 raise UnknownRunError(f"no run with scan id {text} in {self}")
-            return matches[-1]
         return self.start(text)["uid"]
 
     def start(self, uid: str) -> dict:
