@@ -22,6 +22,10 @@ from stxm_operando.devices import simulated_beamline
 from stxm_operando.gui.monitor import MonitorWindow
 from stxm_operando.plans import Galvanostatic, ParticleROI, operando
 
+EVERY_S = 120.0
+"""Imaging period, s: a 512^2 two-energy pass at 0.05 ms dwell takes 83 s with the
+fly-back between lines."""
+
 
 def documents_for(size: int, frames: int) -> list[tuple[str, dict]]:
     documents = []
@@ -31,9 +35,9 @@ def documents_for(size: int, frames: int) -> list[tuple[str, dict]]:
     RE(
         operando(
             simulated_beamline(),
-            [Galvanostatic(c_rate=4.0, duration_s=60.0 * frames)],
+            [Galvanostatic(c_rate=2.0, duration_s=EVERY_S * frames)],
             [roi],
-            every_s=60.0,
+            every_s=EVERY_S,
             dwell_ms=0.05,
             step_nm=20.0,
         )

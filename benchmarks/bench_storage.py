@@ -3,6 +3,9 @@
 Measured side by side in one run, into one embedded catalog:
   * baseline: bluesky ``count`` of an ophyd.sim image detector of the same size (2 events
     per pair), RunEngine + catalog;
+  * baseline at line granularity: ``count`` of an ophyd.sim line detector, one event per
+    line of the pair (2 x 30), RunEngine + catalog: the floor of anything that takes a
+    raster line by line through the RunEngine;
   * ours: the frame pair as the operando protocol takes it (mono + zone plate move, raster,
     potentiostat, clock per image), RunEngine + catalog, and the same without storage;
   * replay: reading the stored run back through the analysis callback.
@@ -49,6 +52,7 @@ def timed(RE, plan) -> tuple[float, tuple]:
 def main() -> None:
     rng = np.random.default_rng(0)
     image = SynSignal(func=lambda: rng.poisson(1e4, (ROI.num_y, ROI.num_x)), name="img")
+    line = SynSignal(func=lambda: rng.poisson(1e4, ROI.num_x), name="line")
     md = {
         "plan_name": "operando_images",
         "energies": [708.2, 710.2],
@@ -67,6 +71,10 @@ def main() -> None:
         start = time.perf_counter()
         writer.flush()
         baseline_drain = time.perf_counter() - start
+        by_line, _ = timed(stored, bp.count([line], num=2 * ROI.num_y * PAIRS))
+        start = time.perf_counter()
+        writer.flush()
+        by_line += time.perf_counter() - start
         ours_stored, (uid,) = timed(stored, frame_pairs(simulated_beamline(), md))
         start = time.perf_counter()
         writer.flush()
@@ -100,6 +108,10 @@ def main() -> None:
     print(
         f"  total with catch-up: ours / bare count = "
         f"{(ours_stored + drain) / (baseline + baseline_drain):.2f}x"
+    )
+    print(
+        f"  bare count, one event per line ({2 * ROI.num_y} a pair) + catalog, with catch-up: "
+        f"{by_line * per:7.1f} ms/pair; ours / it = {(ours_stored + drain) / by_line:.2f}x"
     )
     print(f"  frame pair plan, no storage:                         {ours_bare * per:7.1f} ms/pair")
     print(f"    of which the simulator's rasters:                  {simulation * per:7.1f} ms/pair")

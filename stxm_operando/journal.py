@@ -45,6 +45,8 @@ class RunJournal:
 
     def write(self, name: str, doc: dict) -> None:
         """Append one document (arrays first, then its line), flushed to the OS."""
+        if name == "event_page":  # a page's per-event arrays (a raster's lines) as one array
+            doc = doc | {"data": {key: _stacked(column) for key, column in doc["data"].items()}}
         line = json.dumps({"name": name, "doc": doc}, default=self._encode)
         self._arrays.flush()
         self._lines.write(line + "\n")
@@ -68,6 +70,18 @@ class RunJournal:
             self._arrays.write(data)
             return {ARRAY_KEY: [offset, data.dtype.str, list(data.shape)]}
         return to_json(value)
+
+
+def _stacked(column: list) -> Any:
+    """An event page's column of equal-length numeric arrays (lists or numpy) as one numpy
+    array, to be written as binary; any other column as it is."""
+    if not column or not isinstance(column[0], list | np.ndarray):
+        return column
+    try:
+        stacked = np.asarray(column)
+    except ValueError:  # arrays of different lengths
+        return column
+    return stacked if stacked.dtype.kind in "biuf" else column
 
 
 def read_journal(path: Path) -> Iterator[tuple[str, dict]]:

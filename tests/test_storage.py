@@ -295,6 +295,32 @@ def test_the_journal_keeps_images_as_binary_and_survives_a_torn_array(tmp_path):
     assert names.count("event") == 2 and names[0] == "start" and names[-1] == "stop"
 
 
+def test_a_pages_lines_go_to_the_journal_as_one_binary_array(tmp_path):
+    """A raster's lines reach the journal as an event page of per-line lists: each such
+    column is written as one binary array and reads back with every line's values; other
+    columns stay JSON."""
+    from stxm_operando.journal import RunJournal
+
+    rng = np.random.default_rng(2)
+    lines = [rng.poisson(800, 300).tolist() for _ in range(40)]
+    page = {
+        "descriptor": "d",
+        "uid": [f"u{k}" for k in range(40)],
+        "seq_num": list(range(1, 41)),
+        "time": [1.0] * 40,
+        "data": {"raster_counts": lines, "raster_row": list(range(40)), "mode": ["a"] * 40},
+        "timestamps": {"raster_counts": [1.0] * 40, "raster_row": [1.0] * 40, "mode": [1.0] * 40},
+    }
+    journal = RunJournal(tmp_path / "run.jsonl")
+    journal.write("event_page", page)
+    journal.close()
+    assert (tmp_path / "run.arrays").stat().st_size == 40 * 300 * 8
+    ((name, back),) = list(read_journal(tmp_path / "run.jsonl"))
+    assert name == "event_page" and np.array_equal(back["data"]["raster_counts"], lines)
+    assert back["data"]["raster_row"] == list(range(40)) and back["data"]["mode"] == ["a"] * 40
+    assert (tmp_path / "run.jsonl").stat().st_size < 0.1 * 40 * 300 * 8
+
+
 def test_unwritable_catalog_location_is_a_clear_error(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
