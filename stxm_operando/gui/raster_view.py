@@ -33,8 +33,9 @@ class RasterView(pg.PlotWidget):
         reshaped = self.image.image is None or self.image.image.shape != counts.shape
         self.shown = raster
         flown = counts[np.isfinite(counts)]
-        low, high = np.percentile(sample_of(flown), (1, 99))
-        self.colorbar.setLevels(rounded_levels(low, max(high, low + 1)))
+        if flown.size:
+            low, high = np.percentile(sample_of(flown), (1, 99))
+            self.colorbar.setLevels(rounded_levels(low, max(high, low + 1)))
         self.image.setImage(counts, autoLevels=False)
         self.plot.setTitle(
             f"{raster.stream} at {raster.energy_eV:.1f} eV: "
