@@ -3,10 +3,13 @@
 The raster detector flies one line of its configured raster per trigger, as STXM piezo
 controllers do: it writes the line's start, stop, points and dwell to the controller, arms
 it and says go, and reads back the counts with the position the encoders recorded at every
-point. A line is the unit of acquisition: each trigger is one event, so an image cut short
-keeps the lines it finished, and images are put together by recorded position downstream.
+point. A line is the unit of acquisition: each trigger is one event (handed to the
+RunEngine in event pages by ``RasterDetector.pages``), so an image cut short keeps the
+lines it finished, and images are put together by recorded position downstream.
 The point detector is a scaler record (ophyd's ``EpicsScaler`` over Channel Access).
 """
+
+from collections.abc import Sequence
 
 import numpy as np
 from ophyd import Component as Cpt
@@ -18,6 +21,7 @@ from ophyd.status import StatusBase
 from ..config import BeamlineConfig
 from ..limits import SCALER_CHANNELS, LimitViolation, check_line, check_raster, raster_line
 from .limits import as_device_limit
+from .line_pages import LinePages
 from .sim_signals import world_of
 from .status import finished_status
 
@@ -59,7 +63,19 @@ class RasterDetector(Device):
 
     def __init__(self, prefix: str = "", *, config: BeamlineConfig, **kwargs) -> None:
         self.config = config
+        self._pages: dict[str, LinePages] = {}
         super().__init__(prefix, **kwargs)
+
+    def pages(self, stream: str, beside: Sequence, per_page: Sequence) -> LinePages:
+        """The flyer that hands this detector's lines in ``stream`` to the RunEngine as event
+        pages, with ``beside`` read beside each line and ``per_page`` once per page: the same
+        object for every image of the stream (the RunEngine describes a flyer once per
+        run), a new one when the devices change."""
+        line_devices, page_devices = (self, *beside), tuple(per_page)
+        kept = self._pages.get(stream)
+        if kept is None or (kept.line_devices, kept.page_devices) != (line_devices, page_devices):
+            kept = self._pages[stream] = LinePages(stream, line_devices, page_devices)
+        return kept
 
     def check_raster(
         self, center_x: float, center_y: float, num_x: int, num_y: int, step: float, dwell: float

@@ -2,15 +2,13 @@
 together from them."""
 
 import uuid
-import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from bluesky.utils import Msg, MsgGenerator
-from ophyd.status import StatusBase
 
-from ..devices import Beamline, finished_status
+from ..devices import Beamline
 
 PAGE_COUNTING_S = 1.0
 """Counting time of the lines gathered into one event page, s: a consumer of the documents
@@ -39,85 +37,6 @@ class ImageReading:
     photons: float
 
 
-class LinePages:
-    """The lines of one stream, handed to the RunEngine as event pages through bluesky's
-    flyer protocol (``kickoff``, ``collect``): each line is one event of the stream, but a
-    page of them costs one document.
-
-    ``fly_raster`` flies and reads each line and ``add``s the readings of ``line_devices``
-    (the detector, the shutter) and of ``page_devices`` (read once per page, at its first
-    line); ``collect`` hands over the lines added since the last collect. Each page
-    is kicked off before its first line, so lines an abort or a failure cuts off are
-    collected by the RunEngine's backstop before the run's stop document.
-    """
-
-    def __init__(self, stream: str, line_devices: Sequence, page_devices: Sequence) -> None:
-        self.name, self.parent = stream, None
-        self.line_devices, self.page_devices = tuple(line_devices), tuple(page_devices)
-        self._lines: list[dict] = []
-
-    def kickoff(self) -> StatusBase:
-        """Start a page. It starts empty: lines of a run that ended without collecting them
-        (its collect failed) are not handed to the next."""
-        self._lines.clear()
-        return finished_status()
-
-    def complete(self) -> StatusBase:
-        return finished_status()
-
-    def read_configuration(self) -> dict:
-        """Every device's configuration (the raster's settings, the focus calibration...),
-        recorded in the stream's descriptor under the stream's name."""
-        return {k: v for device in self._devices() for k, v in device.read_configuration().items()}
-
-    def describe_configuration(self) -> dict:
-        return {
-            k: v for device in self._devices() for k, v in device.describe_configuration().items()
-        }
-
-    def _devices(self) -> tuple:
-        return (*self.line_devices, *self.page_devices)
-
-    def describe_collect(self) -> dict[str, dict]:
-        data_keys = {}
-        for device in self._devices():
-            data_keys |= device.describe()
-        return {self.name: data_keys}
-
-    def add(self, reading: dict) -> None:
-        """Keep one line's reading ({data key: {"value", "timestamp"}}) for the next page."""
-        self._lines.append(reading)
-
-    def collect(self) -> Iterator[dict]:
-        """The lines added since the last collect, one partial event each; the RunEngine
-        emits them as one event page. (Events, not a ready page: bluesky validates each
-        composed event against its schema, and a page's schema costs about twice as much
-        per line.)"""
-        lines, self._lines = self._lines, []
-        for line in lines:
-            yield {
-                "data": {key: reading["value"] for key, reading in line.items()},
-                "timestamps": {key: reading["timestamp"] for key, reading in line.items()},
-            }
-
-
-_PAGES: "weakref.WeakKeyDictionary[object, dict[str, LinePages]]" = weakref.WeakKeyDictionary()
-
-
-def line_pages(raster, stream: str, line_devices: Sequence, page_devices: Sequence) -> LinePages:
-    """The ``LinePages`` of ``stream`` for ``raster``: the same object for every image of
-    the stream (the RunEngine describes a flyer once per run), a new one when its devices
-    change."""
-    pages = _PAGES.setdefault(raster, {})
-    kept = pages.get(stream)
-    if kept is None or (kept.line_devices, kept.page_devices) != (
-        tuple(line_devices),
-        tuple(page_devices),
-    ):
-        kept = pages[stream] = LinePages(stream, line_devices, page_devices)
-    return kept
-
-
 def fly_raster(
     beamline: Beamline, num_y: int, devices: Sequence = (), name: str = "primary"
 ) -> MsgGenerator[ImageReading | None]:
@@ -129,7 +48,7 @@ def fly_raster(
     A raster cut short keeps, in the catalog, the lines it finished.
     """
     raster, shutter = beamline.raster, beamline.shutter
-    pages = line_pages(raster, name, (raster, shutter), devices)
+    pages = raster.pages(name, [shutter], devices)
     num_x = yield Msg("read", raster.num_x)
     dwell = yield Msg("read", raster.dwell)
     per_page = 1
