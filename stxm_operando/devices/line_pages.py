@@ -37,21 +37,20 @@ class LinePages:
     def read_configuration(self) -> dict:
         """Every device's configuration (the raster's settings, the focus calibration...),
         recorded in the stream's descriptor under the stream's name."""
-        return {k: v for device in self._devices() for k, v in device.read_configuration().items()}
+        return self._merged("read_configuration")
 
     def describe_configuration(self) -> dict:
-        return {
-            k: v for device in self._devices() for k, v in device.describe_configuration().items()
-        }
-
-    def _devices(self) -> tuple:
-        return (*self.line_devices, *self.page_devices)
+        return self._merged("describe_configuration")
 
     def describe_collect(self) -> dict[str, dict]:
-        data_keys = {}
-        for device in self._devices():
-            data_keys |= device.describe()
-        return {self.name: data_keys}
+        return {self.name: self._merged("describe")}
+
+    def _merged(self, method: str) -> dict:
+        """What ``method`` of each device returns, merged (data keys are unique to a device)."""
+        merged = {}
+        for device in (*self.line_devices, *self.page_devices):
+            merged |= getattr(device, method)()
+        return merged
 
     def add(self, reading: dict) -> None:
         """Keep one line's reading ({data key: {"value", "timestamp"}}) for the next page."""

@@ -38,8 +38,7 @@ class RasterView(pg.PlotWidget):
             self.colorbar.setLevels(rounded_levels(low, max(high, low + 1)))
         self.image.setImage(counts, autoLevels=False)
         self.plot.setTitle(
-            f"{raster.stream} at {raster.energy_eV:.1f} eV: "
-            f"{len(raster.lines)}/{counts.shape[0]} lines"
+            f"{raster.stream} at {raster.energy_eV:.1f} eV: {raster.lines}/{counts.shape[0]} lines"
         )
         if reshaped:
             self.plot.autoRange()

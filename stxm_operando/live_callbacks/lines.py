@@ -7,7 +7,7 @@ them and adds, after the lines of each image, one ``event`` holding the whole im
 """
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from event_model import unpack_event_page
@@ -37,22 +37,18 @@ class GrowingImage:
     ----------
     stream : its stream (the particle's).
     energy_eV : the raster's energy.
-    num_y : the lines the raster has.
-    lines : counts of each line flown so far, by row.
+    lines : lines flown so far.
     """
 
     stream: str
     energy_eV: float
-    num_y: int
-    lines: dict[int, list]
+    lines: int
+    _image: _Image = field(repr=False)  # a copy, its lines as far as they had come
 
     def counts(self) -> np.ndarray:
-        """(num_y, num_x) counts, NaN in the lines not flown yet."""
-        num_x = len(next(iter(self.lines.values())))
-        counts = np.full((max(self.num_y, max(self.lines) + 1), num_x), np.nan)
-        for row, line in self.lines.items():
-            counts[row] = line
-        return counts
+        """(num_y, num_x) counts, NaN in the lines not flown yet (as an image cut short is
+        put together)."""
+        return _stack(self._image, sorted(self._image.lines), "counts").astype(float)
 
 
 class ImageAssembler:
@@ -82,13 +78,8 @@ class ImageAssembler:
         image = self._latest
         if image is None:
             return None
-        counts = f"{RASTER}_counts"
-        return GrowingImage(
-            image.stream,
-            float(image.key[1]),
-            int(image.settings.get(f"{RASTER}_num_y", 0)),
-            {row: event["data"][counts] for row, event in image.lines.items()},
-        )
+        copy = replace(image, lines=dict(image.lines))
+        return GrowingImage(image.stream, float(image.key[1]), len(copy.lines), copy)
 
     def __call__(self, name: str, doc: dict) -> list[tuple[str, dict]]:
         if name == "descriptor":

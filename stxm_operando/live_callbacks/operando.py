@@ -188,11 +188,11 @@ class OperandoAnalysis:
             for name_, doc_ in self._assembler(name, doc):
                 self._process(name_, doc_)
         finally:
-            growing = self._assembler.growing() if name in ("event", "event_page") else None
+            events = name in ("event", "event_page")
+            growing = self._assembler.growing() if events else self._growing
             with self.lock:  # counted once all it brought is in: a reader then sees it whole
                 self.documents_seen += 1
-                if name in ("event", "event_page"):
-                    self._growing = growing
+                self._growing = growing
 
     def growing_image(self) -> GrowingImage | None:
         """The raster being flown (or the last one flown), as far as it has come."""

@@ -144,9 +144,9 @@ def image_particles(
     each point's recorded position, the energy and the shutter's exposure, and the
     zone-plate Z, the potentiostat readings, the beamline clock and ``frame`` (the imaging
     pass, shared by the images of all energies; the same signal for the whole run) as read
-    at the start of its event page. Each image
-    goes to every observer's ``add(particle_id, image)`` (a ``DoseTally``, a
-    ``RoiTracker``), as an ``ImageReading`` (None when simulated without devices).
+    at the start of its event page. Each image goes to every observer's
+    ``add(particle_id, image)`` (a ``DoseTally``, a ``RoiTracker``), as an ``ImageReading``
+    (None when simulated without devices).
     """
     devices = [beamline.scanner, beamline.potentiostat, beamline.clock, frame]
     for energy in energies:
