@@ -9,8 +9,6 @@ lithiates the LiFePO4 (discharge of the cathode); the cell voltage is
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from .constants import OCV_PLATEAU_V, ROOM_TEMPERATURE_K, thermal_voltage
 from .particle import PlateletModel
 
@@ -57,14 +55,12 @@ class Electrode:
         self.time_unit_s = particles[0].params.time_unit_s
         self.max_step, self.step_per_rate = max_step, step_per_rate
         self._n_pixels = sum(p.c.size for p in particles)
-        self.mu_e = self._galvanostatic_potential(
-            [p.surface_kinetics(p.chemical_potential()) for p in particles], 0.0
-        )
+        self.mu_e = self._galvanostatic_potential(*self._prepare(), 0.0)
 
     @property
     def mean_fraction(self) -> float:
         """Pixel-averaged Li fraction of all particles (state of charge on lithiation)."""
-        return sum(p.c.sum() for p in self.particles) / self._n_pixels
+        return sum(p.mean_fraction * p.c.size for p in self.particles) / self._n_pixels
 
     def c_rate(self, current_A: float) -> float:
         """C-rate of a current, 1/h (positive = lithiation)."""
@@ -96,26 +92,34 @@ class Electrode:
         """
         if (current_A is None) == (voltage_V is None):
             raise ValueError("give exactly one of current_A and voltage_V")
-        potentials = [p.chemical_potential() for p in self.particles]
-        kinetics = [
-            p.surface_kinetics(mu) for p, mu in zip(self.particles, potentials, strict=True)
-        ]
+        insertion, extraction = self._prepare()
         if voltage_V is not None:
             self.mu_e = (OCV_PLATEAU_V - voltage_V) / self.kT_e
         else:
-            self.mu_e = self._galvanostatic_potential(kinetics, current_A)
+            self.mu_e = self._galvanostatic_potential(insertion, extraction, current_A)
+        u = math.exp(0.5 * self.mu_e)
         dt = dt_s / self.time_unit_s
-        total = 0.0
-        for particle, mu, surface in zip(self.particles, potentials, kinetics, strict=True):
-            total += particle.step(dt, mu, self.mu_e, surface).sum() / particle.h
+        for particle in self.particles:
+            particle.advance(dt, u)
+        total = insertion * u - extraction / u
         delivered = self._current_from_rate(total / self._n_pixels)
         return ElectrodeReading(current_A=delivered, voltage_V=self.voltage())
 
-    def _galvanostatic_potential(self, kinetics: list[tuple], current_A: float) -> float:
-        forward = backward = 0.0
-        for particle, (mu_s, j0) in zip(self.particles, kinetics, strict=True):
-            forward += (j0 * np.exp(-0.5 * mu_s)).sum() / particle.h
-            backward += (j0 * np.exp(0.5 * mu_s)).sum() / particle.h
+    def _prepare(self) -> tuple[float, float]:
+        """Prepare every particle's step; their summed insertion and extraction rates."""
+        insertion = extraction = 0.0
+        for particle in self.particles:
+            forward, backward = particle.prepare()
+            insertion += forward
+            extraction += backward
+        return insertion, extraction
+
+    def _galvanostatic_potential(
+        self, insertion: float, extraction: float, current_A: float
+    ) -> float:
+        """Electrode potential (kT) at which the particles' summed rate coefficients
+        (``PlateletModel.prepare``) deliver ``current_A``: the root u = exp(mu_e / 2) of
+        ``insertion u - extraction / u = demand``."""
         demand = self._rate_from_current(current_A) * self._n_pixels
-        u = (demand + math.sqrt(demand**2 + 4 * forward * backward)) / (2 * forward)
+        u = (demand + math.sqrt(demand**2 + 4 * insertion * extraction)) / (2 * insertion)
         return min(max(2 * math.log(u), -_MU_E_LIMIT_KT), _MU_E_LIMIT_KT)

@@ -29,4 +29,16 @@ def j0_skewed(x):
     (0.53, 0.89)
     """
     x = np.minimum(np.maximum(np.asarray(x, dtype=float), 0.0), 1.0)  # np.clip, faster
-    return _LIM_NORMALISATION * (1.0 - x) * np.sqrt(x * (1.0 - x))
+    return j0_skewed_of(x, 1.0 - x)
+
+
+def j0_skewed_of(x: np.ndarray, vacancy: np.ndarray) -> np.ndarray:
+    """``j0_skewed`` of Li fractions ``x`` already inside [0, 1], given ``vacancy = 1 - x``.
+
+    Examples
+    --------
+    >>> x = np.array([0.25, 0.64])
+    >>> bool(np.allclose(j0_skewed_of(x, 1 - x), j0_skewed(x)))
+    True
+    """
+    return (_LIM_NORMALISATION * vacancy) * np.sqrt(x * vacancy)

@@ -13,11 +13,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from .constants import FARADAY_C_MOL, LFP_SITE_DENSITY_MOL_CM3
-from .kinetics import j0_skewed
+from .kinetics import j0_skewed_of
 
 J0_FORMS = ("bv", "lim")
 _C_MIN, _C_MAX = 1e-5, 1 - 1e-5
-_ALPHA = 0.5  # symmetric Butler-Volmer; the electrode's closed-form potential solve needs it
 
 
 @dataclass(frozen=True)
@@ -132,110 +131,173 @@ class PlateletModel:
         self.kappa = p.omega_kT * width**2
         rng = np.random.default_rng(self.seed)
         self.k0 = p.rate_constant * np.exp(p.rate_spread * rng.standard_normal((2, self.n_001)))
+        self._end_rows = np.array([0, self.n_010 - 1])  # the (010) faces
+        self._butler_volmer = p.j0_form == "bv"
+        self._omega_kT = p.omega_kT
+        self._stabiliser = 2 * p.omega_kT + p.channel_coherency_kT
+        lap_010 = _neumann_laplacian(self.n_010, self.h).toarray()
+        lap_001 = _neumann_laplacian(self.n_001, self.h).toarray()
+        # Every term of mu but ideal mixing and the particle-mean strain is linear in c and acts
+        # along one axis: mu_linear = left @ c + c @ right.
+        strain_weight = np.ones((self.n_010, 1))  # free (010) faces keep less strain
+        strain_weight[[0, -1]] = p.surface_strain_fraction
+        strain = p.coherency_kT + p.channel_coherency_kT
+        self._left = (
+            np.diag(strain * strain_weight[:, 0] - 2 * p.omega_kT)
+            - self.kappa * lap_010
+            - (p.channel_coherency_kT / self.n_010) * strain_weight
+        )
+        self._right = -self.kappa * lap_001
+        self._strain_per_total = -(p.coherency_kT / (self.n_010 * self.n_001)) * strain_weight
+        self._ones = np.ones(self.n_010 * self.n_001)
         # The grid's Laplacian is L_010 (x) I + I (x) L_001: it acts on c as L_010 c + c L_001
         # (both symmetric), and the semi-implicit operator is diagonal in the product of their
         # eigenvectors, so each step is four small matrix products, never an n^2 solve.
-        lap_010 = _neumann_laplacian(self.n_010, self.h).toarray()
-        lap_001 = _neumann_laplacian(self.n_001, self.h).toarray()
-        self._kappa_lap_010, self._kappa_lap_001 = self.kappa * lap_010, self.kappa * lap_001
         self._eigen_010, self._modes_010 = np.linalg.eigh(lap_010)
         self._eigen_001, self._modes_001 = np.linalg.eigh(lap_001)
-        self._ends = slice(None, None, self.n_010 - 1)  # rows 0 and -1: the (010) faces
-        self._stabiliser = 2 * p.omega_kT + p.channel_coherency_kT
-        self._strain_weight = np.ones((self.n_010, 1))  # free (010) faces keep less strain
-        self._strain_weight[[0, -1]] = p.surface_strain_fraction
-        self._solvers: dict[float, object] = {}
+        self._modes_010_t = np.ascontiguousarray(self._modes_010.T)
+        self._modes_001_t = np.ascontiguousarray(self._modes_001.T)
+        size = self.n_010 * self.n_001
+        self._along_faces = np.zeros(size + self.n_001)  # flattened, the walls first and last
+        self._across_faces = np.zeros(size + 1)
+        self._across_weight = np.full(size - 1, p.cross_channel_ratio)
+        self._across_weight[self.n_001 - 1 :: self.n_001] = 0.0  # no face between rows
+        # Reaction rates as fluxes through the wall faces, in the right-hand side's units:
+        # 2 h times the flux, negated at the first wall (row 0 gains what that face loses).
+        self._wall_signs = np.repeat([-1.0, 1.0], self.n_001)
+        self._wall_k0 = (2 * self.h) * self.k0 * self._wall_signs.reshape(2, self.n_001)
+        self._half_potentials = np.array([-0.5, 0.5])[:, None, None]
+        self._wall_rates = np.empty((2, 2, self.n_001))  # insertion, extraction by end
+        self._wall_weights = np.empty(2)  # u and -1/u, u = exp(mu_e / 2)
+        self._wall_uptake = np.zeros(2 * self.n_001)
+        self._solvers: dict[float, np.ndarray] = {}
         self.c = np.full((self.n_010, self.n_001), float(self.x0))
-        self.end_uptake = np.zeros((2, self.n_001))
-        """Time integral of the reaction flux at each channel end, L_ref (ground truth)."""
+
+    @property
+    def end_uptake(self) -> np.ndarray:
+        """Time integral of the reaction flux at each channel end (2, n_001), L_ref (ground
+        truth)."""
+        return (self._wall_uptake * (self._wall_signs / (2 * self.h))).reshape(2, self.n_001)
 
     @property
     def mean_fraction(self) -> float:
         """Particle-averaged Li fraction."""
-        return float(self.c.mean())
+        return float(self.c.ravel().dot(self._ones)) / self._ones.size
 
     def chemical_potential(self) -> np.ndarray:
         """Diffusional chemical potential of every pixel, kT."""
-        p, c = self.params, self.c
-        # coherency strain against the particle's and the channel's mean composition
-        strain = (p.coherency_kT + p.channel_coherency_kT) * c
-        strain -= (
-            p.coherency_kT * c.sum() / c.size
-            + p.channel_coherency_kT * c.sum(axis=0) / (c.shape[0])
-        )
-        strain *= self._strain_weight
-        mu = np.log(c / (1 - c))  # ideal mixing
-        mu += p.omega_kT - (2 * p.omega_kT) * c  # regular solution
-        mu -= self._kappa_lap_010 @ c + c @ self._kappa_lap_001  # gradient energy
-        mu += strain
+        return self._potential(1.0 - self.c)
+
+    def _potential(self, vacancy: np.ndarray) -> np.ndarray:
+        """Chemical potential (kT), given the vacancy fraction ``1 - c``: ideal mixing, regular
+        solution, gradient energy, and coherency strain against the particle's and the
+        channel's mean composition."""
+        c = self.c
+        mu = np.divide(c, vacancy)
+        np.log(mu, out=mu)
+        mu += self._left.dot(c)
+        mu += c.dot(self._right)
+        mu += self._strain_per_total * c.ravel().dot(self._ones) + self._omega_kT
         return mu
 
     def surface_kinetics(self, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Chemical potential (kT) and exchange rate (model units) of the (2, n_001) end pixels."""
-        mu_s, c_s = mu[self._ends], self.c[self._ends]
-        if self.params.j0_form == "bv":
-            shape = (1 - c_s) * np.exp(_ALPHA * mu_s)
-        else:
-            shape = j0_skewed(c_s)
-        return mu_s, self.k0 * shape
+        mu_s = mu.take(self._end_rows, axis=0)
+        c_s = self.c.take(self._end_rows, axis=0)
+        return mu_s, self.k0 * self._exchange_shape(c_s, np.exp(0.5 * mu_s))
 
-    def step(self, dt: float, mu: np.ndarray, mu_e: float, kinetics=None) -> np.ndarray:
-        """Advance by ``dt`` (model time) at electrode potential ``mu_e`` (kT).
+    def _exchange_shape(self, c_s: np.ndarray, half_boltzmann_s: np.ndarray) -> np.ndarray:
+        """Exchange rate of the end pixels per unit rate constant, ``half_boltzmann_s`` being
+        exp(mu_s / 2)."""
+        vacancy_s = 1.0 - c_s
+        if self._butler_volmer:
+            vacancy_s *= half_boltzmann_s
+            return vacancy_s
+        return j0_skewed_of(c_s, vacancy_s)
 
-        ``kinetics`` is ``surface_kinetics(mu)`` when the caller already has it. Returns the
-        reaction flux R (2, n_001) at the channel ends, positive into the particle.
+    def prepare(self) -> tuple[float, float]:
+        """Evaluate this step's chemical potential and end rates; return the particle's summed
+        insertion and extraction rate coefficients per unit volume: its reaction rate at
+        electrode potential mu_e is ``insertion * u - extraction / u``, u = exp(mu_e / 2).
+
+        Symmetric Butler-Volmer: an end's flux ``-2 j0 sinh((mu_s - mu_e) / 2)`` splits into
+        ``j0 exp(-mu_s/2) u`` (insertion) minus ``j0 exp(mu_s/2) / u`` (extraction).
         """
-        mu_s, j0 = self.surface_kinetics(mu) if kinetics is None else kinetics
-        # symmetric Butler-Volmer: j0 (exp(-eta/2) - exp(eta/2))
-        flux = -2.0 * j0 * np.sinh(_ALPHA * (mu_s - mu_e))
-        rhs = self._transport(mu)
-        rhs[self._ends] += flux / self.h
-        modes_010, modes_001 = self._modes_010, self._modes_001
-        dc = modes_010 @ ((modes_010.T @ rhs @ modes_001) * self._solver(dt)) @ modes_001.T
-        c = self.c + dc
+        vacancy = 1.0 - self.c
+        self._mu, self._vacancy = self._potential(vacancy), vacancy
+        rates = self._wall_rates
+        np.multiply(self._half_potentials, self._mu.take(self._end_rows, axis=0), out=rates)
+        np.exp(rates, out=rates)  # exp(-mu_s / 2), exp(mu_s / 2)
+        shape = self._exchange_shape(self.c.take(self._end_rows, axis=0), rates[1])
+        shape *= self._wall_k0
+        rates *= shape
+        insertion, extraction = rates.reshape(2, -1).dot(self._wall_signs).tolist()
+        scale = 2 * self.h**2
+        return insertion / scale, extraction / scale
+
+    def advance(self, dt: float, u: float) -> None:
+        """Advance by ``dt`` (model time) after ``prepare``, at u = exp(mu_e / 2) (mu_e the
+        electrode potential, kT)."""
+        weights = self._wall_weights
+        weights[0], weights[1] = u, -1.0 / u
+        walls = weights.dot(self._wall_rates.reshape(2, -1))
+        self._wall_uptake += walls * dt
+        # the right-hand side, in units of 0.5 / h**2 folded into the solver
+        faces, n = self._along_faces, self.n_001
+        faces[:n], faces[-n:] = walls[:n], walls[n:]
+        rhs = self._transport(self._mu, self.c * self._vacancy)
+        dc = self._modes_010_t.dot(rhs).dot(self._modes_001)
+        dc *= self._solver(dt)
+        c = self.c + self._modes_010.dot(dc).dot(self._modes_001_t)
         np.maximum(c, _C_MIN, out=c)
         self.c = np.minimum(c, _C_MAX, out=c)
-        self.end_uptake += flux * dt
-        return flux
 
-    def _transport(self, mu: np.ndarray) -> np.ndarray:
-        """div(M grad mu) with mobility c(1-c) (averaged onto the faces between pixels), no
-        flux through the walls."""
-        c = self.c
-        mobility = c - c * c
-        along_010 = (mobility[1:] + mobility[:-1]) * (mu[1:] - mu[:-1])
-        across = (mobility[:, 1:] + mobility[:, :-1]) * (mu[:, 1:] - mu[:, :-1])
-        across *= self.params.cross_channel_ratio
-        out = np.zeros_like(c)
-        out[:-1] += along_010
-        out[1:] -= along_010
-        out[:, :-1] += across
-        out[:, 1:] -= across
-        out *= 0.5 / self.h**2
-        return out
+    def _transport(self, mu: np.ndarray, mobility: np.ndarray) -> np.ndarray:
+        """2 h**2 div(M grad mu) with mobility M = c(1-c) (averaged onto the faces between
+        pixels), plus the reaction flux already written into the wall faces.
+
+        Both directions are differences of the flattened grid, n_001 apart along [010] and 1
+        apart across channels; the across-channel faces that would join one row's end to the
+        next row's start are zeroed by ``_across_weight``.
+        """
+        n = self.n_001
+        mobility, mu = mobility.ravel(), mu.ravel()
+        along, across = self._along_faces, self._across_faces
+        np.multiply(mobility[n:] + mobility[:-n], mu[n:] - mu[:-n], out=along[n:-n])
+        faces = mobility[1:] + mobility[:-1]
+        faces *= self._across_weight
+        np.multiply(faces, mu[1:] - mu[:-1], out=across[1:-1])
+        out = along[n:] - along[:-n]
+        out += across[1:] - across[:-1]
+        return out.reshape(self.n_010, n)
 
     def _solver(self, dt: float) -> np.ndarray:
         """Cached dt / eigenvalue (n_010, n_001) of the linearly stabilised semi-implicit
         operator for this dt, I + dt M (D K - S D) (D the anisotropic diffusion, K the gradient
-        energy's Laplacian, M = 1/4 the largest mobility, S the stabiliser): a step's change
-        in the operator's eigenmodes is the right-hand side's times this."""
+        energy's Laplacian, M = 1/4 the largest mobility, S the stabiliser), times the
+        right-hand side's unit 0.5 / h**2: a step's change in the operator's eigenmodes is the
+        right-hand side's times this."""
         if dt not in self._solvers:
             mobility = 0.25
             along_010 = self._eigen_010[:, None]
             along_001 = self._eigen_001[None, :]
             diffusion = along_010 + self.params.cross_channel_ratio * along_001
             gradient = self.kappa * (along_010 + along_001)
-            self._solvers[dt] = dt / (
-                1
-                + dt * mobility * diffusion * gradient
-                - dt * mobility * self._stabiliser * diffusion
+            self._solvers[dt] = (
+                (0.5 / self.h**2)
+                * dt
+                / (
+                    1
+                    + dt * mobility * diffusion * gradient
+                    - dt * mobility * self._stabiliser * diffusion
+                )
             )
         return self._solvers[dt]
 
     def channel_current_mA_cm2(self, flux: np.ndarray) -> np.ndarray:
         """Per-channel current density (both ends, per reacting end area), mA/cm2.
 
-        ``flux`` is a (2, n_001) end flux in model units, e.g. from ``step`` or an
-        ``end_uptake`` difference divided by the model time elapsed.
+        ``flux`` is a (2, n_001) end flux in model units, e.g. an ``end_uptake`` difference
+        divided by the model time elapsed.
         """
         return flux.mean(axis=0) * self.params.current_density_unit_mA_cm2
