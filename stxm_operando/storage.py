@@ -39,12 +39,32 @@ class UnknownRunError(KeyError):
         return str(self.args[0])
 
 
-def _serialization_registry():
+JSON_SEQ_CHUNK_BYTES = 1 << 16
+"""Documents of a run's JSON-seq export are sent in chunks of about this size, bytes."""
+
+
+async def _chunked_json_seq_exporter(mimetype, adapter, metadata, filter_for_access):
+    """bluesky-tiled-plugins' JSON-seq exporter, its records joined into chunks of about
+    ``JSON_SEQ_CHUNK_BYTES``: it yields one record per event, and every chunk of a response
+    costs a round trip between the client and the (in-process) server."""
     from bluesky_tiled_plugins.exporters import json_seq_exporter
+
+    chunk, size = [], 0
+    async for record in json_seq_exporter(mimetype, adapter, metadata, filter_for_access):
+        chunk.append(record)
+        size += len(record)
+        if size >= JSON_SEQ_CHUNK_BYTES:
+            yield "".join(chunk)
+            chunk, size = [], 0
+    if chunk:
+        yield "".join(chunk)
+
+
+def _serialization_registry():
     from tiled.media_type_registration import default_serialization_registry
 
     registry = copy.copy(default_serialization_registry)
-    registry.register("BlueskyRun", JSON_SEQ, json_seq_exporter)
+    registry.register("BlueskyRun", JSON_SEQ, _chunked_json_seq_exporter)
     return registry
 
 

@@ -1,6 +1,6 @@
 """Particle orientation and its pixelated [010] channels."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -45,22 +45,20 @@ class Channel:
         for the channel's Li content, thinly covered edge pixels included.
     surface : positions in ``pixels`` of the two surface pixels, the outermost ones that
         are covered enough to read a composition from (by default the first and last).
+    ends : (2, 2) int array, the two surface (end) pixels, (row, column).
+    interior : (m, 2) int array, the pixels strictly between the two ends.
     """
 
     index: int
     pixels: np.ndarray
     surface: tuple[int, int] = (0, -1)
+    ends: np.ndarray = field(init=False, repr=False, compare=False)
+    interior: np.ndarray = field(init=False, repr=False, compare=False)
 
-    @property
-    def ends(self) -> np.ndarray:
-        """(2, 2) array: the two surface (end) pixels, (row, column)."""
-        return self.pixels[list(self.surface)]
-
-    @property
-    def interior(self) -> np.ndarray:
-        """Pixels strictly between the two ends."""
+    def __post_init__(self) -> None:
         first, last = (position % len(self.pixels) for position in self.surface)
-        return self.pixels[first + 1 : last]
+        object.__setattr__(self, "ends", self.pixels.take((first, last), axis=0))
+        object.__setattr__(self, "interior", self.pixels[first + 1 : last])
 
 
 def particle_axes(mask, angle_deg: float | None = None) -> ParticleAxes:
@@ -167,18 +165,25 @@ def channels(
         else np.asarray(coverage, dtype=float)[rows, cols] >= min_end_coverage
     )
     bins = np.round(along_001 - along_001.min()).astype(int)
-    result = []
-    for index in np.unique(bins):
-        members = np.flatnonzero(bins == index)
-        order = members[np.argsort(along_010[members], kind="stable")]
-        well_covered = np.flatnonzero(covered[order])
-        if members.size < min_length or well_covered.size < min(min_length, 2):
-            continue
-        surface = (int(well_covered[0]), int(well_covered[-1]))
-        positions = along_010[order]
-        depth = max(positions[surface[0]] - positions[0], positions[-1] - positions[surface[1]])
-        if depth > MAX_SURFACE_DEPTH_PX:
-            continue
-        pixels = np.stack([rows[order], cols[order]], axis=1)
-        result.append(Channel(len(result), pixels, surface))
-    return result
+    # every bin's pixels in a run, ordered along [010] (ties keep their raster order)
+    order = np.lexsort((along_010, bins))
+    bins, positions, covered = bins[order], along_010[order], covered[order]
+    pixels = np.stack([rows[order], cols[order]], axis=1)
+    starts = np.flatnonzero(np.diff(bins, prepend=-1))
+    stops = np.append(starts[1:], bins.size)
+    rank = np.arange(bins.size) - np.repeat(starts, stops - starts)  # position in its bin
+    n_covered = np.add.reduceat(covered, starts)
+    first = np.minimum.reduceat(np.where(covered, rank, bins.size), starts)
+    last = np.maximum.reduceat(np.where(covered, rank, -1), starts)
+    keep = (stops - starts >= min_length) & (n_covered >= min(min_length, 2))
+    depth = np.maximum(
+        positions[starts + np.where(keep, first, 0)] - positions[starts],
+        positions[stops - 1] - positions[starts + np.where(keep, last, 0)],
+    )
+    keep &= depth <= MAX_SURFACE_DEPTH_PX
+    return [
+        Channel(index, pixels[start:stop], (int(low), int(high)))
+        for index, (start, stop, low, high) in enumerate(
+            zip(starts[keep], stops[keep], first[keep], last[keep], strict=True)
+        )
+    ]

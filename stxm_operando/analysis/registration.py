@@ -32,33 +32,30 @@ def _centroid_shift(reference: np.ndarray, moving: np.ndarray, coarse: np.ndarra
         (np.median(reference[~grown]), np.median(moving[~grown])) if (~grown).any() else (0.0, 0.0)
     )
     offset = np.round(coarse).astype(int)
-    shape = np.array(reference.shape)
-    shifts, masses = [], []
-    for label, box in enumerate(ndimage.find_objects(labels), start=1):
-        low = np.array([box[0].start, box[1].start])
-        high = np.array([box[0].stop, box[1].stop])
-        if np.any(low < 1) or np.any(high > shape - 1):
-            continue  # cut by the field's edge in the reference
-        if np.any(low - offset < 1) or np.any(high - offset > shape - 1):
-            continue  # cut by the field's edge in the moving map
-        region = labels[box] == label
-        coords = np.stack(np.nonzero(region), axis=1) + low
-        weights_ref = reference[box][region] - background[0]
-        moved = (
-            slice(box[0].start - offset[0], box[0].stop - offset[0]),
-            slice(box[1].start - offset[1], box[1].stop - offset[1]),
-        )
-        weights_mov = moving[moved][region] - background[1]
-        mass_ref, mass_mov = weights_ref.sum(), weights_mov.sum()
-        if not (mass_ref > 0 and mass_mov > 0):
-            continue
-        centre_ref = weights_ref @ coords / mass_ref
-        centre_mov = weights_mov @ (coords - offset) / mass_mov
-        shifts.append(centre_ref - centre_mov)
-        masses.append(mass_ref)
-    if not masses:
+    boxes = ndimage.find_objects(labels)
+    low = np.array([[box[0].start, box[1].start] for box in boxes]).reshape(-1, 2)
+    high = np.array([[box[0].stop, box[1].stop] for box in boxes]).reshape(-1, 2)
+    last = np.array(reference.shape) - 1
+    whole = (
+        np.all(low >= 1, axis=1)  # not cut by the field's edge in the reference
+        & np.all(high <= last, axis=1)
+        & np.all(low - offset >= 1, axis=1)  # nor in the moving map
+        & np.all(high - offset <= last, axis=1)
+    )
+    index = np.flatnonzero(whole) + 1
+    if index.size == 0:
         return None
-    return np.average(shifts, axis=0, weights=masses)
+    weights_ref = reference - background[0]
+    weights_mov = np.roll(moving, offset, axis=(0, 1)) - background[1]  # moving[r - offset]
+    mass_ref = ndimage.sum_labels(weights_ref, labels, index)
+    mass_mov = ndimage.sum_labels(weights_mov, labels, index)
+    massive = (mass_ref > 0) & (mass_mov > 0)
+    if not massive.any():
+        return None
+    index, mass_ref = index[massive], mass_ref[massive]
+    centre_ref = np.array(ndimage.center_of_mass(weights_ref, labels, index))
+    centre_mov = np.array(ndimage.center_of_mass(weights_mov, labels, index)) - offset
+    return np.average(centre_ref - centre_mov, axis=0, weights=mass_ref)
 
 
 def _least_squares_shift(reference: np.ndarray, moving: np.ndarray, start: np.ndarray):

@@ -65,9 +65,10 @@ def surface_statistics(
     if not channel_list:
         raise ValueError("no channels: the particle is too small to have a surface")
     surface, between = np.zeros_like(mask), np.zeros_like(mask)
-    for channel in channel_list:
-        surface[channel.ends[:, 0], channel.ends[:, 1]] = True
-        between[channel.interior[:, 0], channel.interior[:, 1]] = True
+    ends = np.concatenate([channel.ends for channel in channel_list])
+    interior = np.concatenate([channel.interior for channel in channel_list])
+    surface[ends[:, 0], ends[:, 1]] = True
+    between[interior[:, 0], interior[:, 1]] = True
     surface &= mask
     # the interior lies between a channel's surfaces; thin pixels outside them are neither
     internal = mask & between & ~surface
