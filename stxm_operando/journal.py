@@ -12,6 +12,7 @@ import json
 import os
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -46,7 +47,7 @@ class RunJournal:
     def write(self, name: str, doc: dict) -> None:
         """Append one document (arrays first, then its line), flushed to the OS."""
         if name == "event_page":  # a page's per-event arrays (a raster's lines) as one array
-            doc = doc | {"data": {key: _stacked(column) for key, column in doc["data"].items()}}
+            doc = doc | {"data": {key: _one_array(column) for key, column in doc["data"].items()}}
         line = json.dumps({"name": name, "doc": doc}, default=self._encode)
         self._arrays.flush()
         self._lines.write(line + "\n")
@@ -60,6 +61,12 @@ class RunJournal:
             handle.close()
 
     def _encode(self, value: Any) -> Any:
+        if isinstance(value, _Rows):  # written row after row: one array on disk, no stacking
+            offset = self._arrays.tell()
+            for row in value.rows:
+                self._arrays.write(np.ascontiguousarray(row))
+            first = value.rows[0]
+            return {ARRAY_KEY: [offset, first.dtype.str, [len(value.rows), *first.shape]]}
         if (
             isinstance(value, np.ndarray)
             and value.size > INLINE_ELEMENTS
@@ -72,11 +79,30 @@ class RunJournal:
         return to_json(value)
 
 
-def _stacked(column: list) -> Any:
-    """An event page's column of equal-length numeric arrays (lists or numpy) as one numpy
-    array, to be written as binary; any other column as it is."""
+@dataclass(frozen=True)
+class _Rows:
+    """An event page's column of numpy arrays of one shape and numeric dtype (a raster's
+    lines), to be written one after another as the rows of one array."""
+
+    rows: list[np.ndarray]
+
+
+def _one_array(column: list) -> Any:
+    """An event page's column of equal-length numeric arrays (lists or numpy) as one array to
+    be written as binary (numpy rows as they are, lists stacked); any other column as it is."""
     if not column or not isinstance(column[0], list | np.ndarray):
         return column
+    first = column[0]
+    if (
+        isinstance(first, np.ndarray)
+        and first.dtype.kind in "biuf"
+        and len(column) * first.size > INLINE_ELEMENTS
+        and all(
+            isinstance(row, np.ndarray) and row.dtype == first.dtype and row.shape == first.shape
+            for row in column
+        )
+    ):
+        return _Rows(column)
     try:
         stacked = np.asarray(column)
     except ValueError:  # arrays of different lengths

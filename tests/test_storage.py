@@ -201,6 +201,39 @@ def test_an_image_run_exports_and_replays_alone(tmp_path):
         assert f["entry0001/data/data"].shape == (2, 22, 34)
 
 
+def measured_counts(documents) -> np.ndarray:
+    """Every raster line's counts in the documents (events or event pages), in order."""
+    lines = [
+        np.asarray(doc["data"]["raster_counts"], dtype=float).reshape(-1)
+        for name, doc in documents
+        if name in ("event", "event_page") and "raster_counts" in doc["data"]
+    ]
+    return np.concatenate(lines)
+
+
+def test_lines_past_numpys_summary_threshold_are_stored_as_measured(tmp_path):
+    """Lines of more than 1000 points reach the documents as numpy arrays (a list's repr,
+    which every schema check takes, would spell out each point): the catalog and the
+    journal give back every count as it was measured."""
+    roi = ParticleROI(0, -0.9, 0.2, 1024, 2)
+    live = []
+    with Catalog.embedded(tmp_path / "cat") as catalog:
+        RE = RunEngine({})
+        writer = catalog.writer()
+        RE.subscribe(writer)
+        RE.subscribe(lambda name, doc: live.append((name, doc)))
+        (uid,) = RE(two_energy_image(simulated_beamline(), roi, dwell_ms=0.05, step_nm=20.0))
+        writer.flush()
+        stored = measured_counts(catalog.documents(uid))
+        journaled = measured_counts(read_journal(catalog._journal_path(uid)))
+    pages = [doc for name, doc in live if name == "event_page" and "raster_counts" in doc["data"]]
+    assert all(isinstance(line, np.ndarray) for p in pages for line in p["data"]["raster_counts"])
+    counts = measured_counts(live)
+    assert counts.size == 2 * 2 * 1024 and counts.std() > 0
+    np.testing.assert_array_equal(stored, counts)
+    np.testing.assert_array_equal(journaled, counts)
+
+
 CRASHING_RUN = textwrap.dedent("""
     import os, sys
     from bluesky import RunEngine
@@ -295,14 +328,17 @@ def test_the_journal_keeps_images_as_binary_and_survives_a_torn_array(tmp_path):
     assert names.count("event") == 2 and names[0] == "start" and names[-1] == "stop"
 
 
-def test_a_pages_lines_go_to_the_journal_as_one_binary_array(tmp_path):
-    """A raster's lines reach the journal as an event page of per-line lists: each such
+@pytest.mark.parametrize("width", [300, 1200])
+def test_a_pages_lines_go_to_the_journal_as_one_binary_array(tmp_path, width):
+    """A raster's lines reach the journal as an event page of per-line lists (numpy arrays
+    for lines past numpy's summary threshold, here every other one a strided view): each such
     column is written as one binary array and reads back with every line's values; other
     columns stay JSON."""
     from stxm_operando.journal import RunJournal
 
     rng = np.random.default_rng(2)
-    lines = [rng.poisson(800, 300).tolist() for _ in range(40)]
+    lines = [rng.poisson(800, (width, 2)).astype(float)[:, k % 2] for k in range(40)]
+    lines = [line.tolist() for line in lines] if width < 1000 else lines
     page = {
         "descriptor": "d",
         "uid": [f"u{k}" for k in range(40)],
@@ -314,11 +350,11 @@ def test_a_pages_lines_go_to_the_journal_as_one_binary_array(tmp_path):
     journal = RunJournal(tmp_path / "run.jsonl")
     journal.write("event_page", page)
     journal.close()
-    assert (tmp_path / "run.arrays").stat().st_size == 40 * 300 * 8
+    assert (tmp_path / "run.arrays").stat().st_size == 40 * width * 8
     ((name, back),) = list(read_journal(tmp_path / "run.jsonl"))
     assert name == "event_page" and np.array_equal(back["data"]["raster_counts"], lines)
     assert back["data"]["raster_row"] == list(range(40)) and back["data"]["mode"] == ["a"] * 40
-    assert (tmp_path / "run.jsonl").stat().st_size < 0.1 * 40 * 300 * 8
+    assert (tmp_path / "run.jsonl").stat().st_size < 0.1 * 40 * width * 8
 
 
 def test_unwritable_catalog_location_is_a_clear_error(tmp_path):

@@ -120,11 +120,14 @@ class RasterDetector(Device):
         return self._fly(*self.line())
 
 
-def as_reading(values: np.ndarray) -> list:
-    """A line's per-point values as a list: bluesky validates every event against its
-    schema, which takes a ``repr`` of each array under numpy's summary threshold, and numpy's
-    repr of a small array costs about a millisecond (a list's, microseconds)."""
-    return np.asarray(values).tolist()
+def as_reading(values: np.ndarray) -> list | np.ndarray:
+    """A line's per-point values as the reading cheapest to validate: bluesky and the tiled
+    writer validate every event against its schema, which takes a ``repr`` of every value.
+    numpy's repr of a small array costs about a millisecond (a list's, microseconds), but an
+    array over numpy's summary threshold is summarised in a few elements, where a list's repr
+    spells out (and allocates) every point. So: a list up to the threshold, numpy beyond."""
+    values = np.asarray(values)
+    return values if values.size > np.get_printoptions()["threshold"] else values.tolist()
 
 
 class SimRasterDetector(RasterDetector):
