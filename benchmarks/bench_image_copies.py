@@ -36,7 +36,11 @@ from stxm_operando.storage import Catalog
 SIZE = 1024
 LINE_BYTES = SIZE * 8
 PAIR_BYTES = 3 * 2 * SIZE * SIZE * 8  # counts, x and y positions of two images
-RELEASES = {memray.AllocatorType.FREE, memray.AllocatorType.MUNMAP}
+NOT_ALLOCATIONS = {  # releases, and the maps of Python's own small-object arenas
+    memray.AllocatorType.FREE,
+    memray.AllocatorType.MUNMAP,
+    memray.AllocatorType.MMAP,
+}
 STAGES = [  # where a large allocation is made: the innermost frame naming one of these
     ("jsonschema", "event-model's schema validation (bluesky, TiledWriter)"),
     ("zarr", "zarr's chunk encoding (tiled server)"),
@@ -55,9 +59,7 @@ def large_allocations(path: Path) -> tuple[int, collections.Counter]:
     those bytes by stage (``STAGES``; "other" for the rest)."""
     by_stage: collections.Counter = collections.Counter()
     for record in memray.FileReader(path).get_allocation_records():
-        if record.allocator in RELEASES or record.allocator == memray.AllocatorType.MMAP:
-            continue  # releases, and Python's own arenas (pymalloc maps them)
-        if record.size < LINE_BYTES // 2:
+        if record.allocator in NOT_ALLOCATIONS or record.size < LINE_BYTES // 2:
             continue
         files = [frame[1] for frame in record.stack_trace()]
         stage = next(
@@ -97,7 +99,9 @@ def main() -> None:
         def bare_run(plan: Callable[[], object]) -> Callable[[], None]:
             return lambda: bare(plan())
 
-        warm_up = lambda: pair(64)  # noqa: E731
+        def warm_up() -> object:
+            return pair(64)
+
         for run in (stored_run(warm_up), bare_run(warm_up), stored_run(count), bare_run(count)):
             run()  # imports, caches, the catalog's first writes
         captures = Path(tmp) / "captures"
