@@ -62,21 +62,23 @@ class RunJournal:
 
     def _encode(self, value: Any) -> Any:
         if isinstance(value, _Rows):  # written row after row: one array on disk, no stacking
-            offset = self._arrays.tell()
-            for row in value.rows:
-                self._arrays.write(np.ascontiguousarray(row))
             first = value.rows[0]
-            return {ARRAY_KEY: [offset, first.dtype.str, [len(value.rows), *first.shape]]}
+            return self._written(value.rows, first.dtype, [len(value.rows), *first.shape])
         if (
             isinstance(value, np.ndarray)
             and value.size > INLINE_ELEMENTS
             and value.dtype.kind in "biufc"
         ):
-            data = np.ascontiguousarray(value)  # no copy of an image that already is
-            offset = self._arrays.tell()
-            self._arrays.write(data)
-            return {ARRAY_KEY: [offset, data.dtype.str, list(data.shape)]}
+            return self._written([value], value.dtype, value.shape)
         return to_json(value)
+
+    def _written(self, rows: list[np.ndarray], dtype: np.dtype, shape) -> dict:
+        """Write ``rows`` one after another to the arrays file; their reference in the line,
+        as one array of ``dtype`` and ``shape``."""
+        offset = self._arrays.tell()
+        for row in rows:
+            self._arrays.write(np.ascontiguousarray(row))  # no copy of one that already is
+        return {ARRAY_KEY: [offset, dtype.str, list(shape)]}
 
 
 @dataclass(frozen=True)
