@@ -7,6 +7,7 @@ lines, images as binary; ``stxm_operando.journal``) before it reaches the (batch
 writer, so a run cut off by a crash is still complete on disk and replays from its journal.
 """
 
+import asyncio
 import copy
 import logging
 import os
@@ -68,6 +69,48 @@ def _serialization_registry():
     return registry
 
 
+def _initialize_database(uri: str) -> None:
+    """Create tiled's catalog tables in an empty database and stamp its schema revision,
+    as ``tiled catalog init --if-not-exists`` does, in this process.
+
+    tiled's ``from_uri(init_if_not_exists=True)`` runs that command in a new interpreter
+    (2-3 s of imports for every catalog created); here it runs on a thread of its own, whose
+    event loops never meet the caller's (SQLite connections stay on the thread that made them).
+    """
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from tiled.alembic_utils import UninitializedDatabase, check_database, stamp_head
+    from tiled.catalog.alembic_constants import ALEMBIC_DIR, ALEMBIC_INI_TEMPLATE_PATH
+    from tiled.catalog.core import ALL_REVISIONS, REQUIRED_REVISION, initialize_database
+
+    async def create_tables() -> bool:
+        engine = create_async_engine(uri)
+        try:
+            await check_database(engine, REQUIRED_REVISION, ALL_REVISIONS)
+            return False
+        except UninitializedDatabase:
+            await initialize_database(engine)
+            return True
+        finally:
+            await engine.dispose()
+
+    failure: list[BaseException] = []
+
+    def initialize() -> None:
+        try:
+            if asyncio.run(create_tables()):
+                with warnings.catch_warnings():  # alembic on tiled's ini: not ours to mend
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    stamp_head(ALEMBIC_INI_TEMPLATE_PATH, ALEMBIC_DIR, uri)
+        except Exception as err:  # raised in the caller's thread
+            failure.append(err)
+
+    worker = threading.Thread(target=initialize, name="catalog-init")
+    worker.start()
+    worker.join()
+    if failure:
+        raise CatalogError(f"cannot initialise the catalog database: {failure[0]}") from failure[0]
+
+
 def catalog_adapter(path: Path, database: Path | str | None = None):
     """The tiled SQL catalog adapter of the catalog whose arrays live in directory ``path``.
 
@@ -75,17 +118,20 @@ def catalog_adapter(path: Path, database: Path | str | None = None):
     a relocated copy of it, or a ``postgresql://`` URI (initialised if empty).
     """
     from tiled.catalog import from_uri
+    from tiled.utils import ensure_specified_sql_driver
 
     database = database or path / DATABASE
     if str(database).startswith("postgresql://"):
-        uri, create = str(database).replace("postgresql://", "postgresql+asyncpg://", 1), True
+        uri, create = ensure_specified_sql_driver(str(database)), True
     else:
-        uri, create = f"sqlite:///{database}", not Path(database).exists()
+        uri = ensure_specified_sql_driver(f"sqlite:///{database}")
+        create = not Path(database).exists()
+    if create:
+        _initialize_database(uri)
     return from_uri(
         uri,
         specs=[CATALOG_SPEC],
         writable_storage=[str(path / "data"), f"sqlite:///{path / 'tables.db'}"],
-        init_if_not_exists=create,
     )
 
 
