@@ -27,7 +27,8 @@ paper: $(STAMP) system-libs
 	QT_QPA_PLATFORM=offscreen $(BIN)/stxm-operando paper
 
 test: $(STAMP) test-libs
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+	@start=$$(date +%s); QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest; status=$$?; \
+	echo "make test: the suite took $$(( $$(date +%s) - start )) s"; exit $$status
 
 lint: $(STAMP)
 	$(BIN)/ruff check stxm_operando tests benchmarks tools

@@ -242,7 +242,7 @@ def export_csv(catalog: Catalog, uid: str, directory: str | Path) -> list[Path]:
             "c_rate": f.c_rate,
         }
         | f.statistics_row()
-        for f in analysis.frames
+        for f in sorted(analysis.frames, key=lambda f: (f.frame_index, f.particle_id))
         if f.particle is not None
     ]
     with open(frames_path, "w", newline="") as out:
