@@ -17,6 +17,7 @@ import shutil
 import threading
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -93,22 +94,17 @@ def _initialize_database(uri: str) -> None:
         finally:
             await engine.dispose()
 
-    failure: list[BaseException] = []
-
     def initialize() -> None:
-        try:
-            if asyncio.run(create_tables()):
-                with warnings.catch_warnings():  # alembic on tiled's ini: not ours to mend
-                    warnings.simplefilter("ignore", DeprecationWarning)
-                    stamp_head(ALEMBIC_INI_TEMPLATE_PATH, ALEMBIC_DIR, uri)
-        except Exception as err:  # raised in the caller's thread
-            failure.append(err)
+        if asyncio.run(create_tables()):
+            with warnings.catch_warnings():  # alembic on tiled's ini: not ours to mend
+                warnings.simplefilter("ignore", DeprecationWarning)
+                stamp_head(ALEMBIC_INI_TEMPLATE_PATH, ALEMBIC_DIR, uri)
 
-    worker = threading.Thread(target=initialize, name="catalog-init")
-    worker.start()
-    worker.join()
-    if failure:
-        raise CatalogError(f"cannot initialise the catalog database: {failure[0]}") from failure[0]
+    with ThreadPoolExecutor(1, thread_name_prefix="catalog-init") as worker:
+        try:
+            worker.submit(initialize).result()
+        except Exception as err:
+            raise CatalogError(f"cannot initialise the catalog database: {err}") from err
 
 
 def catalog_adapter(path: Path, database: Path | str | None = None):

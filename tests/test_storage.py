@@ -505,6 +505,22 @@ def test_a_copied_catalog_is_read_where_it_is_now_and_written_after_relocating(s
         shutil.move(moved_away, original)
 
 
+def test_a_new_catalog_is_one_that_tileds_own_command_finds_initialised(tmp_path):
+    """The database is set up in this process, not by ``tiled catalog init``: tiled's own
+    command must then find its tables and schema revision in place (without
+    --if-not-exists it refuses a database that is already initialised)."""
+    Catalog.embedded(tmp_path).close()
+    result = subprocess.run(
+        [sys.executable, "-m", "tiled", "catalog", "init", str(tmp_path / "catalog.db")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0 and "is already initialized" in result.stderr, result.stderr
+    with Catalog.embedded(tmp_path, read_only=True) as catalog:
+        assert catalog.count() == 0
+
+
 def test_readers_never_create_a_catalog_and_writers_never_race_on_the_probe(tmp_path):
     from stxm_operando.catalog_dir import check_writable
 
