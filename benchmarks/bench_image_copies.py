@@ -44,7 +44,7 @@ NOT_ALLOCATIONS = {  # releases, and the maps of Python's own small-object arena
 STAGES = [  # where a large allocation is made: the innermost frame naming one of these
     ("jsonschema", "event-model's schema validation (bluesky, TiledWriter)"),
     ("zarr", "zarr's chunk encoding (tiled server)"),
-    ("stxm_operando/journal", "our journal"),
+    ("stxm_operando/storage/journal", "our journal"),
     ("bluesky_tiled_plugins", "bluesky-tiled-plugins' TiledWriter"),
     ("tiled/", "tiled client and server"),
     ("selector_events", "tiled client and server"),

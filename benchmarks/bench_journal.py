@@ -16,8 +16,8 @@ from pathlib import Path
 from bluesky import RunEngine
 
 from stxm_operando.devices import simulated_beamline
-from stxm_operando.journal import RunJournal, read_journal, to_json
 from stxm_operando.plans import ParticleROI, two_energy_image
+from stxm_operando.storage.journal import RunJournal, read_journal, to_json
 
 SIZE = 512
 REPEATS = 5

@@ -19,7 +19,6 @@ from conftest import CA_PORT, start_ioc, stop_ioc
 
 from stxm_operando.config import BeamlineConfig, ConfigError, MonoConfig, PotentiostatConfig
 from stxm_operando.devices import simulated_beamline
-from stxm_operando.journal import read_journal
 from stxm_operando.plans import (
     Galvanostatic,
     ParticleROI,
@@ -29,6 +28,7 @@ from stxm_operando.plans import (
     operando,
     switch_off_on_halt,
 )
+from stxm_operando.storage.journal import read_journal
 
 ROI = ParticleROI(0, -0.9, 0.2, 30, 20)
 

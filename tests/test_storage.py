@@ -18,13 +18,14 @@ import pytest
 from bluesky import RunEngine
 from event_model import DocumentNames, schema_validators
 
+from stxm_operando.cli import main as cli_main
 from stxm_operando.devices import simulated_beamline
 from stxm_operando.export import export_csv, export_nxstxm
-from stxm_operando.journal import read_journal
 from stxm_operando.live_callbacks import OperandoAnalysis
 from stxm_operando.plans import Galvanostatic, ParticleROI, Rest, operando, two_energy_image
 from stxm_operando.replay import replay
 from stxm_operando.storage import Catalog, CatalogError, UnknownRunError
+from stxm_operando.storage.journal import read_journal
 
 ROIS = [ParticleROI(0, -0.9, 0.2, 34, 22), ParticleROI(1, 1.0, -0.4, 34, 22)]
 PROTOCOL = [
@@ -90,22 +91,72 @@ def test_replay_from_the_catalog_gives_the_live_results(stored):
         assert np.allclose(replayed.electrochemistry()[key], live.electrochemistry()[key])
 
 
-def test_unknown_run_ids_are_a_clear_error(stored):
-    path, _, _, _ = stored
+def test_unknown_run_ids_are_a_clear_error(stored, capsys):
+    path, uid, _, _ = stored
     with Catalog.embedded(path) as catalog:
-        for bad in ("not-a-run", "", None):
+        for bad in ("not-a-run", "", None, uid[:4]):
             with pytest.raises(UnknownRunError, match="run"):
                 catalog.run(bad)
-    result = subprocess.run(
-        [sys.executable, "-m", "stxm_operando.cli", "replay", "nope", "--catalog", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 2 and "no run 'nope'" in result.stderr
+    assert cli_main(["replay", "nope", "--catalog", str(path)]) == 2
+    assert "no run 'nope'" in capsys.readouterr().err
 
 
-def test_every_command_takes_a_uid_a_prefix_or_a_scan_id(stored, tmp_path):
+def normalized(document: dict) -> dict:
+    """A document with its arrays as lists and NaN as None: comparable with ``==``."""
+    if "data" not in document:
+        return document
+    data = {}
+    for key, value in document["data"].items():
+        array = np.asarray(value)
+        if array.dtype.kind == "f":
+            array = np.where(np.isnan(array), None, array.astype(object))
+        data[key] = array.tolist()
+    return dict(document, data=data)
+
+
+def test_an_embedded_catalog_reads_the_documents_tileds_exporter_serves(stored):
+    """Read in-process through tiled's adapter: document for document what bluesky-tiled-
+    plugins' JSON-seq exporter serves over tiled's application, for every run."""
+    path, *_ = stored
+    with Catalog.embedded(path, read_only=True) as catalog:
+        uids = catalog.uids()
+        assert len(uids) == 4
+        for uid in uids:
+            read = [(name, normalized(doc)) for name, doc in catalog.documents(uid)]
+            served = [(name, normalized(doc)) for name, doc in catalog.run(uid).documents()]
+            assert read == served
+            assert {name for name, _ in read} == {"start", "descriptor", "event", "stop"}
+
+
+def test_a_read_only_catalog_is_read_from_any_thread_and_refuses_once_closed(stored):
+    path, uid, *_ = stored
+    first = Catalog.embedded(path, read_only=True)
+    second = Catalog.embedded(path, read_only=True)  # one directory, two readers at once
+    counts, errors = [], []
+
+    def count_runs():
+        try:
+            counts.extend(first.count() for _ in range(20))
+        except Exception as err:  # reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=count_runs) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    assert len(list(second.documents(uid))) > 100
+    for thread in threads:
+        thread.join(60)
+    assert errors == [] and counts == [4] * 60
+    with pytest.raises(CatalogError, match="read-only"):
+        first.writer()
+    first.close()
+    assert second.count() == 4  # closing one reader leaves the other's connections
+    second.close()
+    with pytest.raises(CatalogError, match="closed"):
+        first.count()
+
+
+def test_every_command_takes_a_uid_a_prefix_or_a_scan_id(stored, tmp_path, capsys):
     path, uid, *_ = stored
     with Catalog.embedded(path, read_only=True) as catalog:
         scan_id = catalog.start(uid)["scan_id"]
@@ -114,23 +165,8 @@ def test_every_command_takes_a_uid_a_prefix_or_a_scan_id(stored, tmp_path):
         with pytest.raises(UnknownRunError, match="scan id 999"):
             catalog.resolve("999")
     for run_id in (uid[:8], str(scan_id)):
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "stxm_operando.cli",
-                "export",
-                run_id,
-                "--catalog",
-                str(path),
-                "--csv",
-                str(tmp_path / run_id),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        assert result.returncode == 0, result.stderr[-2000:]
+        command = ["export", run_id, "--catalog", str(path), "--csv", str(tmp_path / run_id)]
+        assert cli_main(command) == 0, capsys.readouterr().err[-2000:]
         assert (tmp_path / run_id / "frames.csv").exists()
 
 
@@ -225,7 +261,7 @@ def test_lines_past_numpys_summary_threshold_are_stored_as_measured(tmp_path):
         (uid,) = RE(two_energy_image(simulated_beamline(), roi, dwell_ms=0.05, step_nm=20.0))
         writer.flush()
         stored = measured_counts(catalog.documents(uid))
-        journaled = measured_counts(read_journal(catalog._journal_path(uid)))
+        journaled = measured_counts(read_journal(catalog.journal_path(uid)))
     pages = [doc for name, doc in live if name == "event_page" and "raster_counts" in doc["data"]]
     assert all(isinstance(line, np.ndarray) for p in pages for line in p["data"]["raster_counts"])
     counts = measured_counts(live)
@@ -334,7 +370,7 @@ def test_a_pages_lines_go_to_the_journal_as_one_binary_array(tmp_path, width):
     for lines past numpy's summary threshold, here every other one a strided view): each such
     column is written as one binary array and reads back with every line's values; other
     columns stay JSON."""
-    from stxm_operando.journal import RunJournal
+    from stxm_operando.storage.journal import RunJournal
 
     rng = np.random.default_rng(2)
     lines = [rng.poisson(800, (width, 2)).astype(float)[:, k % 2] for k in range(40)]
@@ -484,7 +520,7 @@ def test_a_catalog_server_off_loopback_needs_an_api_key(tmp_path):
 
 
 def test_a_copied_catalog_is_read_where_it_is_now_and_written_after_relocating(stored, tmp_path):
-    from stxm_operando.catalog_dir import DATABASE, stored_roots
+    from stxm_operando.storage.catalog_dir import DATABASE, stored_roots
 
     original, uid, *_ = stored
     copy = tmp_path / "on-the-analysis-machine"
@@ -522,7 +558,7 @@ def test_a_new_catalog_is_one_that_tileds_own_command_finds_initialised(tmp_path
 
 
 def test_readers_never_create_a_catalog_and_writers_never_race_on_the_probe(tmp_path):
-    from stxm_operando.catalog_dir import check_writable
+    from stxm_operando.storage.catalog_dir import check_writable
 
     empty = tmp_path / "not-a-catalog"
     empty.mkdir()
@@ -562,7 +598,7 @@ def test_readers_never_create_a_catalog_and_writers_never_race_on_the_probe(tmp_
     assert errors == [] and list((tmp_path / "shared").iterdir()) == []
 
 
-def test_an_export_that_cannot_be_written_leaves_no_partial_file(stored, tmp_path):
+def test_an_export_that_cannot_be_written_leaves_no_partial_file(stored, tmp_path, capsys):
     path, uid, *_ = stored
     target = tmp_path / "taken.nxs"
     target.mkdir()  # a directory already has the name
@@ -571,27 +607,13 @@ def test_an_export_that_cannot_be_written_leaves_no_partial_file(stored, tmp_pat
     assert [p.name for p in tmp_path.iterdir()] == ["taken.nxs"]
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "stxm_operando.cli",
-            "export",
-            uid,
-            "--catalog",
-            str(path),
-            "--nxstxm",
-            str(blocker / "series.nxs"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    command = ["export", uid, "--catalog", str(path), "--nxstxm", str(blocker / "series.nxs")]
+    assert cli_main(command) == 2
+    assert "Traceback" not in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "taken.nxs"]
 
 
-def test_damaged_data_files_are_one_clear_line(stored, tmp_path):
+def test_damaged_data_files_are_one_clear_line(stored, tmp_path, capsys):
     path, uid, *_ = stored
     copy = tmp_path / "damaged"
     shutil.copytree(path, copy)
@@ -600,23 +622,9 @@ def test_damaged_data_files_are_one_clear_line(stored, tmp_path):
         chunk.write_bytes(b"\\x00garbage" * 20)
     (copy / "tables.db").write_bytes(b"not sqlite" * 100)
     (copy / "journal").rename(tmp_path / "journal-elsewhere")  # no journal to fall back on
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "stxm_operando.cli",
-            "replay",
-            uid,
-            "--print",
-            "--catalog",
-            str(copy),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 2 and "cannot be read" in result.stderr, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
+    assert cli_main(["replay", uid, "--print", "--catalog", str(copy)]) == 2
+    errors = capsys.readouterr().err
+    assert "cannot be read" in errors and "Traceback" not in errors, errors[-2000:]
 
 
 def postgres_bin(name: str) -> str:

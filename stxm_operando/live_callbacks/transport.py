@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from bluesky.callbacks.zmq import Proxy, Publisher
 
-from ..journal import to_json
+from ..storage.journal import to_json
 
 DEFAULT_PROXY_HOST = "127.0.0.1"
 log = logging.getLogger(__name__)
