@@ -16,6 +16,7 @@ from bluesky import RunEngine
 from caproto.sync.client import read as ca_read
 from conftest import connect_epics, start_ioc, stop_ioc, unpacked
 
+from stxm_operando.cli import main as cli_main
 from stxm_operando.devices import simulated_beamline
 from stxm_operando.live_callbacks import OperandoAnalysis
 from stxm_operando.live_callbacks.lines import assembled
@@ -228,44 +229,39 @@ def free_port() -> int:
         (["frobnicate"], "invalid choice"),
     ],
 )
-def test_bad_command_lines_give_a_clear_error(argv, message, tmp_path):
-    env = dict(os.environ)
-    env.pop("TILED_API_KEY", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "stxm_operando.cli", *argv],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
-    assert result.returncode == 2
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
+def test_bad_command_lines_give_a_clear_error(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("TILED_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    code, errors = run_cli(capsys, *argv)
+    assert code == 2
+    assert message in errors
+    assert "Traceback" not in errors
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 
-def run_cli(*argv, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "stxm_operando.cli", *argv],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def run_cli(capsys, *argv: str) -> tuple[int, str]:
+    """The command line run in this process: its exit status and what it wrote to stderr
+    (argparse's usage errors exit through SystemExit, as they do for a user)."""
+    try:
+        code = cli_main(list(argv))
+    except SystemExit as exit:
+        code = exit.code
+    return code, capsys.readouterr().err
 
 
-def test_corrupt_catalogs_port_clashes_and_unwritable_exports_are_one_clear_line(tmp_path):
+def test_corrupt_catalogs_port_clashes_and_unwritable_exports_are_one_clear_line(tmp_path, capsys):
     corrupt = tmp_path / "corrupt"
     corrupt.mkdir()
     (corrupt / "catalog.db").write_bytes(b"this is not an SQLite database" * 100)
-    result = run_cli("replay", "0123456789", "--print", "--catalog", str(corrupt))
-    assert result.returncode == 2 and "not a readable catalog" in result.stderr
-    assert "Traceback" not in result.stderr
+    code, errors = run_cli(capsys, "replay", "0123456789", "--print", "--catalog", str(corrupt))
+    assert code == 2 and "not a readable catalog" in errors
+    assert "Traceback" not in errors
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_cli("proxy", "--in-port", str(port), "--out-port", str(free_port()))
-    assert result.returncode == 2 and "cannot bind" in result.stderr
-    assert "Traceback" not in result.stderr
+        code, errors = run_cli(
+            capsys, "proxy", "--in-port", str(port), "--out-port", str(free_port())
+        )
+    assert code == 2 and "cannot bind" in errors
+    assert "Traceback" not in errors

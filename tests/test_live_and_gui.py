@@ -94,7 +94,12 @@ def test_live_operando_reaches_the_monitor_through_a_0mq_proxy(qtbot, proxy, tmp
     window = MonitorWindow()
     qtbot.addWidget(window)
     window.show()
-    window.attach(ZmqDocumentSource(f"127.0.0.1:{out_port}", [window.document]))
+    heard: list[dict] = []
+    window.attach(
+        ZmqDocumentSource(
+            f"127.0.0.1:{out_port}", [window.document, lambda name, doc: heard.append(doc)]
+        )
+    )
     publisher = json_publisher(f"127.0.0.1:{in_port}")
     live, sent = OperandoAnalysis(), []
     try:
@@ -104,7 +109,8 @@ def test_live_operando_reaches_the_monitor_through_a_0mq_proxy(qtbot, proxy, tmp
             assert time.monotonic() < deadline, "the monitor never heard the proxy"
             publisher("ping", {})
             qtbot.wait(100)
-        qtbot.wait(500)  # pings still in flight arrive
+        publisher("ping", {"last": True})  # 0MQ keeps order: pings in flight arrive before it
+        qtbot.waitUntil(lambda: any(doc.get("last") for doc in heard), timeout=10000)
         pings = window.analysis.documents_seen
         run_operando(publisher, live, lambda name, doc: sent.append(name))
         expected = pings + len(sent)
@@ -263,7 +269,8 @@ def test_a_slow_monitor_loses_nothing_from_a_burst_and_counts_what_it_cannot_rea
             assert time.monotonic() < deadline, "the source never heard the proxy"
             publisher("ping", {})
             qtbot.wait(100)
-        qtbot.wait(500)
+        publisher("ping", {"last": True})  # 0MQ keeps order: pings in flight arrive before it
+        qtbot.waitUntil(lambda: any(doc.get("last") for _, doc in got), timeout=10000)
         got.clear()
         burst = 3000  # three times 0MQ's default high-water mark of 1000 messages
         pickling("event", {"descriptor": "d", "seq_num": 0})

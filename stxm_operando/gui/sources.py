@@ -97,7 +97,9 @@ class ZmqDocumentSource(QThread):
 
 
 class CatalogDocumentSource(QThread):
-    """Replays a stored run (and its series) into the callbacks."""
+    """Replays a stored run (and its series) into the callbacks; ``received`` reports
+    ``"error"`` if the run cannot be read (the window redraws on its timer, so thousands of
+    documents are not thousands of signals to the GUI thread)."""
 
     received = Signal(str)
 
@@ -113,7 +115,6 @@ class CatalogDocumentSource(QThread):
             for name, doc in replay_documents(self.catalog, self.uid):
                 for callback in self.callbacks:
                     callback(name, doc)
-                self.received.emit(name)
         except Exception as err:  # shown by the window, not lost in the thread
             self.error = err
             self.received.emit("error")
