@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from bluesky import RunEngine
 from event_model import DocumentRouter
 
 from .config import BeamlineConfig, default_catalog
@@ -16,13 +15,13 @@ from .live_callbacks import (
     AnalysisPublisher,
     OperandoAnalysis,
     SummaryRow,
-    ThreadedCallback,
     json_publisher,
     print_summary,
 )
-from .plans import Galvanostatic, Rest, find_particles, operando, switch_off_on_halt
-from .plans.records import PROTOCOL_STREAM
+from .plans import Galvanostatic, Rest, find_particles, operando
+from .run_engine import analyse_off_the_run_engine, make_run_engine
 from .storage import CatalogError, open_catalog
+from .streams import PROTOCOL_STREAM
 
 
 @dataclass
@@ -81,12 +80,9 @@ def run_demo(
     analysis = OperandoAnalysis()
     location = catalog or default_catalog()
     with open_catalog(location, api_key=os.environ.get("TILED_API_KEY")) as catalog:
-        RE = RunEngine({}, call_returns_result=True)
-        switch_off_on_halt(RE, beamline)
         writer = catalog.writer()
-        RE.subscribe(writer)
-        threaded = ThreadedCallback(analysis, name="analysis")
-        RE.subscribe(threaded)
+        RE = make_run_engine(beamline, writer)
+        threaded = analyse_off_the_run_engine(RE, analysis)
         # analysis documents through a writer of their own: if storing them fails, the
         # acquisition's writer (and so the run) is not touched
         analysis_writer = catalog.writer()

@@ -13,6 +13,7 @@ from .live_callbacks.lines import assembled
 from .live_callbacks.operando import ElectrochemistryLog
 from .replay import replay, replay_documents, unpacked_documents
 from .storage import Catalog
+from .streams import ELECTROCHEMISTRY_STREAM, DataKeys
 
 LOG_QUANTITIES = (("voltage", "V"), ("current", "A"), ("charge", "C"))
 SENSOR_MEASUREMENTS = ("voltage", "current")
@@ -44,9 +45,9 @@ def _collect(
         elif name == "event":
             run, stream = streams[doc["descriptor"]]
             data = doc["data"]
-            if stream == "electrochemistry":
+            if stream == ELECTROCHEMISTRY_STREAM:
                 electrochemistry.add(starts[run].get("series_id", run), data)
-            elif "raster_image" in data:
+            elif _raster_keys(starts[run])["image"] in data:
                 key = (run, stream, int(data.get("frame_index", 0)))
                 image_sets.setdefault(key, ImageSet(starts[run], stream, key[2]))
                 image_sets[key].events.append(doc)
@@ -59,8 +60,16 @@ def _clock_offset(image_sets: list[ImageSet], start: dict) -> float:
     raster's end) or, without images, taking clock 0 as the run's start."""
     if image_sets:
         event = image_sets[0].events[0]
-        return event["time"] - float(event["data"]["raster_end_time"])
+        end_time = _raster_keys(image_sets[0].run_start)["end_time"]
+        return event["time"] - float(event["data"][end_time])
     return start["time"]
+
+
+def _raster_keys(start: dict) -> dict[str, str]:
+    """The data keys of the raster detector's image events in a run (``streams``)."""
+    keys = DataKeys.of_start(start)
+    components = ("image", "x_positions", "y_positions", "energy", "start_time", "end_time", "i0")
+    return {component: keys.key("raster", component) for component in components}
 
 
 def _iso(timestamp: float) -> str:
@@ -107,18 +116,19 @@ def _write_logs(
 
 def _write_entry(nxfile: h5py.File, name: str, images: ImageSet, ec: dict, offset: float) -> None:
     """One imaging pass of one particle as an NXstxm entry (``sample image stack``)."""
-    events = sorted(images.events, key=lambda e: e["data"]["raster_energy"])
-    values = [e["data"] for e in events]
     start = images.run_start
-    data = np.stack([np.asarray(v["raster_image"]) for v in values])  # (nE, nY, nX)
-    xs = np.stack([np.asarray(v["raster_x_positions"], dtype=float) for v in values])
-    ys = np.stack([np.asarray(v["raster_y_positions"], dtype=float) for v in values])
-    energies = np.array([float(v["raster_energy"]) for v in values])
+    raster = _raster_keys(start)
+    events = sorted(images.events, key=lambda e: e["data"][raster["energy"]])
+    values = [e["data"] for e in events]
+    data = np.stack([np.asarray(v[raster["image"]]) for v in values])  # (nE, nY, nX)
+    xs = np.stack([np.asarray(v[raster["x_positions"]], dtype=float) for v in values])
+    ys = np.stack([np.asarray(v[raster["y_positions"]], dtype=float) for v in values])
+    energies = np.array([float(v[raster["energy"]]) for v in values])
     x_axis, y_axis = xs.mean(axis=(0, 1)), ys.mean(axis=(0, 2))  # recorded positions, um
     dwell_s = float(start.get("dwell_ms", np.nan)) / 1e3
     first, last = values[0], values[-1]
     began = events[0]["time"] - (
-        float(first["raster_end_time"]) - float(first["raster_start_time"])
+        float(first[raster["end_time"]]) - float(first[raster["start_time"]])
     )
     entry = _group(nxfile, name, "NXentry")
     entry["definition"] = _text_array("NXstxm")
@@ -149,12 +159,12 @@ def _write_entry(nxfile: h5py.File, name: str, images: ImageSet, ec: dict, offse
     _write_logs(
         _group(sample, "electrochemistry", "NXenvironment"),
         ec,
-        float(first["raster_start_time"]),
+        float(first[raster["start_time"]]),
         offset,
-        (float(first["raster_start_time"]) - 1.0, float(last["raster_end_time"]) + 1.0),
+        (float(first[raster["start_time"]]) - 1.0, float(last[raster["end_time"]]) + 1.0),
     )
     control = _group(entry, "control", "NXmonitor")
-    incident = np.array([float(v["raster_i0"]) for v in values])
+    incident = np.array([float(v[raster["i0"]]) for v in values])
     control.create_dataset("data", data=np.broadcast_to(incident[:, None, None], data.shape))
     control["data"].attrs["units"] = "counts"
     nxdata = _group(entry, "data", "NXdata")

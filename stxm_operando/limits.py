@@ -5,6 +5,7 @@ Every check raises ``LimitViolation`` (a ``ValueError``); the devices re-raise i
 ophyd ``LimitError`` as well (``devices.DeviceLimitError``), which EPICS motors raise too.
 """
 
+import enum
 import math
 import numbers
 
@@ -13,6 +14,56 @@ from .config import BeamlineConfig, Range
 
 class LimitViolation(ValueError):
     """A position, energy or raster beyond what the instrument can do."""
+
+
+class ComplianceError(LimitViolation):
+    """A setpoint beyond what the potentiostat can deliver."""
+
+
+class Mode(enum.StrEnum):
+    """The potentiostat's control mode. OCV draws no current whatever the output says."""
+
+    OCV = "OCV"
+    GALVANOSTATIC = "GALVANOSTATIC"
+    POTENTIOSTATIC = "POTENTIOSTATIC"
+
+
+def check_current(current_A: float, max_current_A: float, capacity_Ah: float) -> None:
+    """A current (A) within the potentiostat's compliance ``max_current_A`` (A); the message
+    also gives both as C-rates of the electrode's ``capacity_Ah``.
+
+    Examples
+    --------
+    >>> check_current(1e-5, 2e-5, 1e-6)
+    >>> check_current(-3e-5, 2e-5, 1e-6)
+    Traceback (most recent call last):
+    ...
+    stxm_operando.limits.ComplianceError: current -3e-05 A (-30C) is beyond the ... (20C)
+    """
+    if not (isinstance(current_A, numbers.Real) and math.isfinite(current_A)):
+        raise ComplianceError(f"the current must be a finite number of A, got {current_A!r}")
+    if abs(current_A) > max_current_A:
+        raise ComplianceError(
+            f"current {current_A:.3g} A ({current_A / capacity_Ah:.3g}C) is beyond the "
+            f"potentiostat compliance +/-{max_current_A:.3g} A ({max_current_A / capacity_Ah:.3g}C)"
+        )
+
+
+def check_voltage(voltage_V: float, limits_V: Range, what: str = "voltage") -> None:
+    """A voltage (V) within the potentiostat's window ``limits_V`` (V)."""
+    low, high = limits_V
+    finite = isinstance(voltage_V, numbers.Real) and math.isfinite(voltage_V)
+    if not (finite and low <= voltage_V <= high):
+        raise ComplianceError(f"{what} {voltage_V} V is outside the window {low}-{high} V")
+
+
+def current_for_c_rate(c_rate: float, capacity_Ah: float, max_current_A: float) -> float:
+    """The current (A) of a C-rate (1/h; positive lithiates), checked against compliance."""
+    if not (isinstance(c_rate, numbers.Real) and math.isfinite(c_rate)):
+        raise ComplianceError(f"the C-rate must be a finite number, got {c_rate!r}")
+    current = c_rate * capacity_Ah
+    check_current(current, max_current_A, capacity_Ah)
+    return current
 
 
 SHUTTER_MODES = ("auto", "open", "closed")

@@ -9,13 +9,12 @@ import os
 import threading
 
 import numpy as np
-from bluesky import RunEngine
-from bluesky.utils import ProgressBarManager
 
 from . import analysis, plans
 from .config import BeamlineConfig
 from .devices import epics_beamline, simulated_beamline
-from .live_callbacks import OperandoAnalysis, ThreadedCallback, json_publisher
+from .live_callbacks import OperandoAnalysis, json_publisher
+from .run_engine import analyse_off_the_run_engine, make_run_engine
 from .storage import Catalog, CatalogWriter, open_catalog
 
 BANNER = """stxm-operando session ({backend} beamline)
@@ -94,13 +93,10 @@ def build_session(
     backend = backend or session.backend
     beamline = simulated_beamline(config) if backend == "sim" else epics_beamline(config)
     catalog = OpeningCatalog(session.catalog, api_key=os.environ.get(session.api_key_env))
-    RE = RunEngine({}, call_returns_result=True)
-    plans.switch_off_on_halt(RE, beamline)  # RE.halt() skips cleanup: open the circuit
-    RE.waiting_hook = ProgressBarManager()
     writer = SessionWriter(catalog)
-    RE.subscribe(writer)
+    RE = make_run_engine(beamline, writer, progress=True)
     live = OperandoAnalysis()
-    RE.subscribe(ThreadedCallback(live, name="analysis"))
+    analyse_off_the_run_engine(RE, live)
     if session.publish:
         publisher = json_publisher(session.publish)
         atexit.register(publisher.close)  # an open 0MQ publisher would block the exit

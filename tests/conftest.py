@@ -152,10 +152,9 @@ def monitor_catalog(tmp_path_factory):
     """A catalog with an operando series of two particles (lithiation, rest) and then a
     XANES stack (sample "LFP-7"): (catalog path, the series' documents as the RunEngine
     emitted them, the series' start uids, the stack's start uid)."""
-    from bluesky import RunEngine
-
     from stxm_operando.devices import simulated_beamline
     from stxm_operando.plans import Galvanostatic, Rest, operando, stack
+    from stxm_operando.run_engine import make_run_engine
     from stxm_operando.storage import Catalog
 
     path = tmp_path_factory.mktemp("monitor") / "catalog"
@@ -163,10 +162,9 @@ def monitor_catalog(tmp_path_factory):
     protocol = [Galvanostatic(c_rate=4.0, duration_s=240.0), Rest(120.0)]
     with Catalog.embedded(path) as catalog:
         writer = catalog.writer()
-        RE = RunEngine({}, context_managers=[], call_returns_result=True)
-        RE.subscribe(writer)
-        token = RE.subscribe(lambda name, doc: documents.append((name, doc)))
         bl = simulated_beamline()
+        RE = make_run_engine(bl, writer, context_managers=[])
+        token = RE.subscribe(lambda name, doc: documents.append((name, doc)))
         series = RE(operando(bl, protocol, MONITOR_ROIS, every_s=60.0, dwell_ms=0.5))
         RE.unsubscribe(token)
         stack_run = RE(

@@ -15,6 +15,7 @@ import warnings
 
 import pytest
 from bluesky import RunEngine
+from bluesky.utils import RunEngineInterrupted
 from conftest import CA_PORT, start_ioc, stop_ioc
 
 from stxm_operando.config import BeamlineConfig, ConfigError, MonoConfig, PotentiostatConfig
@@ -51,10 +52,8 @@ def pause_at_first_reading(RE):
 
 
 def run_until_paused(RE, plan):
-    try:
+    with pytest.raises(RunEngineInterrupted):  # at the pause
         RE(plan)
-    except Exception:  # RunEngineInterrupted at the pause
-        pass
     deadline = time.monotonic() + 30
     while RE.state != "paused" and time.monotonic() < deadline:
         time.sleep(0.01)

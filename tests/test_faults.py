@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pytest
 from bluesky import RunEngine
+from bluesky.utils import RunEngineInterrupted
 from caproto.sync.client import read as ca_read
 from conftest import connect_epics, start_ioc, stop_ioc, unpacked
 
@@ -186,16 +187,16 @@ def test_pause_resume_duplicates_nothing_in_the_analysis():
     RE.subscribe(pause_twice)
     protocol = [Galvanostatic(c_rate=4.0, duration_s=360.0), Rest(120.0)]
     plan = operando(bl, protocol, [ROI], every_s=60.0, dwell_ms=0.2)
-    try:
+    with pytest.raises(RunEngineInterrupted):  # the first pause
         RE(plan)
-    except Exception:  # RunEngineInterrupted on each pause
-        pass
+    resumed_into_a_pause = 0
     while RE.state == "paused":
         bl.clock.set(20.0)  # beamline time passes while paused (Ctrl-C in IPython)
         try:
             RE.resume()
-        except Exception:
-            pass
+        except RunEngineInterrupted:  # the second pause
+            resumed_into_a_pause += 1
+    assert resumed_into_a_pause == 1 and RE.state == "idle"
     assert paused == [2 * ROI.num_y, 5 * ROI.num_y]
     keys = [(f.frame_index, f.particle_id) for f in analysis.frames]
     assert len(keys) == len(set(keys)) == 8  # 6 + 2 frames, each once

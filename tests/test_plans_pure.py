@@ -81,9 +81,9 @@ class SimulatedCell:
 
 def test_electrochemistry_runs_in_bluesky_simulator_without_device_io(sim, no_device_io):
     current = sim.potentiostat.current_for_c_rate(4.0)
-    plan = electrochemistry(sim, [Galvanostatic(c_rate=4.0, duration_s=600.0)], 60.0)
     cell = SimulatedCell(sim, current)
-    no_device_io()
+    no_device_io()  # before the plan is built: building it reads no device either
+    plan = electrochemistry(sim, [Galvanostatic(c_rate=4.0, duration_s=600.0)], 60.0)
     messages = cell.simulator().simulate_plan(plan)
     commands = [m.command for m in messages]
     before_run = messages[: commands.index("open_run")]
@@ -101,9 +101,9 @@ def test_electrochemistry_runs_in_bluesky_simulator_without_device_io(sim, no_de
 
 def test_operando_runs_in_bluesky_simulator_without_device_io(sim, no_device_io):
     protocol = [Galvanostatic(c_rate=2.0, duration_s=300.0), Rest(120.0)]
-    plan = operando(sim, protocol, [ROI], every_s=60.0, dwell_ms=0.5)
     cell = SimulatedCell(sim, sim.potentiostat.current_for_c_rate(2.0))
     no_device_io()
+    plan = operando(sim, protocol, [ROI], every_s=60.0, dwell_ms=0.5)
     messages = cell.simulator().simulate_plan(plan)
     opens = [m for m in messages if m.command == "open_run"]
     names = [m.kwargs.get("plan_name") for m in opens]
@@ -116,8 +116,8 @@ def test_operando_runs_in_bluesky_simulator_without_device_io(sim, no_device_io)
 
 
 def test_summarize_plan_lists_the_moves_of_an_image(sim, capsys, no_device_io):
-    plan = two_energy_image(sim, ROI)
     no_device_io()
+    plan = two_energy_image(sim, ROI)
     summarize_plan(plan)
     printed = capsys.readouterr().out
     assert f"{sim.scanner.name} -> 708.2" in printed and f"{sim.scanner.name} -> 710.2" in printed
@@ -127,6 +127,7 @@ def test_summarize_plan_lists_the_moves_of_an_image(sim, capsys, no_device_io):
 def test_focus_scan_takes_its_images_from_the_readings(sim, no_device_io):
     """Its choice of focus comes from the readings the RunEngine returns, not from a device."""
     offsets = [-3.0, 0.0, 3.0]
+    no_device_io()
     plan = focus_scan(sim, ROI, offsets)
     sharp = np.zeros((22, 34))
     sharp[8:14, 10:24] = 100.0
@@ -146,7 +147,6 @@ def test_focus_scan_takes_its_images_from_the_readings(sim, no_device_io):
 
     simulator = RunEngineSimulator()
     simulator.add_handler("read", read)
-    no_device_io()
     simulator.simulate_plan(plan)
     assert simulator.return_value == 0.0
 

@@ -21,7 +21,7 @@ from ophyd import Component as Cpt
 from ophyd import Device, EpicsSignal, EpicsSignalRO, Signal
 from ophyd.status import Status
 
-from ..sim.potentiostat import ComplianceError, Mode
+from ..limits import ComplianceError, Mode, check_current, current_for_c_rate
 from .sim_signals import WorldReadbacks, WorldSignal
 
 __all__ = ["ComplianceError", "EpicsPotentiostat", "Mode", "Potentiostat", "SimPotentiostat"]
@@ -40,19 +40,13 @@ class Potentiostat(Device):
     """
 
     def current_for_c_rate(self, c_rate: float) -> float:
-        """Current (A) for a C-rate (1/h; positive = lithiation), checked against compliance."""
-        current = c_rate * self.capacity.get()
-        self.check_current(current)
-        return current
+        """Current (A) for a C-rate (1/h; positive = lithiation), checked against the
+        instrument's own capacity and compliance."""
+        return current_for_c_rate(c_rate, self.capacity.get(), self.max_current.get())
 
     def check_current(self, current_A: float) -> None:
-        """Raise ComplianceError if the current is beyond the compliance."""
-        limit = self.max_current.get()
-        if not np.isfinite(current_A) or abs(current_A) > limit:
-            raise ComplianceError(
-                f"current {current_A:.3g} A ({current_A / self.capacity.get():.3g}C) is beyond "
-                f"the potentiostat compliance +/-{limit:.3g} A"
-            )
+        """Raise ComplianceError if the current is beyond the instrument's compliance."""
+        check_current(current_A, self.max_current.get(), self.capacity.get())
 
     def read_log(self, since: int = 0) -> dict[str, np.ndarray]:
         """Logged readings with index >= ``since`` still retained by the instrument.

@@ -9,6 +9,8 @@ used by every energy move and recorded in the configuration of every run that re
 ``focus_scan`` updates ``focus_offset``.
 """
 
+import numbers
+
 from ophyd import Component as Cpt
 from ophyd import EpicsMotor, PseudoPositioner, PseudoSingle, Signal
 from ophyd.pseudopos import pseudo_position_argument, real_position_argument
@@ -46,6 +48,16 @@ class A0Signal(Signal):
         super().put(float(value), **kwargs)
 
 
+def calibrated_focus_z_um(
+    config: BeamlineConfig, energy_eV: float, focus_offset_um: float, focus_mode: str, a0_um: float
+) -> float:
+    """Zone-plate Z that focuses ``energy_eV`` (eV), um: the nominal focus plus the
+    calibration ``focus_offset_um``, plus ``a0_um`` when focused on the OSA (``focus_mode``
+    "osa")."""
+    z = config.zone_plate.focus_z_um(energy_eV) + focus_offset_um
+    return z + a0_um if focus_mode == "osa" else z
+
+
 class ZonePlateScanner(PseudoPositioner):
     """Interface shared by both backends. Components (all in eV or um):
 
@@ -67,12 +79,15 @@ class ZonePlateScanner(PseudoPositioner):
         self.a0.put(config.zone_plate.a0_um)
 
     def focus_z_um(self, energy_eV: float) -> float:
-        """Zone-plate Z that focuses ``energy_eV`` with the current calibration, um: the
-        nominal focus plus ``focus_offset``, plus ``a0`` when focused on the OSA."""
-        z = self.config.zone_plate.focus_z_um(energy_eV) + self.focus_offset.get()
-        return z + self.a0.get() if self.focus_mode.get() == "osa" else z
+        """Zone-plate Z that focuses ``energy_eV`` with the current calibration, um."""
+        return calibrated_focus_z_um(
+            self.config, energy_eV, self.focus_offset.get(), self.focus_mode.get(), self.a0.get()
+        )
 
     def check_value(self, value) -> None:
+        """Check a move as ``set`` takes it: an energy (eV) or a pseudo position."""
+        if isinstance(value, numbers.Real):
+            value = self.PseudoPosition(energy=value)
         energy = value[0] if isinstance(value, tuple | list) else getattr(value, "energy", value)
         with as_device_limit():
             check_energy(self.config, float(energy))

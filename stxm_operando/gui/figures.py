@@ -6,9 +6,6 @@ from pathlib import Path
 
 import numpy as np
 
-LI_COLORS = [(0, 150, 0), (235, 220, 40), (210, 0, 0)]
-"""Li fraction colour scale as in the paper: green (Li-poor, x=0) to red (Li-rich, x=1)."""
-
 
 def _application():
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
@@ -21,15 +18,10 @@ def _application():
     return pg, pg.mkQApp()
 
 
-def li_colormap():
-    """The red (Li-rich) to green (Li-poor) pyqtgraph colour map of Li fraction."""
-    import pyqtgraph as pg
-
-    return pg.ColorMap([0.0, 0.5, 1.0], LI_COLORS)
-
-
 def li_rgba(x: np.ndarray, colormap=None) -> np.ndarray:
     """RGBA image of a Li fraction map; NaN (no particle) is white."""
+    from .theme import li_colormap
+
     colormap = colormap or li_colormap()
     x = np.asarray(x, dtype=float)
     rgba = colormap.map(np.clip(np.nan_to_num(x, nan=0.0), 0, 1).ravel(), mode="byte")
@@ -59,6 +51,8 @@ def save_li_maps(
 ) -> Path:
     """Save a grid of Li fraction maps (rows x columns, NaN = no particle) as a PNG."""
     pg, _ = _application()
+    from .theme import li_colormap
+
     layout = pg.GraphicsLayoutWidget()
     colormap = li_colormap()
     for r, (row, label) in enumerate(zip(maps, row_labels, strict=True)):

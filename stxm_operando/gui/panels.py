@@ -7,8 +7,7 @@ import pyqtgraph as pg
 from qtpy import QtCore, QtWidgets
 
 from ..live_callbacks import FrameRecord
-from .figures import li_colormap
-from .theme import FOREGROUND, fixed_lines, particle_color
+from .theme import FOREGROUND, fixed_lines, li_colormap, particle_color
 
 
 def rate_colormap() -> pg.ColorMap:

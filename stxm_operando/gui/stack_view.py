@@ -10,6 +10,7 @@ from qtpy import QtCore, QtWidgets
 
 from ..analysis import blank_region, fill_missing, optical_density, place_by_position
 from ..live_callbacks.lines import ImageAssembler
+from ..streams import DataKeys
 from .theme import FIT_COLOR, VOLTAGE_COLOR, fixed_lines, pen
 
 
@@ -22,6 +23,7 @@ class StackCollector:
         self._assembler = ImageAssembler()
         self.step_nm = 40.0
         self._images: dict[float, np.ndarray] = {}
+        self._keys = DataKeys()  # the stack run's, from its start document
         self.title = ""
 
     def __call__(self, name: str, doc: dict) -> None:
@@ -33,17 +35,18 @@ class StackCollector:
             with self._lock:
                 self._images.clear()
             self.step_nm = float(doc.get("pixel_size_nm", self.step_nm))
+            self._keys = DataKeys.of_start(doc)
             self.title = f"{doc.get('plan_name', '')} {doc.get('sample', '')} {doc['uid'][:8]}"
-        elif name == "event" and "raster_image" in doc["data"]:
+        elif name == "event" and self._keys.key("raster", "image") in doc["data"]:
             data = doc["data"]
             image = place_by_position(
-                data["raster_image"],
-                data["raster_x_positions"],
-                data["raster_y_positions"],
+                data[self._keys.key("raster", "image")],
+                data[self._keys.key("raster", "x_positions")],
+                data[self._keys.key("raster", "y_positions")],
                 self.step_nm,
             )
             with self._lock:
-                self._images[float(data["raster_energy"])] = image
+                self._images[float(data[self._keys.key("raster", "energy")])] = image
 
     def stack(self) -> tuple[np.ndarray, np.ndarray]:
         """Energies (eV, ascending) and the images (energy, row, column) cut to the shape

@@ -25,6 +25,8 @@ PARTICLE_COLORS = (
     (110, 110, 0),
 )
 """Colour of each particle (its panel title, j_Ch and x_surf curves), in turn."""
+LI_COLORS = [(0, 150, 0), (235, 220, 40), (210, 0, 0)]
+"""Li fraction colour scale as in the paper: green (Li-poor, x=0) to red (Li-rich, x=1)."""
 VOLTAGE_COLOR = (20, 60, 200)
 CURRENT_COLOR = (160, 0, 160)
 FIT_COLOR = (0, 0, 0)
@@ -53,3 +55,8 @@ def pen(color: tuple[int, int, int], width: float = 2, dashed: bool = False):
     from qtpy.QtCore import Qt
 
     return pg.mkPen(color, width=width, style=Qt.DashLine if dashed else Qt.SolidLine)
+
+
+def li_colormap() -> pg.ColorMap:
+    """The red (Li-rich) to green (Li-poor) pyqtgraph colour map of Li fraction."""
+    return pg.ColorMap([0.0, 0.5, 1.0], LI_COLORS)

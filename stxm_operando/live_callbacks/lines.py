@@ -1,9 +1,11 @@
 """Images put together from the line events of fly-scanned rasters.
 
-A raster is stored as it was taken, one event per line (``raster_row``, ``raster_counts``
-and the recorded ``raster_x_positions`` / ``raster_y_positions`` of each point). The
-analysis, the exports and the viewers work on images: ``ImageAssembler`` sits in front of
-them and adds, after the lines of each image, one ``event`` holding the whole image.
+A raster is stored as it was taken, one event per line (the raster detector's ``row``,
+``counts`` and the recorded ``x_positions`` / ``y_positions`` of each point: ``raster_row``
+... with the default device names; ``streams.DataKeys`` finds them whatever the detector is
+called). The analysis, the exports and the viewers work on images: ``ImageAssembler`` sits
+in front of them and adds, after the lines of each image, one ``event`` holding the whole
+image.
 """
 
 from collections.abc import Iterable, Iterator
@@ -13,9 +15,8 @@ import numpy as np
 from event_model import unpack_event_page
 
 from ..limits import raster_line
+from ..streams import RunKeys
 
-RASTER = "raster"
-"""Name of the raster detector (its data keys start ``raster_``)."""
 LINE_ARRAYS = ("counts", "x_positions", "y_positions")
 
 
@@ -23,7 +24,8 @@ LINE_ARRAYS = ("counts", "x_positions", "y_positions")
 class _Image:
     key: tuple
     stream: str
-    settings: dict
+    settings: dict  # the raster's configuration, its keys without the detector's prefix
+    raster: str  # what the raster detector's data keys begin with
     lines: dict[int, dict] = field(default_factory=dict)  # row -> the line's event
     complete: bool = False
 
@@ -56,10 +58,11 @@ class ImageAssembler:
     and an ``event`` for each image it completes (before a stop, its run's open images).
 
     The image event shares its stream's descriptor and carries the data of the image's
-    last line with the lines stacked in row order: ``raster_image`` (num_y x num_x
-    counts), ``raster_x_positions`` and ``raster_y_positions`` (um, as recorded),
-    ``raster_start_time`` of the first line, ``raster_end_time`` of the last,
-    ``raster_lines`` (lines measured) and ``raster_complete``. An image is complete when
+    last line with the lines stacked in row order, under the raster detector's name
+    (``streams.DataKeys.key("raster", ...)``): ``image`` (num_y x num_x counts),
+    ``x_positions`` and ``y_positions`` (um, as recorded), ``start_time`` of the first
+    line, ``end_time`` of the last, ``lines`` (lines measured) and ``complete``. An image
+    is complete when
     all its lines are in; one cut short (the next image began, or the run stopped) is
     passed on then, its missing lines' counts NaN at their written positions. An image
     begins at row 0 (a raster is flown from its first line) or when the frame index or
@@ -68,7 +71,8 @@ class ImageAssembler:
     """
 
     def __init__(self) -> None:
-        self._descriptors: dict[str, tuple[str, str, dict]] = {}
+        self._keys = RunKeys()
+        self._descriptors: dict[str, tuple[str, str, dict, str]] = {}
         self._open: dict[tuple[str, str], _Image] = {}
         self._latest: _Image | None = None  # the image that took the newest line
 
@@ -82,15 +86,17 @@ class ImageAssembler:
         return GrowingImage(image.stream, float(image.key[1]), len(copy.lines), copy)
 
     def __call__(self, name: str, doc: dict) -> list[tuple[str, dict]]:
+        self._keys(name, doc)
         if name == "descriptor":
+            raster = self._keys.of_run(doc["run_start"]).prefix("raster")
             settings = {  # the raster's settings, whichever object carries them
-                key: value
+                key.removeprefix(raster): value
                 for configuration in doc.get("configuration", {}).values()
                 for key, value in configuration.get("data", {}).items()
-                if key.startswith(f"{RASTER}_")
+                if key.startswith(raster)
             }
             stream = doc.get("name", "primary")
-            self._descriptors[doc["uid"]] = (doc["run_start"], stream, settings)
+            self._descriptors[doc["uid"]] = (doc["run_start"], stream, settings, raster)
         elif name == "event":
             return [(name, doc), *self._line(doc)]
         elif name == "event_page":
@@ -104,21 +110,23 @@ class ImageAssembler:
 
     def _line(self, event: dict) -> list[tuple[str, dict]]:
         data = event["data"]
-        if f"{RASTER}_counts" not in data or event["descriptor"] not in self._descriptors:
+        if event["descriptor"] not in self._descriptors:
             return []
-        run, stream, settings = self._descriptors[event["descriptor"]]
-        key = (int(data.get("frame_index", 0)), round(float(data[f"{RASTER}_energy"]), 3))
-        row = int(data[f"{RASTER}_row"])
+        run, stream, settings, raster = self._descriptors[event["descriptor"]]
+        if f"{raster}counts" not in data:
+            return []
+        key = (int(data.get("frame_index", 0)), round(float(data[f"{raster}energy"]), 3))
+        row = int(data[f"{raster}row"])
         emitted = []
         image = self._open.get((run, stream))
         if image is not None and (image.key != key or row == 0):
             emitted.append(self._emit(self._open.pop((run, stream))))
             image = None
         if image is None:
-            image = self._open[(run, stream)] = _Image(key, stream, settings)
+            image = self._open[(run, stream)] = _Image(key, stream, settings, raster)
         image.lines[row] = event
         self._latest = image
-        if len(image.lines) == int(settings.get(f"{RASTER}_num_y", 0)):
+        if len(image.lines) == int(settings.get("num_y", 0)):
             image.complete = True
             emitted.append(self._emit(self._open.pop((run, stream))))
         return emitted
@@ -127,20 +135,18 @@ class ImageAssembler:
         rows = sorted(image.lines)
         first, last = image.lines[rows[0]], image.lines[rows[-1]]
         newest = max(image.lines.values(), key=lambda e: e["time"])
-        data = {
-            k: v
-            for k, v in newest["data"].items()
-            if k.removeprefix(f"{RASTER}_") not in LINE_ARRAYS
-        }
+        raster = image.raster
+        line_keys = {f"{raster}{name}" for name in LINE_ARRAYS}
+        data = {k: v for k, v in newest["data"].items() if k not in line_keys}
         stacked = {name: _stack(image, rows, name) for name in LINE_ARRAYS}
         data |= {
-            f"{RASTER}_image": stacked["counts"],
-            f"{RASTER}_x_positions": stacked["x_positions"],
-            f"{RASTER}_y_positions": stacked["y_positions"],
-            f"{RASTER}_start_time": first["data"][f"{RASTER}_start_time"],
-            f"{RASTER}_end_time": last["data"][f"{RASTER}_end_time"],
-            f"{RASTER}_lines": len(rows),
-            f"{RASTER}_complete": image.complete,
+            f"{raster}image": stacked["counts"],
+            f"{raster}x_positions": stacked["x_positions"],
+            f"{raster}y_positions": stacked["y_positions"],
+            f"{raster}start_time": first["data"][f"{raster}start_time"],
+            f"{raster}end_time": last["data"][f"{raster}end_time"],
+            f"{raster}lines": len(rows),
+            f"{raster}complete": image.complete,
         }
         event = {
             "uid": f"{newest['uid']}-image",
@@ -155,11 +161,11 @@ class ImageAssembler:
 
 
 def _stack(image: _Image, rows: list[int], name: str) -> np.ndarray:
-    """The lines' ``raster_<name>`` arrays stacked by row; a raster's missing lines hold NaN
-    counts at their written positions."""
-    key = f"{RASTER}_{name}"
+    """The lines' ``name`` arrays (``counts``, ``x_positions``, ``y_positions``) stacked by
+    row; a raster's missing lines hold NaN counts at their written positions."""
+    key = f"{image.raster}{name}"
     lines = {row: np.asarray(image.lines[row]["data"][key]) for row in rows}
-    settings = {k.removeprefix(f"{RASTER}_"): v for k, v in image.settings.items()}
+    settings = image.settings
     num_y = int(settings.get("num_y", 0))
     if image.complete or not num_y:
         return np.stack([lines[row] for row in rows])

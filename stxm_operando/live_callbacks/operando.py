@@ -16,6 +16,7 @@ from event_model import unpack_event_page
 from ..analysis import REFERENCE_OCV_V, exchange_current_butler_volmer, place_by_position
 from ..analysis.pipeline import FrameAnalysis, ParticleResult, analyse_frame_pair
 from ..physics.spectra import ReferenceSpectra
+from ..streams import ELECTROCHEMISTRY_STREAM, PROTOCOL_STREAM, DataKeys, particle_id_of
 from .lines import GrowingImage, ImageAssembler
 from .summary import SummaryRow
 
@@ -244,25 +245,26 @@ class OperandoAnalysis:
         run, stream = self._streams[doc["descriptor"]]
         start = self._starts[run]
         data = doc["data"]
-        if stream == "electrochemistry":
+        if stream == ELECTROCHEMISTRY_STREAM:
             self._electrochemistry.add(start.get("series_id", run), data)
             self.progress.time_s = max(self.progress.time_s, float(data["ec_time"]))
-        elif stream == "protocol":
+        elif stream == PROTOCOL_STREAM:
             step = int(data["protocol_step"])
             self.progress.step, self.progress.last_event = step, data["protocol_event"]
             if data["protocol_event"] == "start":
                 self.progress.label = data["protocol_reason"]
             self.progress.time_s = max(self.progress.time_s, float(data["protocol_time"]))
         elif (
-            stream.startswith("particle_")
+            particle_id_of(stream) is not None
             and start.get("plan_name") in IMAGE_PLANS
-            and data.get("raster_complete")  # an image cut short is never half a pair
+            and data.get(DataKeys.of_start(start).key("raster", "complete"))  # never half a pair
         ):
             key = (run, stream, int(data.get("frame_index", 0)))
             if key in self._done:
                 return  # a replayed reading after a pause: already analysed
             images = self._images.setdefault(key, {})
-            images[round(float(data["raster_energy"]), 3)] = data  # de-duplicates by energy
+            energy = float(data[DataKeys.of_start(start).key("raster", "energy")])
+            images[round(energy, 3)] = data  # de-duplicates by energy
             if len(images) == len(start["energies"]):
                 self._done.add(key)
                 del self._images[key]
@@ -283,16 +285,22 @@ class OperandoAnalysis:
         the feeding thread touches the series' state)."""
         if len(events) != 2:
             return None
-        particle_id = int(stream.removeprefix("particle_"))
-        by_energy = sorted(events, key=lambda e: e["raster_energy"])
+        particle_id = particle_id_of(stream)
+        keys = DataKeys.of_start(start)
+        raster = {c: keys.key("raster", c) for c in ("energy", "image", "end_time")}
+        by_energy = sorted(events, key=lambda e: e[raster["energy"]])
+        energies = tuple(float(e[raster["energy"]]) for e in by_energy)
         step_nm = float(start["pixel_size_nm"])
         counts = tuple(
             place_by_position(
-                e["raster_image"], e["raster_x_positions"], e["raster_y_positions"], step_nm
+                e[raster["image"]],
+                e[keys.key("raster", "x_positions")],
+                e[keys.key("raster", "y_positions")],
+                step_nm,
             )
             for e in by_energy
         )
-        mu = self.spectra.mu_matrix([float(e["raster_energy"]) for e in by_energy])
+        mu = self.spectra.mu_matrix(list(energies))
         series = start.get("series_id", start["uid"])
         previous = self._previous.get((series, particle_id))
         if previous is not None and previous.x.shape != counts[0].shape:
@@ -301,14 +309,15 @@ class OperandoAnalysis:
         result = analyse_frame_pair(
             *counts,
             mu,
-            time_s=float(by_energy[-1]["raster_end_time"]),
+            time_s=float(by_energy[-1][raster["end_time"]]),
             pixel_size_nm=step_nm,
             direction=direction if direction in ("lithiation", "delithiation") else "lithiation",
             previous=previous,
             min_thickness=self.min_thickness_um,
         )
         self._previous[(series, particle_id)] = result
-        voltage = float(np.mean([e.get("potentiostat_voltage", np.nan) for e in by_energy]))
+        voltages = [e.get(keys.key("potentiostat", "voltage"), np.nan) for e in by_energy]
+        voltage = float(np.mean(voltages))
         record = FrameRecord(
             series,
             frame_index,
@@ -319,7 +328,7 @@ class OperandoAnalysis:
             result,
             counts,
             voltage,
-            energies_eV=tuple(float(e["raster_energy"]) for e in by_energy),
+            energies_eV=energies,
             pixel_size_nm=step_nm,
         )
         particle = record.particle

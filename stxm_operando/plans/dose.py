@@ -10,9 +10,8 @@ from ophyd import Device, Signal
 from ..devices import Beamline
 from ..physics.dose import absorbed_dose_gray
 from ..physics.spectra import ReferenceSpectra
+from ..streams import DOSE_STREAM
 from .lines import ImageReading
-
-DOSE_STREAM = "dose"
 
 
 class ParticleDose(Device):

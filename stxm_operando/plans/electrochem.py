@@ -8,177 +8,27 @@ the log and the reason the step ended.
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
 
 import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
 from bluesky.utils import MsgGenerator
 
-from ..devices import Beamline, ComplianceError
-from .estimates import protocol_s
+from ..devices import Beamline
+from ..streams import ELECTROCHEMISTRY_STREAM
+from .estimates import protocol_s, step_duration_s
 from .metadata import standard_md
-from .records import ELECTROCHEMISTRY_STREAM, ElectrochemistryRecorder
-from .validation import (
-    PlanArgumentError,
-    check_period,
-    check_positive,
-    eager_plan,
-    is_number,
-    require,
+from .records import ElectrochemistryRecorder
+from .steps import (
+    ArmedStep,
+    Galvanostatic,
+    HoldPotential,
+    Rest,
+    Step,
+    arm_step,
+    step_as_dict,
+    step_limits,
 )
-
-
-@dataclass(frozen=True)
-class Galvanostatic:
-    """Constant current, given as a C-rate (1/h) or in A; positive lithiates.
-
-    Ends at the first of: ``until_V`` (a device cutoff: lower on lithiation, upper on
-    delithiation), ``until_capacity`` (fraction of the electrode capacity passed) or
-    ``duration_s``.
-    """
-
-    c_rate: float | None = None
-    current_A: float | None = None
-    until_V: float | None = None
-    until_capacity: float | None = None
-    duration_s: float | None = None
-
-
-@dataclass(frozen=True)
-class Rest:
-    """Open circuit for ``duration_s``."""
-
-    duration_s: float
-
-
-@dataclass(frozen=True)
-class HoldPotential:
-    """Constant voltage (V) until |current| falls below ``until_current_A`` or
-    ``duration_s`` passes."""
-
-    voltage_V: float
-    until_current_A: float | None = None
-    duration_s: float | None = None
-
-
-Step = Galvanostatic | Rest | HoldPotential
-
-
-@dataclass(frozen=True)
-class ArmedStep:
-    """A validated step with its current resolved (A) and a printable label."""
-
-    step: Step
-    current_A: float
-    label: str
-    direction: str
-
-    def describe(self) -> dict:
-        """Searchable metadata for the step: its fields, current (A), direction, label."""
-        return step_as_dict(self.step) | {
-            "current_A": self.current_A,
-            "direction": self.direction,
-            "label": self.label,
-        }
-
-
-STEP_KINDS = {"Galvanostatic": Galvanostatic, "Rest": Rest, "HoldPotential": HoldPotential}
-
-
-def step_as_dict(step: Step) -> dict:
-    """The step as the dict ``as_step`` takes (``kind`` and the fields that are set)."""
-    return {"kind": type(step).__name__} | {k: v for k, v in asdict(step).items() if v is not None}
-
-
-def as_step(value) -> Step:
-    """A protocol step, or one from a dict (as a queue server sends it): ``kind`` names it
-    (Galvanostatic, Rest, HoldPotential), or its fields do (``voltage_V``: a hold;
-    ``c_rate`` or ``current_A``: galvanostatic; ``duration_s`` alone: a rest)."""
-    if isinstance(value, Galvanostatic | Rest | HoldPotential):
-        return value
-    if not isinstance(value, dict):
-        raise PlanArgumentError(f"a protocol step is a step object or a dict, got {value!r}")
-    fields = dict(value)
-    kind = fields.pop("kind", None)
-    if kind is None:
-        kind = (
-            "HoldPotential"
-            if "voltage_V" in fields
-            else "Galvanostatic"
-            if {"c_rate", "current_A"} & fields.keys()
-            else "Rest"
-        )
-    try:
-        return STEP_KINDS[kind](**fields)
-    except (KeyError, TypeError):
-        raise PlanArgumentError(
-            f"cannot make a {kind} step of {value!r} (kinds: {', '.join(STEP_KINDS)})"
-        ) from None
-
-
-def arm_step(beamline: Beamline, step: Step) -> ArmedStep:
-    """Validate a step against the potentiostat (compliance, window) before anything flows."""
-    step = as_step(step)
-    pstat = beamline.potentiostat
-    low, high = beamline.config.potentiostat.voltage_limits_V
-    if isinstance(step, Galvanostatic):
-        require(
-            (step.c_rate is None) != (step.current_A is None),
-            "a galvanostatic step needs exactly one of c_rate and current_A",
-        )
-        given = step.c_rate if step.c_rate is not None else step.current_A
-        require(is_number(given), f"the step's current must be a finite number, got {given!r}")
-        try:
-            current = (
-                pstat.current_for_c_rate(step.c_rate)
-                if step.c_rate is not None
-                else (pstat.check_current(step.current_A) or step.current_A)
-            )
-        except (ComplianceError, TypeError) as err:
-            raise PlanArgumentError(str(err)) from None
-        require(current != 0, "a galvanostatic step needs a non-zero current (use Rest)")
-        require(
-            any(v is not None for v in (step.until_V, step.until_capacity, step.duration_s)),
-            "a galvanostatic step needs until_V, until_capacity or duration_s to end",
-        )
-        if step.until_V is not None:
-            require(
-                is_number(step.until_V) and low <= step.until_V <= high,
-                f"until_V {step.until_V} V is outside the potentiostat window {low}-{high} V",
-            )
-        if step.until_capacity is not None:
-            check_positive(step.until_capacity, "until_capacity", "capacity fractions")
-        if step.duration_s is not None:
-            check_positive(step.duration_s, "duration_s", "s")
-        rate = current / beamline.config.potentiostat.capacity_Ah
-        direction = "lithiation" if current > 0 else "delithiation"
-        return ArmedStep(step, float(current), f"{rate:+.3g}C {direction}", direction)
-    if isinstance(step, Rest):
-        check_positive(step.duration_s, "rest duration_s", "s")
-        return ArmedStep(step, 0.0, f"rest {step.duration_s:g} s", "rest")
-    if isinstance(step, HoldPotential):
-        require(
-            is_number(step.voltage_V) and low <= step.voltage_V <= high,
-            f"hold voltage {step.voltage_V} V is outside the window {low}-{high} V",
-        )
-        require(
-            step.until_current_A is not None or step.duration_s is not None,
-            "a potential hold needs until_current_A or duration_s to end",
-        )
-        if step.until_current_A is not None:
-            check_positive(step.until_current_A, "until_current_A", "A")
-        if step.duration_s is not None:
-            check_positive(step.duration_s, "duration_s", "s")
-        return ArmedStep(step, 0.0, f"hold {step.voltage_V:.3f} V", "hold")
-    raise PlanArgumentError(f"unknown protocol step {step!r}")
-
-
-def step_limits(beamline: Beamline, armed: ArmedStep) -> tuple[float, float]:
-    """The step's own (duration s, charge C) limits for the instrument; 0 means none."""
-    step = armed.step
-    duration = getattr(step, "duration_s", None) or 0.0
-    until_capacity = getattr(step, "until_capacity", None) or 0.0
-    return float(duration), until_capacity * beamline.config.potentiostat.capacity_C
+from .validation import check_period, eager_plan, require
 
 
 def _start(beamline: Beamline, armed: ArmedStep):
@@ -189,14 +39,7 @@ def _start(beamline: Beamline, armed: ArmedStep):
         yield from bps.mv(pstat.output, 0, pstat.mode, "OCV")
         return
     if isinstance(step, Galvanostatic):
-        if step.until_V is not None:  # a cutoff already crossed would end the step at once
-            now = yield from bps.rd(pstat.voltage)
-            ahead = step.until_V < now if armed.current_A > 0 else step.until_V > now
-            require(
-                ahead,
-                f"until_V {step.until_V} V is not ahead of the cell's {now:.3f} V for "
-                f"{armed.direction}: the step would end at once",
-            )
+        yield from check_cutoff_ahead(beamline, armed)
         lower = step.until_V if step.until_V is not None and armed.current_A > 0 else low
         upper = step.until_V if step.until_V is not None and armed.current_A < 0 else high
         # widen the cutoffs first, so no intermediate pair is ever inverted (lower > upper)
@@ -223,6 +66,25 @@ def _start(beamline: Beamline, armed: ArmedStep):
     duration, capacity = step_limits(beamline, armed)
     yield from bps.mv(pstat.step_duration, duration, pstat.step_capacity, capacity)
     yield from bps.mv(pstat.output, 1)
+
+
+def check_cutoff_ahead(beamline: Beamline, armed: ArmedStep) -> MsgGenerator[None]:
+    """A galvanostatic step's ``until_V`` must lie ahead of the cell's voltage now: a cutoff
+    already crossed would end the step at once (plan stub; PlanArgumentError). Run before
+    the plan's first run opens for its first step; a simulated plan (no RunEngine to read
+    the cell) has nothing to compare with."""
+    step = armed.step
+    if not isinstance(step, Galvanostatic) or step.until_V is None:
+        return
+    now = yield from bps.rd(beamline.potentiostat.voltage, default_value=None)
+    if now is None:
+        return
+    ahead = step.until_V < now if armed.current_A > 0 else step.until_V > now
+    require(
+        ahead,
+        f"until_V {step.until_V} V is not ahead of the cell's {now:.3f} V for "
+        f"{armed.direction}: the step would end at once",
+    )
 
 
 def switch_off(beamline: Beamline):
@@ -258,6 +120,12 @@ def switch_off_on_halt(run_engine, beamline: Beamline) -> None:
     run_engine.state_hook = hook
 
 
+STEP_OVERRUN = 2.0
+"""A step still running after this many times its longest estimated duration
+(``estimates.step_duration_s``) is ended by the plan: its cutoff was never reached. A
+simulated step (no RunEngine, no readings) lasts its estimate."""
+
+
 def run_step(
     beamline: Beamline,
     armed: ArmedStep,
@@ -270,39 +138,69 @@ def run_step(
     why the step ended.
 
     The holds are moves of the beamline clock, so the RunEngine's progress bar
-    (``RE.waiting_hook = ProgressBarManager()``) shows them.
+    (``RE.waiting_hook = ProgressBarManager()``) shows them. Simulated without a RunEngine
+    (``bluesky.simulators``), where no reading comes back, the clock advances by the holds
+    and the charge by the current: the plan's messages are those of a nominal step.
     """
     pstat, clock, step = beamline.potentiostat, beamline.clock, armed.step
     capacity_C = beamline.config.potentiostat.capacity_C
+    longest = step_duration_s(step, armed.current_A, capacity_C)
+    nominal = {"time": 0.0}
+
+    def elapsed_s():
+        reading = yield from bps.rd(clock.time, default_value=None)
+        if reading is None or start_time is None:
+            return nominal["time"]
+        return reading - start_time
+
+    def charge_passed_C():
+        reading = yield from bps.rd(pstat.charge, default_value=None)
+        if reading is None:
+            return abs(armed.current_A) * nominal["time"]
+        return abs(reading - start_charge)
+
     yield from _start(beamline, armed)
     yield from recorder.record("start", armed.label)
-    start_time = yield from bps.rd(clock.time)
-    start_charge = yield from bps.rd(pstat.charge)
+    start_time = yield from bps.rd(clock.time, default_value=None)
+    start_charge = yield from bps.rd(pstat.charge, default_value=0.0)
+    if longest is None:
+        overrun, overrun_reason = None, ""
+    elif start_time is None:  # simulated: the nominal step
+        overrun, overrun_reason = longest, f"its estimated {longest:.0f} s (simulated)"
+    else:
+        overrun = STEP_OVERRUN * longest + every_s
+        overrun_reason = (
+            f"still running at {STEP_OVERRUN:g}x its longest estimate ({longest:.0f} s)"
+        )
     duration = getattr(step, "duration_s", None)
     until_capacity = getattr(step, "until_capacity", None)
     reason = ""
     while not reason:
-        tick_start = yield from bps.rd(clock.time)
+        tick_start = yield from elapsed_s()
         if on_tick is not None:
             yield from on_tick()
-        now = yield from bps.rd(clock.time)
+        now = yield from elapsed_s()
         hold = max(every_s - (now - tick_start), 0.0)
         if duration is not None:
-            hold = min(hold, duration - (now - start_time))
+            hold = min(hold, duration - now)
         if until_capacity is not None:
-            charge = yield from bps.rd(pstat.charge)
-            remaining = until_capacity * capacity_C - abs(charge - start_charge)
+            remaining = until_capacity * capacity_C - (yield from charge_passed_C())
             hold = min(hold, remaining / abs(armed.current_A))
         if hold > 0:
             yield from bps.mv(clock, hold)
+            nominal["time"] += hold
         yield from recorder.collect()
-        reason = yield from _step_over(beamline, armed, start_time, start_charge, capacity_C)
+        now = yield from elapsed_s()
+        reason = yield from _step_over(beamline, armed, now, (yield from charge_passed_C()))
+        if not reason and overrun is not None and now >= overrun - 1e-9:
+            reason = overrun_reason
     yield from recorder.record("end", reason)
     return reason
 
 
-def _step_over(beamline, armed, start_time, start_charge, capacity_C):
-    """Why the step is over, or "" while it runs (plan stub)."""
+def _step_over(beamline, armed, elapsed_s: float, charge_passed_C: float):
+    """Why the step is over after ``elapsed_s`` (s) and ``charge_passed_C`` (C), or "" while
+    it runs (plan stub)."""
     pstat, step = beamline.potentiostat, armed.step
     if armed.current_A != 0 or isinstance(step, HoldPotential):
         mode = yield from bps.rd(pstat.mode)
@@ -310,17 +208,15 @@ def _step_over(beamline, armed, start_time, start_charge, capacity_C):
         if mode == "OCV" and output == 0:
             trip_reason = yield from bps.rd(pstat.trip_reason)
             return trip_reason or "potentiostat switched off"
-    elapsed = (yield from bps.rd(beamline.clock.time)) - start_time
     duration = getattr(step, "duration_s", None)
-    if duration is not None and elapsed >= duration - 1e-9:
+    if duration is not None and elapsed_s >= duration - 1e-9:
         return f"duration {duration:g} s"
     until_capacity = getattr(step, "until_capacity", None)
-    if until_capacity is not None:
-        passed = abs((yield from bps.rd(pstat.charge)) - start_charge) / capacity_C
-        if passed >= until_capacity - 1e-6:
-            return f"capacity {until_capacity:g}"
+    capacity_C = beamline.config.potentiostat.capacity_C
+    if until_capacity is not None and charge_passed_C / capacity_C >= until_capacity - 1e-6:
+        return f"capacity {until_capacity:g}"
     until_current = getattr(step, "until_current_A", None)
-    if until_current is not None and elapsed > 0:
+    if until_current is not None and elapsed_s > 0:
         if abs((yield from bps.rd(pstat.current))) < until_current:
             return f"current below {until_current:g} A"
     return ""
@@ -344,6 +240,7 @@ def electrochemistry(
     recorder = ElectrochemistryRecorder(beamline)
     metadata = standard_md(
         "electrochemistry",
+        beamline,
         {
             "beamline": beamline.name,
             "steps": [step_as_dict(a.step) for a in armed],
@@ -360,6 +257,7 @@ def electrochemistry(
     )
 
     def plan():
+        yield from check_cutoff_ahead(beamline, armed[0])
         yield from bps.open_run(md=metadata)
         yield from recorder.start()
         reasons = []

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 
 import bluesky.plan_stubs as bps
+import bluesky.preprocessors as bpp
 import numpy as np
 from bluesky.utils import MsgGenerator
 
@@ -88,7 +89,7 @@ def find_particles(
             particle_mask(thickness, min_thickness=min_thickness_um), holder, margin_px
         )
 
-    return plan()
+    return bpp.stage_wrapper(plan(), [beamline.raster])
 
 
 def rois_from_labels(

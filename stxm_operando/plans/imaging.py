@@ -4,12 +4,15 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import bluesky.plan_stubs as bps
+import bluesky.preprocessors as bpp
 from bluesky.utils import MsgGenerator
 from ophyd import Signal
 
 from ..analysis import best_focus, edge_sharpness
 from ..devices import Beamline
+from ..devices.scanner import calibrated_focus_z_um
 from ..limits import stage_placement
+from ..streams import particle_stream
 from .dose import DoseTally
 from .estimates import focus_scan_s, imaging_pass_s
 from .lines import fly_raster
@@ -41,7 +44,7 @@ class ParticleROI:
 
     def stream_name(self) -> str:
         """Name of the event stream holding this particle's images."""
-        return f"particle_{self.particle_id}"
+        return particle_stream(self.particle_id)
 
 
 def as_roi(value) -> ParticleROI:
@@ -212,6 +215,7 @@ def image_md(
         dimensions = [([beamline.scanner.energy.name], r.stream_name()) for r in rois]
     return standard_md(
         plan_name,
+        beamline,
         {"beamline": beamline.name} | plan_args,
         [beamline.raster],
         dimensions,
@@ -231,7 +235,10 @@ def two_energy_image(
     """One raster of a particle at each of two energies (default the Fe L3 pair), one run."""
     energies = check_energies(beamline, energies, count=2)
     rois = check_rois(beamline, [roi], step_nm, dwell_ms)
-    return _image_run("two_energy_image", beamline, rois, energies, step_nm, dwell_ms, md)
+    return bpp.stage_wrapper(
+        _image_run("two_energy_image", beamline, rois, energies, step_nm, dwell_ms, md),
+        [beamline.raster],
+    )
 
 
 @eager_plan
@@ -247,7 +254,9 @@ def stack(
     energies = check_energies(beamline, energies)
     require(len(energies) >= 2, "a stack needs at least two energies")
     rois = check_rois(beamline, [roi], step_nm, dwell_ms)
-    return _image_run("stack", beamline, rois, energies, step_nm, dwell_ms, md)
+    return bpp.stage_wrapper(
+        _image_run("stack", beamline, rois, energies, step_nm, dwell_ms, md), [beamline.raster]
+    )
 
 
 @eager_plan
@@ -269,12 +278,7 @@ def focus_scan(
     (roi,) = rois
     offsets = [float(d) for d in defocus_um]
     require(len(offsets) >= 3, "a focus scan needs at least three Z offsets")
-    focus = beamline.scanner.focus_z_um(energy)
-    low, high = beamline.config.zone_plate.z_travel_um
-    require(
-        all(low <= focus + d <= high for d in offsets),
-        f"zone-plate Z {focus:.1f} + offsets {offsets} um leaves its travel [{low}, {high}]",
-    )
+    check_focus_travel(beamline.config.zone_plate.focus_z_um(energy), offsets, beamline)
 
     plan_args = {
         "roi": asdict(rois[0]),
@@ -304,6 +308,12 @@ def focus_scan(
         ) + focus_scan_s(config, roi, offsets, dwell_ms, step_nm, images=len(offsets) - 1)
 
     def plan():
+        # the calibration as it is when the plan runs (not when it was built)
+        calibrated = yield from bps.rd(scanner.focus_offset, default_value=0.0)
+        mode = yield from bps.rd(scanner.focus_mode, default_value="sample")
+        a0 = yield from bps.rd(scanner.a0, default_value=0.0)
+        focus = calibrated_focus_z_um(beamline.config, energy, calibrated, mode, a0)
+        check_focus_travel(focus, offsets, beamline)
         yield from open_run_with_estimate(beamline, metadata, estimate)
         yield from bps.mv(scanner, energy)
         yield from go_to_raster(beamline, roi, step_nm, dwell_ms)
@@ -313,11 +323,21 @@ def focus_scan(
             image = yield from fly_raster(beamline, roi.num_y, [scanner])
             sharpness.append(edge_sharpness(image.counts) if image else 0.0)
             dose.add(roi.particle_id, image)
-        calibration = (yield from bps.rd(scanner.focus_offset)) + best_focus(offsets, sharpness)
+        calibration = calibrated + best_focus(offsets, sharpness)
         yield from bps.mv(scanner.focus_offset, calibration)
         yield from bps.mv(scanner, energy)  # the zone plate to the new focus
         yield from dose.record()
         yield from bps.close_run()
         return calibration
 
-    return plan()
+    return bpp.stage_wrapper(plan(), [beamline.raster])
+
+
+def check_focus_travel(focus_z_um: float, offsets_um: Sequence[float], beamline: Beamline) -> None:
+    """The zone plate's Z at the focus plus every offset (um) within its travel."""
+    low, high = beamline.config.zone_plate.z_travel_um
+    require(
+        all(low <= focus_z_um + d <= high for d in offsets_um),
+        f"zone-plate Z {focus_z_um:.1f} + offsets {list(offsets_um)} um leaves its travel "
+        f"[{low}, {high}]",
+    )

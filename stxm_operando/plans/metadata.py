@@ -4,6 +4,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from ..streams import DEVICE_ROLES_KEY, device_roles
+
 
 def as_json(value):
     """``value`` with tuples as lists and numpy scalars and arrays as Python numbers and
@@ -19,16 +21,18 @@ def as_json(value):
 
 def standard_md(
     plan_name: str,
+    beamline,
     plan_args: Mapping,
     detectors: Sequence,
     dimensions: Sequence[tuple[Sequence[str], str]],
     md: Mapping | None = None,
 ) -> dict:
-    """Start-document metadata as bluesky's own plans write it.
+    """Start-document metadata as bluesky's own plans write it, and the devices' roles.
 
     Parameters
     ----------
     plan_name : the plan's name.
+    beamline : its devices' names by role go in as ``device_roles`` (``streams``).
     plan_args : the plan's arguments as the queue server would send them (devices by name,
         steps and ROIs as dicts), so that the run can be repeated from its start document.
     detectors : the detectors read (their names are recorded).
@@ -40,4 +44,5 @@ def standard_md(
         "plan_args": as_json(plan_args),
         "detectors": [detector.name for detector in detectors],
         "hints": {"dimensions": [[list(keys), stream] for keys, stream in dimensions]},
+        DEVICE_ROLES_KEY: device_roles(beamline),
     } | dict(md or {})

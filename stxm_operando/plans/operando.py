@@ -18,12 +18,20 @@ import bluesky.preprocessors as bpp
 from bluesky.utils import MsgGenerator
 
 from ..devices import Beamline
+from ..streams import ELECTROCHEMISTRY_STREAM
 from .dose import DoseTally
-from .electrochem import Step, arm_step, run_step, step_as_dict, switch_off
+from .electrochem import (
+    Step,
+    arm_step,
+    check_cutoff_ahead,
+    run_step,
+    step_as_dict,
+    switch_off,
+)
 from .estimates import imaging_pass_s, longest_dwell_ms, protocol_s, step_duration_s
 from .imaging import FE_L3_ENERGIES_EV, ParticleROI, check_rois, frame_counter, image_particles
 from .metadata import standard_md
-from .records import ELECTROCHEMISTRY_STREAM, ElectrochemistryRecorder
+from .records import ElectrochemistryRecorder
 from .tracking import RoiTracker
 from .validation import (
     PlanArgumentError,
@@ -127,6 +135,7 @@ def operando(
     recorder = ElectrochemistryRecorder(beamline)
     outer_md = standard_md(
         "operando",
+        beamline,
         plan_args,
         [beamline.potentiostat, beamline.raster],
         [([recorder.log.name + "_time"], ELECTROCHEMISTRY_STREAM)],
@@ -142,6 +151,7 @@ def operando(
         step = armed[index]
         return standard_md(
             "operando_images",
+            beamline,
             plan_args,
             [beamline.raster],
             image_dimensions,
@@ -166,7 +176,8 @@ def operando(
             self.dose = DoseTally(beamline, rois, step_nm)
 
         def tick(self):
-            ring_mA = yield from bps.rd(beamline.beam.current)
+            # simulated (no RunEngine to read the ring): the beam is there
+            ring_mA = yield from bps.rd(beamline.beam.current, default_value=math.inf)
             if ring_mA < beam_threshold_mA:
                 reason = f"ring current {ring_mA:.1f} mA < {beam_threshold_mA} mA"
                 yield from bpp.set_run_key_wrapper(recorder.record("beam_lost", reason), OUTER)
@@ -191,6 +202,7 @@ def operando(
                 yield from bpp.set_run_key_wrapper(bps.close_run(), FRAME)
 
     def outer():
+        yield from check_cutoff_ahead(beamline, armed[0])
         yield from bps.open_run(md=outer_md)
         yield from recorder.start()
         reasons = []
@@ -205,6 +217,7 @@ def operando(
         return reasons
 
     plan = bpp.set_run_key_wrapper(outer(), OUTER)
+    plan = bpp.stage_wrapper(plan, [beamline.raster])
     plan = bpp.finalize_wrapper(plan, switch_off(beamline))
     return bpp.rewindable_wrapper(plan, False)
 

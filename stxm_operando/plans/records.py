@@ -6,9 +6,7 @@ from ophyd import Device, Signal
 
 from ..devices import Beamline
 from ..devices.potentiostat_log import PotentiostatLog
-
-ELECTROCHEMISTRY_STREAM = "electrochemistry"
-PROTOCOL_STREAM = "protocol"
+from ..streams import ELECTROCHEMISTRY_STREAM, PROTOCOL_STREAM
 
 
 class ProtocolEvent(Device):

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import bluesky.plan_stubs as bps
+import bluesky.preprocessors as bpp
 import numpy as np
 from bluesky.utils import MsgGenerator
 
@@ -77,6 +78,7 @@ def _spectrum_md(plan_name, beamline, detector, plan_args, points, md):
     energies = [e for e, _ in points]
     return standard_md(
         plan_name,
+        beamline,
         {"beamline": beamline.name} | plan_args,
         [detector],
         [([beamline.scanner.energy.name], "primary")],
@@ -116,7 +118,7 @@ def point_spectrum(
             yield from bps.trigger_and_read([point, scanner, beamline.shutter, beamline.clock])
         return (yield from bps.close_run())
 
-    return plan()
+    return bpp.stage_wrapper(plan(), [point])
 
 
 @eager_plan
@@ -163,4 +165,4 @@ def line_spectrum(
         yield from dose.record()
         return (yield from bps.close_run())
 
-    return plan()
+    return bpp.stage_wrapper(plan(), [beamline.raster])

@@ -12,9 +12,9 @@ from ophyd import Device, Signal
 from ..analysis import particle_centroid_um
 from ..devices import Beamline
 from ..limits import LimitViolation, stage_placement
+from ..streams import TRACKING_STREAM
 from .lines import ImageReading
 
-TRACKING_STREAM = "tracking"
 log = logging.getLogger(__name__)
 
 

@@ -12,7 +12,6 @@ bluesky's standard plans (``count``, ``scan``, ``rel_scan``, ``list_scan``, ``gr
 
 import os
 
-from bluesky import RunEngine
 from bluesky.plan_stubs import mv, mvr  # noqa: F401 (plans for the queue server)
 from bluesky.plans import count, grid_scan, list_scan, rel_scan, scan  # noqa: F401
 from bluesky.utils import is_plan
@@ -20,6 +19,7 @@ from bluesky.utils import is_plan
 from stxm_operando import plans as _plans
 from stxm_operando.config import BeamlineConfig
 from stxm_operando.devices import epics_beamline, simulated_beamline
+from stxm_operando.run_engine import make_run_engine
 from stxm_operando.storage import open_catalog
 
 globals().update(  # every plan of stxm_operando.plans, under its own name
@@ -33,6 +33,4 @@ catalog = open_catalog(
     os.environ.get("STXM_OPERANDO_CATALOG") or config.session.catalog,
     api_key=os.environ.get(config.session.api_key_env),
 )
-RE = RunEngine({}, call_returns_result=True)
-RE.subscribe(catalog.writer())
-_plans.switch_off_on_halt(RE, bl)
+RE = make_run_engine(bl, catalog.writer())

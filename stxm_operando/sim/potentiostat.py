@@ -1,24 +1,12 @@
 """The simulated potentiostat: control modes, compliance, cutoffs, charge and its own log."""
 
-import enum
 from collections import deque
 
 import numpy as np
 
 from ..config import PotentiostatConfig
+from ..limits import ComplianceError, Mode, check_current, check_voltage
 from ..physics.electrode import Electrode
-
-
-class Mode(enum.StrEnum):
-    """Control mode. OCV draws no current whatever the output switch says."""
-
-    OCV = "OCV"
-    GALVANOSTATIC = "GALVANOSTATIC"
-    POTENTIOSTATIC = "POTENTIOSTATIC"
-
-
-class ComplianceError(ValueError):
-    """A setpoint is beyond what the potentiostat can deliver."""
 
 
 class PotentiostatModel:
@@ -56,18 +44,11 @@ class PotentiostatModel:
     # --- setpoints, validated before anything flows -------------------------------------
     def check_current(self, current_A: float) -> None:
         """Raise ComplianceError if |current| exceeds the compliance."""
-        if not np.isfinite(current_A) or abs(current_A) > self.config.max_current_A:
-            raise ComplianceError(
-                f"current {current_A:.3g} A is beyond the potentiostat compliance "
-                f"+/-{self.config.max_current_A:.3g} A "
-                f"({self.config.max_current_A / self.config.capacity_Ah:.3g}C)"
-            )
+        check_current(current_A, self.config.max_current_A, self.config.capacity_Ah)
 
     def check_voltage(self, voltage_V: float) -> None:
         """Raise ComplianceError if a voltage is outside the potentiostat's window."""
-        low, high = self.config.voltage_limits_V
-        if not np.isfinite(voltage_V) or not low <= voltage_V <= high:
-            raise ComplianceError(f"voltage {voltage_V} V is outside the window {low}-{high} V")
+        check_voltage(voltage_V, self.config.voltage_limits_V)
 
     def set_current(self, current_A: float) -> None:
         self.check_current(current_A)

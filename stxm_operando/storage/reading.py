@@ -158,7 +158,7 @@ class AdapterReader:
         async def read_run():
             run = await self._adapter.lookup_adapter([uid])
             streams = await run.items_range(0, None)
-            parts = await asyncio.gather(*(_stream_columns(s) for _, s in streams))
+            parts = await _every(_stream_columns(s) for _, s in streams)
             return dict(run.metadata()), [
                 (name, dict(stream.metadata()), columns)
                 for (name, stream), columns in zip(streams, parts, strict=True)
@@ -179,13 +179,23 @@ class AdapterReader:
             yield "stop", dict(metadata["stop"])
 
 
+async def _every(coroutines) -> list:
+    """The results of concurrent reads; the first failure is raised only once every read
+    has ended, so none is left running when the reader's loop is closed."""
+    results = await asyncio.gather(*coroutines, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
+
+
 async def _stream_columns(stream) -> dict[str, Any]:
     """A stream's stored columns: its table's (``internal``) and each array's."""
     external = {k for k, v in stream.metadata().get("data_keys", {}).items() if v.get("external")}
     if external:
         raise CatalogError(f"stream data stored outside the catalog ({sorted(external)})")
     parts = await stream.items_range(0, None)
-    values = await asyncio.gather(*(part.read() for _, part in parts))
+    values = await _every(part.read() for _, part in parts)
     columns: dict[str, Any] = {}
     for (name, _), value in zip(parts, values, strict=True):
         if name == "internal":

@@ -1,0 +1,41 @@
+"""One wiring of a RunEngine to a beamline, a catalog and the live analysis, used by the
+IPython session, the queue server's startup, the demo and the tests."""
+
+from bluesky import RunEngine
+from bluesky.utils import ProgressBarManager
+
+from .devices import Beamline
+from .live_callbacks import ThreadedCallback
+from .plans import switch_off_on_halt
+
+
+def make_run_engine(
+    beamline: Beamline,
+    writer=None,
+    *,
+    progress: bool = False,
+    **run_engine_options,
+) -> RunEngine:
+    """A RunEngine whose plans return their results (``call_returns_result``), that opens
+    the cell's circuit the moment it halts (``switch_off_on_halt``: a halt skips every
+    plan's cleanup), and that stores every document through ``writer`` (e.g.
+    ``Catalog.writer()``) before any other callback sees it. ``progress`` shows bluesky's
+    progress bars for moves and holds; ``run_engine_options`` go to ``RunEngine`` (e.g.
+    ``context_managers=[]`` off the main thread).
+    """
+    run_engine = RunEngine({}, call_returns_result=True, **run_engine_options)
+    switch_off_on_halt(run_engine, beamline)
+    if progress:
+        run_engine.waiting_hook = ProgressBarManager()
+    if writer is not None:
+        run_engine.subscribe(writer)
+    return run_engine
+
+
+def analyse_off_the_run_engine(run_engine: RunEngine, analysis, name: str = "analysis"):
+    """Subscribe ``analysis`` on a thread of its own (``ThreadedCallback``): a slow or failing
+    analysis never holds up or stops an acquisition. Returns the threaded callback (its
+    ``join()`` waits until everything so far is analysed)."""
+    threaded = ThreadedCallback(analysis, name=name)
+    run_engine.subscribe(threaded)
+    return threaded
