@@ -8,8 +8,15 @@ import os
 import sys
 from pathlib import Path
 
-from .config import BeamlineConfig, ConfigError, default_catalog
-from .storage import LOOPBACK_HOSTS, CatalogError, UnknownRunError
+from .config import (
+    API_KEY_ENV,
+    LOOPBACK_HOSTS,
+    BeamlineConfig,
+    ConfigError,
+    default_catalog,
+    tiled_api_key,
+)
+from .storage import CatalogError, UnknownRunError
 
 
 def port(text: str) -> int:
@@ -42,7 +49,7 @@ def _load_config(path: str | None) -> BeamlineConfig:
 def _open_catalog(args: argparse.Namespace):
     from .storage import open_catalog
 
-    return open_catalog(args.catalog, api_key=os.environ.get("TILED_API_KEY"), read_only=True)
+    return open_catalog(args.catalog, api_key=tiled_api_key(), read_only=True)
 
 
 def _ioc(args: argparse.Namespace) -> None:
@@ -157,7 +164,7 @@ def _catalog_server(args: argparse.Namespace) -> None:
     from .storage import build_catalog_app, check_server_security
     from .storage.catalog_dir import check_writable, database_for_writing
 
-    api_key = os.environ.get("TILED_API_KEY") or args.api_key
+    api_key = tiled_api_key() or args.api_key
     check_server_security(args.host, api_key)
     path = Path(args.path).expanduser().resolve()
     if args.database is None:
@@ -169,7 +176,7 @@ def _catalog_server(args: argparse.Namespace) -> None:
     where = args.database or str(path)
     print(f"stxm-operando: serving the catalog {where} at http://{args.host}:{args.port}")
     if generated:
-        print(f"stxm-operando: API key {api_key} (clients: TILED_API_KEY={api_key})")
+        print(f"stxm-operando: API key {api_key} (clients: {API_KEY_ENV}={api_key})")
     sys.stdout.flush()
     app = build_catalog_app(path, api_key, database=args.database)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
@@ -283,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--catalog",
             default=default_catalog(),
             help=f"catalog directory or tiled URI (default {default_catalog()}; "
-            "TILED_API_KEY for servers)",
+            f"{API_KEY_ENV} for servers)",
         )
         sub.set_defaults(func=func)
         if name == "replay":
@@ -317,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     server.add_argument("--host", default="127.0.0.1", help="interface (default loopback)")
     server.add_argument("--port", type=port, default=8000)
-    server.add_argument("--api-key", help="required key (or TILED_API_KEY); needed off loopback")
+    server.add_argument("--api-key", help=f"required key (or {API_KEY_ENV}); needed off loopback")
     server.set_defaults(func=_catalog_server)
     return parser
 

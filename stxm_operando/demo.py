@@ -1,7 +1,6 @@
 """The simulated operando demo: two particles, 4C lithiation and 4C delithiation with rests,
 two-energy images every simulated minute, stored in the embedded catalog."""
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from event_model import DocumentRouter
 
-from .config import BeamlineConfig, default_catalog
+from .config import BeamlineConfig, default_catalog, tiled_api_key
 from .devices import simulated_beamline
 from .live_callbacks import (
     AnalysisPublisher,
@@ -79,7 +78,7 @@ def run_demo(
     beamline = simulated_beamline(config)
     analysis = OperandoAnalysis()
     location = catalog or default_catalog()
-    with open_catalog(location, api_key=os.environ.get("TILED_API_KEY")) as catalog:
+    with open_catalog(location, api_key=tiled_api_key()) as catalog:
         writer = catalog.writer()
         RE = make_run_engine(beamline, writer)
         threaded = analyse_off_the_run_engine(RE, analysis)

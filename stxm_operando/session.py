@@ -5,13 +5,12 @@ so the prompt appears at once; the session's first use of it waits for it to be 
 """
 
 import atexit
-import os
 import threading
 
 import numpy as np
 
 from . import analysis, plans
-from .config import BeamlineConfig
+from .config import BeamlineConfig, tiled_api_key
 from .devices import epics_beamline, simulated_beamline
 from .live_callbacks import OperandoAnalysis, json_publisher
 from .run_engine import analyse_off_the_run_engine, make_run_engine
@@ -92,7 +91,7 @@ def build_session(
     session = config.session
     backend = backend or session.backend
     beamline = simulated_beamline(config) if backend == "sim" else epics_beamline(config)
-    catalog = OpeningCatalog(session.catalog, api_key=os.environ.get(session.api_key_env))
+    catalog = OpeningCatalog(session.catalog, api_key=tiled_api_key(session.api_key_env))
     writer = SessionWriter(catalog)
     RE = make_run_engine(beamline, writer, progress=True)
     live = OperandoAnalysis()

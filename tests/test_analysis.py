@@ -1,11 +1,15 @@
-"""Analysis core, checked against the simulator's ground truth and synthetic fields."""
+"""Analysis core: its pieces on synthetic fields, exact inverses and the simulator's
+geometry (masks, drift). Its accuracy on measured-like data (partly covered edges, another
+absorption table, drift, counting noise) is held against the independent forward model in
+``test_analysis_real_particles.py``, never against the simulator it would share a model
+with."""
 
 import numpy as np
 import pytest
 from scipy import ndimage
 
 from stxm_operando import analysis as an
-from stxm_operando.analysis.pipeline import analyse_frame_pair, blank_region
+from stxm_operando.analysis.pipeline import blank_region
 from stxm_operando.config import BeamlineConfig, ParticleConfig, SimConfig
 from stxm_operando.physics.spectra import ReferenceSpectra
 from stxm_operando.sim import SimulatedBeamline
@@ -105,27 +109,6 @@ def test_unmixing_bad_input():
         an.unmix_two_energy(np.ones(3), np.ones(3), [[1.0, 2.0], [2.0, 4.0]])
     with pytest.raises(ValueError, match="mu must be"):
         an.unmix_stack(np.ones((3, 5)), MU)
-
-
-def test_li_fraction_from_simulated_frames_matches_true_map():
-    world = aligned_world(0.02)
-    run_current(world, 4e-6)
-    world.advance(400.0)
-    before = world.true_fraction_maps()[0]
-    images = frame_pair(world)  # I0 ~ 1e4 counts per pixel (1 ms at 1e7 /s)
-    truth = 0.5 * (before + world.true_fraction_maps()[0])
-    result = analyse_frame_pair(
-        *images, MU, time_s=world.clock_s, pixel_size_nm=40.0, direction="lithiation"
-    )
-    particle = result.particles[0]
-    assert particle.mask.sum() == truth.size  # the mask is exactly the 9 x 25 particle
-    estimate = result.x[particle.bbox]
-    assert estimate.shape == truth.shape
-    rmse = np.sqrt(np.mean((estimate - truth) ** 2))
-    assert rmse < 0.05
-    assert np.nanmean(result.thickness[particle.bbox][particle.mask]) == pytest.approx(
-        0.150, rel=0.05
-    )
 
 
 # --- masks ----------------------------------------------------------------------------------
@@ -236,37 +219,6 @@ def test_channels_of_a_rotated_particle_cover_it_once():
 
 
 # --- rates, channel currents, kinetics -------------------------------------------------------
-def test_channel_current_matches_true_channel_currents():
-    world = aligned_world(0.98)
-    run_current(world, -1e-6)  # 1C delithiation: channel-by-channel, very heterogeneous
-    world.advance(1200.0)
-    model = world.particles[0].model
-    uptake0, t0 = world.true_end_uptake()[0], world.clock_s
-    first = analyse_frame_pair(
-        *frame_pair(world), MU, time_s=world.clock_s, pixel_size_nm=40.0, direction="delithiation"
-    )
-    world.advance(300.0)
-    uptake1, t1 = world.true_end_uptake()[0], world.clock_s
-    second = analyse_frame_pair(
-        *frame_pair(world),
-        MU,
-        time_s=world.clock_s,
-        pixel_size_nm=40.0,
-        direction="delithiation",
-        previous=first,
-    )
-    truth = model.channel_current_mA_cm2(
-        (uptake1 - uptake0) / ((t1 - t0) / model.params.time_unit_s)
-    )
-    measured = second.particles[0].j_ch
-    assert len(measured) == len(truth) == 25
-    assert np.corrcoef(measured, truth)[0, 1] > 0.9
-    assert measured.mean() == pytest.approx(truth.mean(), rel=0.1)
-    assert measured.mean() < 0  # delithiation is negative
-    x_surf_truth = world.true_fraction_maps()[0][[0, -1], :].mean(axis=0)
-    assert np.sqrt(np.mean((second.particles[0].x_surf - x_surf_truth) ** 2)) < 0.08
-
-
 def test_channel_current_of_a_synthetic_rate_field():
     mask = np.zeros((10, 6), bool)
     mask[1:9, 1:5] = True
@@ -332,20 +284,6 @@ def test_surface_statistics_of_synthetic_and_simulated_particles():
         an.surface_statistics(x, mask, chans, "sideways")
     with pytest.raises(ValueError, match="empty"):
         an.surface_statistics(x, np.zeros_like(mask), chans, "lithiation")
-
-
-def test_high_rate_lithiation_statistics_show_a_li_rich_surface():
-    world = aligned_world(0.02)
-    run_current(world, 4e-6)
-    world.advance(0.48 * 900.0)  # ~SoC 0.5 at 4C
-    result = analyse_frame_pair(
-        *frame_pair(world), MU, time_s=world.clock_s, pixel_size_nm=40.0, direction="lithiation"
-    )
-    stats = result.particles[0].statistics
-    truth = world.true_fraction_maps()[0]
-    assert stats.mean_surface > stats.mean_internal + 0.05
-    assert stats.mean_surface == pytest.approx(truth[[0, -1]].mean(), abs=0.05)
-    assert stats.active_fraction > 0.5
 
 
 # --- electrochemistry ------------------------------------------------------------------------

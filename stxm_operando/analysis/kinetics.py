@@ -6,7 +6,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import curve_fit
 
-from ..physics.constants import FARADAY_C_MOL, LFP_SITE_DENSITY_MOL_CM3, thermal_voltage
+from ..physics.constants import (
+    FARADAY_C_MOL,
+    LFP_SITE_DENSITY_MOL_CM3,
+    REFERENCE_OCV_V,
+    thermal_voltage,
+)
 from ..physics.kinetics import j0_skewed
 from .channels import Channel
 
@@ -15,6 +20,7 @@ __all__ = [
     "channel_current",
     "exchange_current",
     "fit_j0",
+    "frame_exchange_current",
     "j0_skewed",
     "rate_map",
     "surface_composition",
@@ -199,6 +205,29 @@ def exchange_current_butler_volmer(j_ch, eta_V, temperature_K: float = 298.15) -
     return -np.asarray(j_ch, dtype=float) / (
         2 * np.sinh(eta / (2 * thermal_voltage(temperature_K)))
     )
+
+
+DRIVEN_DIRECTIONS = ("lithiation", "delithiation")
+
+
+def frame_exchange_current(
+    j_ch, voltage_V: float, direction: str, reference_V: float = REFERENCE_OCV_V
+) -> np.ndarray | None:
+    """Exchange current density of a frame's channels (``j_ch``, mA/cm2) at the cell's
+    ``voltage_V`` (V) against the equilibrium ``reference_V`` (V), by Butler-Volmer; None
+    when no current is driven (a rest or a hold) or the overpotential is zero or unknown.
+
+    Examples
+    --------
+    >>> round(float(frame_exchange_current([0.2], 3.372, "lithiation", 3.422)[0]), 4)
+    0.0882
+    >>> frame_exchange_current([0.2], 3.43, "rest") is None
+    True
+    """
+    eta = voltage_V - reference_V
+    if direction not in DRIVEN_DIRECTIONS or j_ch is None or not np.isfinite(eta) or eta == 0:
+        return None
+    return exchange_current_butler_volmer(j_ch, eta)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from event_model import unpack_event_page
 
-from ..analysis import REFERENCE_OCV_V, exchange_current_butler_volmer, place_by_position
+from ..analysis import REFERENCE_OCV_V, frame_exchange_current, place_by_position
 from ..analysis.pipeline import FrameAnalysis, ParticleResult, analyse_frame_pair
 from ..physics.spectra import ReferenceSpectra
 from ..streams import ELECTROCHEMISTRY_STREAM, PROTOCOL_STREAM, DataKeys, particle_id_of
@@ -332,18 +332,9 @@ class OperandoAnalysis:
             pixel_size_nm=step_nm,
         )
         particle = record.particle
-        eta = voltage - self.reference_V
-        driven = direction in ("lithiation", "delithiation")
-        if (
-            driven
-            and particle is not None
-            and particle.j_ch is not None
-            and np.isfinite(eta)
-            and eta
-        ):
-            record = FrameRecord(
-                **{**vars(record), "j0": exchange_current_butler_volmer(particle.j_ch, eta)}
-            )
+        if particle is not None:
+            j0 = frame_exchange_current(particle.j_ch, voltage, direction, self.reference_V)
+            record = FrameRecord(**{**vars(record), "j0": j0})
         return record
 
     def _report(self, what: str, err: Exception) -> None:

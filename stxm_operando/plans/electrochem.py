@@ -279,18 +279,22 @@ def galvanostatic(
     until_V: float | None = None,
     until_capacity: float | None = None,
     duration_s: float | None = None,
-    **kwargs,
+    *,
+    record_every_s: float = 10.0,
+    md: dict | None = None,
 ) -> MsgGenerator:
-    """A single galvanostatic step as its own run (see ``Galvanostatic``)."""
-    return electrochemistry(
-        beamline, [Galvanostatic(c_rate, current_A, until_V, until_capacity, duration_s)], **kwargs
-    )
+    """A single galvanostatic step as its own run (see ``Galvanostatic`` and
+    ``electrochemistry``)."""
+    step = Galvanostatic(c_rate, current_A, until_V, until_capacity, duration_s)
+    return electrochemistry(beamline, [step], record_every_s, md)
 
 
 @eager_plan
-def rest(beamline: Beamline, duration_s: float, **kwargs) -> MsgGenerator:
-    """Open circuit for ``duration_s`` as its own run."""
-    return electrochemistry(beamline, [Rest(duration_s)], **kwargs)
+def rest(
+    beamline: Beamline, duration_s: float, *, record_every_s: float = 10.0, md: dict | None = None
+) -> MsgGenerator:
+    """Open circuit for ``duration_s`` (s) as its own run (see ``electrochemistry``)."""
+    return electrochemistry(beamline, [Rest(duration_s)], record_every_s, md)
 
 
 @eager_plan
@@ -299,12 +303,14 @@ def hold_potential(
     voltage_V: float,
     until_current_A: float | None = None,
     duration_s: float | None = None,
-    **kwargs,
+    *,
+    record_every_s: float = 10.0,
+    md: dict | None = None,
 ) -> MsgGenerator:
-    """A potentiostatic hold as its own run (see ``HoldPotential``)."""
-    return electrochemistry(
-        beamline, [HoldPotential(voltage_V, until_current_A, duration_s)], **kwargs
-    )
+    """A potentiostatic hold as its own run (see ``HoldPotential`` and
+    ``electrochemistry``)."""
+    step = HoldPotential(voltage_V, until_current_A, duration_s)
+    return electrochemistry(beamline, [step], record_every_s, md)
 
 
 __all__ = [

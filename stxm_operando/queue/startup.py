@@ -17,7 +17,7 @@ from bluesky.plans import count, grid_scan, list_scan, rel_scan, scan  # noqa: F
 from bluesky.utils import is_plan
 
 from stxm_operando import plans as _plans
-from stxm_operando.config import BeamlineConfig
+from stxm_operando.config import BeamlineConfig, tiled_api_key
 from stxm_operando.devices import epics_beamline, simulated_beamline
 from stxm_operando.run_engine import make_run_engine
 from stxm_operando.storage import open_catalog
@@ -31,6 +31,6 @@ bl = simulated_beamline(config) if config.session.backend == "sim" else epics_be
 globals().update(bl.devices())  # under their configured names, for bluesky's own plans
 catalog = open_catalog(
     os.environ.get("STXM_OPERANDO_CATALOG") or config.session.catalog,
-    api_key=os.environ.get(config.session.api_key_env),
+    api_key=tiled_api_key(config.session.api_key_env),
 )
 RE = make_run_engine(bl, catalog.writer())

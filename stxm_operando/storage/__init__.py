@@ -9,11 +9,10 @@ in-process, or a tiled client), ``writer`` (the RunEngine callback that stores d
 
 from .catalog import Catalog, UnknownRunError, journal_root, open_catalog
 from .catalog_dir import CatalogError
-from .tiled_app import LOOPBACK_HOSTS, build_catalog_app, check_server_security
+from .tiled_app import build_catalog_app, check_server_security
 from .writer import CatalogWriter
 
 __all__ = [
-    "LOOPBACK_HOSTS",
     "Catalog",
     "CatalogError",
     "CatalogWriter",

@@ -11,6 +11,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ..config import LOOPBACK_HOSTS
 from .catalog_dir import DATABASE, CatalogError
 
 JSON_SEQ = "application/json-seq"
@@ -129,9 +130,6 @@ def build_catalog_app(
         authentication=authentication,
         serialization_registry=_serialization_registry(),
     )
-
-
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def check_server_security(host: str, api_key: str | None) -> None:
