@@ -1,5 +1,5 @@
-"""Command line: ``stxm-operando demo | ipython | ioc | monitor | proxy | replay | export |
-catalog-server``."""
+"""Command line: ``stxm-operando demo | paper | ipython | ioc | monitor | proxy | runs |
+replay | export | queue-server | catalog-server``."""
 
 import argparse
 import gc
@@ -85,6 +85,17 @@ def _paper(args: argparse.Namespace) -> None:
     from .paper import main as redraw_paper
 
     redraw_paper(output=args.output)
+
+
+def _runs(args: argparse.Namespace) -> None:
+    from .storage.listing import run_table
+
+    criteria = {k: v for k, v in (("sample", args.sample), ("plan_name", args.plan)) if v}
+    with _open_catalog(args) as catalog:
+        summaries = catalog.summaries(**criteria)
+    shown = summaries[-args.limit :] if args.limit else summaries
+    print(run_table(shown))
+    print(f"{len(shown)} of {len(summaries)} runs in {args.catalog}")
 
 
 def _replay(args: argparse.Namespace) -> None:
@@ -187,6 +198,8 @@ def _queue_server(args: argparse.Namespace) -> None:
     import tempfile
     from importlib import resources
 
+    from .queue import check_redis
+
     beside = Path(sys.executable).with_name("start-re-manager")  # this environment's
     manager = str(beside) if beside.exists() else shutil.which("start-re-manager")
     if manager is None:
@@ -196,6 +209,7 @@ def _queue_server(args: argparse.Namespace) -> None:
         os.environ["STXM_OPERANDO_CONFIG"] = str(Path(args.config).resolve())
     if args.catalog:
         os.environ["STXM_OPERANDO_CATALOG"] = args.catalog
+    check_redis(args.redis)
     state = Path(tempfile.mkdtemp(prefix="stxm-operando-queue-"))
     permissions = resources.files("stxm_operando.queue") / "user_group_permissions.yaml"
     command = [
@@ -235,6 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     paper.add_argument("--output", default="paper-output", help="folder for paper.png")
     paper.set_defaults(func=_paper)
+
+    runs = commands.add_parser("runs", help="list the catalog's runs, oldest first")
+    runs.add_argument("--catalog", default=default_catalog(), help="catalog directory or URI")
+    runs.add_argument("--sample", help="only runs of this sample")
+    runs.add_argument("--plan", help="only runs of this plan (e.g. operando)")
+    runs.add_argument("--limit", type=int, default=0, help="only the newest N runs")
+    runs.set_defaults(func=_runs)
 
     ioc = commands.add_parser("ioc", help="serve the simulated beamline over Channel Access")
     ioc.add_argument("--config", help="beamline TOML config (default: simulated beamline)")

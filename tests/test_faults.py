@@ -228,6 +228,7 @@ def free_port() -> int:
         (["replay", "0123456789", "--catalog", "."], "no catalog"),
         (["ioc", "--host", "0.0.0.0"], "--allow-remote"),
         (["frobnicate"], "invalid choice"),
+        (["queue-server", "--redis", f"127.0.0.1:{free_port()}"], "no Redis at 127.0.0.1"),
     ],
 )
 def test_bad_command_lines_give_a_clear_error(argv, message, tmp_path, capsys, monkeypatch):

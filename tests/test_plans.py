@@ -300,6 +300,30 @@ def test_pause_and_resume_duplicate_nothing(sim, RE):
     assert len(keys) == len(set(keys))
 
 
+def test_one_ctrl_c_a_deferred_pause_takes_effect_at_the_next_imaging_pass(sim, RE):
+    """A deferred pause (IPython's first Ctrl-C) asked for during the first image pauses
+    the run before the second pass, not at the protocol's end; the cell keeps its step."""
+    asked = []
+
+    def defer_pause_in_first_image(name, doc):
+        for event in unpacked(name, doc):
+            if "raster_counts" in event["data"] and not asked:
+                asked.append(event["data"]["frame_index"])
+                threading.Thread(target=RE.request_pause, kwargs={"defer": True}).start()
+
+    token = RE.subscribe(defer_pause_in_first_image)
+    with pytest.raises(RunEngineInterrupted):
+        RE(operando(sim, short_protocol(), [ROI], every_s=60.0, dwell_ms=0.5))
+    assert RE.state == "paused" and asked == [0]
+    frames = {e["data"]["frame_index"] for e in RE.recorder.events("particle_0")}
+    assert frames == {0}  # paused before the second pass began
+    assert sim.potentiostat.output.get() == 1  # the step goes on while paused
+    RE.unsubscribe(token)
+    RE.resume()
+    frames = {e["data"]["frame_index"] for e in RE.recorder.events("particle_0")}
+    assert len(frames) >= 5 and cell_is_off(sim)  # the protocol ran on to its end
+
+
 def test_beam_loss_pauses_imaging_while_electrochemistry_continues(sim, RE):
     sim.world.schedule_beam_dump(start_s=100.0, duration_s=150.0)
     RE(operando(sim, short_protocol(), [ROI], every_s=30.0, dwell_ms=0.5))

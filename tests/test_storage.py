@@ -101,6 +101,23 @@ def test_unknown_run_ids_are_a_clear_error(stored, capsys):
     assert "no run 'nope'" in capsys.readouterr().err
 
 
+def test_runs_lists_every_run_with_its_plan_sample_and_status(stored, capsys):
+    path, uid, _, _ = stored
+    assert cli_main(["runs", "--catalog", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["started", "scan", "uid", "plan", "sample", "protocol", "status"]
+    operando_row = next(line for line in lines if uid[:8] in line)
+    assert "operando" in operando_row and "LFP-A7" in operando_row
+    assert "3 steps" in operando_row and operando_row.endswith("success")
+    assert lines[-1] == f"4 of 4 runs in {path}"
+    assert (
+        cli_main(["runs", "--catalog", str(path), "--plan", "operando_images", "--limit", "2"]) == 0
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 + 2 + 1 and lines[-1] == f"2 of 3 runs in {path}"
+    assert all("operando_images" in line for line in lines[1:3])
+
+
 def normalized(document: dict) -> dict:
     """A document with its arrays as lists and NaN as None: comparable with ``==``."""
     if "data" not in document:

@@ -30,16 +30,34 @@ def li_rgba(x: np.ndarray, colormap=None) -> np.ndarray:
     return rgba
 
 
+def _writable(path: str | Path) -> Path:
+    """``path`` with its folder created (OSError if it cannot be), any old file removed: a
+    figure is reported written only if this save wrote it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    return path
+
+
+def _written(path: Path) -> Path:
+    """``path``, which the save just wrote (Qt reports a failed save by a return value that
+    pyqtgraph's exporters drop): OSError if it did not."""
+    if not path.is_file() or path.stat().st_size == 0:
+        raise OSError(f"the figure {path} could not be written")
+    return path
+
+
 def _export(widget, item, path: str | Path) -> Path:
-    """Show ``widget`` offscreen, save ``item`` (its scene or a plot item) as PNG, close it."""
+    """Show ``widget`` offscreen, save ``item`` (its scene or a plot item) as PNG, close it;
+    OSError if the file was not written."""
     from pyqtgraph.exporters import ImageExporter
 
+    path = _writable(path)
     widget.show()
     _application()[1].processEvents()
-    path = Path(path)
     ImageExporter(item).export(str(path))
     widget.close()
-    return path
+    return _written(path)
 
 
 def save_li_maps(
@@ -91,10 +109,10 @@ def save_monitor_screenshot(analysis, path: str | Path) -> Path:
     window.refresh()
     window.wait_for_fits()
     app.processEvents()
-    path = Path(path)
+    path = _writable(path)
     window.grab().save(str(path))
     window.close()
-    return path
+    return _written(path)
 
 
 def save_paper_figure(runs, ratios, j0_points, path: str | Path) -> Path:

@@ -137,7 +137,9 @@ def run_step(
     ``on_tick`` (e.g. imaging), hold for the rest of ``every_s`` and record the log. Returns
     why the step ended.
 
-    The holds are moves of the beamline clock, so the RunEngine's progress bar
+    Each pass begins with a checkpoint, where a deferred pause (``RE.request_pause(defer=
+    True)``, one Ctrl-C) takes effect. The holds are moves of the beamline clock, so the
+    RunEngine's progress bar
     (``RE.waiting_hook = ProgressBarManager()``) shows them. Simulated without a RunEngine
     (``bluesky.simulators``), where no reading comes back, the clock advances by the holds
     and the charge by the current: the plan's messages are those of a nominal step.
@@ -176,6 +178,9 @@ def run_step(
     until_capacity = getattr(step, "until_capacity", None)
     reason = ""
     while not reason:
+        # a deferred pause (one Ctrl-C) takes effect here: before each imaging pass or
+        # record, the cell carrying on with its step while the plan is paused
+        yield from bps.checkpoint()
         tick_start = yield from elapsed_s()
         if on_tick is not None:
             yield from on_tick()

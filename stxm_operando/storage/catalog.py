@@ -188,7 +188,12 @@ class Catalog:
     def starts(self, **metadata: Any) -> list[dict]:
         """Start documents of the runs whose start document has these key = value pairs,
         oldest first, read together (not one request per run)."""
-        return self._reader.starts(metadata)
+        return [summary["start"] for summary in self._reader.summaries(metadata)]
+
+    def summaries(self, **metadata: Any) -> list[dict]:
+        """``{"start": ..., "stop": ...}`` of the runs whose start document has these key =
+        value pairs, oldest first (stop None while a run runs or if it was cut off)."""
+        return self._reader.summaries(metadata)
 
     def _uid(self, uid: str) -> str:
         """The full start uid of a run named by its uid or a unique prefix of it."""

@@ -34,6 +34,12 @@ def _queries(metadata: dict[str, Any], uid_prefix: str | None) -> list:
     return queries
 
 
+def _summary(metadata) -> dict:
+    """A run's start and stop documents (stop None while it runs or if it was cut off)."""
+    stop = metadata.get("stop")
+    return {"start": dict(metadata["start"]), "stop": None if stop is None else dict(stop)}
+
+
 def stream_events(descriptors: list[dict], columns: dict[str, Any]) -> list[dict]:
     """The events of a stream from its stored columns (``seq_num``, ``time``, a value column
     per data key and ``ts_KEY`` timestamps where stored; a key without one takes the row's
@@ -136,12 +142,14 @@ class AdapterReader:
     def uids(self, metadata: dict[str, Any], uid_prefix: str | None = None) -> list[str]:
         return self._call(self._runs(metadata, uid_prefix).keys_range(0, None))
 
-    def starts(self, metadata: dict[str, Any]) -> list[dict]:
-        async def starts():
-            items = await self._runs(metadata).items_range(0, None)
-            return [dict(run.metadata()["start"]) for _, run in items]
+    def summaries(self, metadata: dict[str, Any]) -> list[dict]:
+        """``{"start": ..., "stop": ...}`` of the matching runs (stop None while running)."""
 
-        return self._call(starts())
+        async def summaries():
+            items = await self._runs(metadata).items_range(0, None)
+            return [_summary(run.metadata()) for _, run in items]
+
+        return self._call(summaries())
 
     def metadata(self, uid: str) -> dict:
         """The run's metadata (its start and, once it ended, stop document); KeyError (tiled's
@@ -226,8 +234,8 @@ class ClientReader:
     def uids(self, metadata: dict[str, Any], uid_prefix: str | None = None) -> list[str]:
         return list(self._runs(metadata, uid_prefix).keys())
 
-    def starts(self, metadata: dict[str, Any]) -> list[dict]:
-        return [dict(run.metadata["start"]) for _, run in self._runs(metadata).items()]
+    def summaries(self, metadata: dict[str, Any]) -> list[dict]:
+        return [_summary(run.metadata) for _, run in self._runs(metadata).items()]
 
     def metadata(self, uid: str) -> dict:
         return dict(self._client[uid].metadata)
