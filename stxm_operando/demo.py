@@ -80,7 +80,7 @@ def run_demo(
     location = catalog or default_catalog()
     with open_catalog(location, api_key=tiled_api_key()) as catalog:
         writer = catalog.writer()
-        RE = make_run_engine(beamline, writer)
+        RE = make_run_engine(beamline, writer, catalog=catalog)
         threaded = analyse_off_the_run_engine(RE, analysis)
         # analysis documents through a writer of their own: if storing them fails, the
         # acquisition's writer (and so the run) is not touched

@@ -13,16 +13,22 @@ def make_run_engine(
     beamline: Beamline,
     writer=None,
     *,
+    catalog=None,
     progress: bool = False,
     **run_engine_options,
 ) -> RunEngine:
     """A RunEngine whose plans return their results (``call_returns_result``), that opens
     the cell's circuit the moment it halts (``switch_off_on_halt``: a halt skips every
     plan's cleanup), and that stores every document through ``writer`` (e.g.
-    ``Catalog.writer()``) before any other callback sees it. ``progress`` shows bluesky's
-    progress bars for moves and holds; ``run_engine_options`` go to ``RunEngine`` (e.g.
-    ``context_managers=[]`` off the main thread).
+    ``Catalog.writer()``) before any other callback sees it. With ``catalog`` (the one the
+    writer stores into) scan ids go on from the catalog's largest, so they stay unique
+    across sessions. ``progress`` shows bluesky's progress bars for moves and holds;
+    ``run_engine_options`` go to ``RunEngine`` (e.g. ``context_managers=[]`` off the main
+    thread).
     """
+    if catalog is not None:
+        # a lambda: a session's catalog may still be opening (its first run waits for it)
+        run_engine_options.setdefault("scan_id_source", lambda md: catalog.next_scan_id(md))
     run_engine = RunEngine({}, call_returns_result=True, **run_engine_options)
     switch_off_on_halt(run_engine, beamline)
     if progress:

@@ -93,7 +93,7 @@ def build_session(
     beamline = simulated_beamline(config) if backend == "sim" else epics_beamline(config)
     catalog = OpeningCatalog(session.catalog, api_key=tiled_api_key(session.api_key_env))
     writer = SessionWriter(catalog)
-    RE = make_run_engine(beamline, writer, progress=True)
+    RE = make_run_engine(beamline, writer, catalog=catalog, progress=True)
     live = OperandoAnalysis()
     analyse_off_the_run_engine(RE, live)
     if session.publish:

@@ -118,6 +118,25 @@ def test_runs_lists_every_run_with_its_plan_sample_and_status(stored, capsys):
     assert all("operando_images" in line for line in lines[1:3])
 
 
+def test_scan_ids_go_on_across_sessions_and_a_shared_one_is_refused(tmp_path):
+    from stxm_operando.run_engine import make_run_engine
+
+    bl = simulated_beamline()
+    roi = ParticleROI(0, -0.9, 0.2, 8, 6)
+    with Catalog.embedded(tmp_path / "cat") as catalog:
+        uids = []
+        for _ in range(2):  # two sessions, each with a RunEngine of its own
+            RE = make_run_engine(bl, catalog.writer(), catalog=catalog)
+            uids.append(RE(two_energy_image(bl, roi, dwell_ms=0.5)).run_start_uids[0])
+        assert [catalog.start(uid)["scan_id"] for uid in uids] == [1, 2]
+        assert catalog.resolve("2") == uids[1]
+        RE = RunEngine({}, call_returns_result=True)  # a RunEngine counting from 1 again
+        RE.subscribe(catalog.writer())
+        again = RE(two_energy_image(bl, roi, dwell_ms=0.5)).run_start_uids[0]
+        with pytest.raises(UnknownRunError, match=f"2 runs .* scan id 1.*{again[:8]}"):
+            catalog.resolve("1")
+
+
 def normalized(document: dict) -> dict:
     """A document with its arrays as lists and NaN as None: comparable with ``==``."""
     if "data" not in document:
@@ -480,6 +499,8 @@ def test_same_code_writes_to_a_tiled_server(tiled_server, tmp_path):
     catalog = Catalog.remote(tiled_server, api_key=SERVER_KEY, journal_dir=tmp_path / "journal")
     with pytest.raises(CatalogError):
         Catalog.remote(tiled_server, api_key="wrongKey")
+    with pytest.raises(CatalogError, match="needs an API key: set TILED_API_KEY"):
+        Catalog.remote(tiled_server)  # a user without the key is told which variable
     bl = simulated_beamline()
     RE = RunEngine({})
     writer = catalog.writer()

@@ -33,4 +33,4 @@ catalog = open_catalog(
     os.environ.get("STXM_OPERANDO_CATALOG") or config.session.catalog,
     api_key=tiled_api_key(config.session.api_key_env),
 )
-RE = make_run_engine(bl, catalog.writer())
+RE = make_run_engine(bl, catalog.writer(), catalog=catalog)

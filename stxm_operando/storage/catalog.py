@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..config import API_KEY_ENV
 from .catalog_dir import CatalogError, check_writable, database_for_reading, database_for_writing
 from .journal import read_journal
 from .reading import UID_PREFIX_MIN, AdapterReader, ClientReader
@@ -122,7 +123,10 @@ class Catalog:
         try:
             client = from_uri(uri, api_key=api_key)
         except Exception as err:  # tiled raises several connection error types
-            raise CatalogError(f"cannot open the catalog at {uri}: {err}") from err
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            if api_key is None and "api_key" in str(err).lower().replace("-", "_"):
+                reason = f"the server needs an API key: set {API_KEY_ENV}"
+            raise CatalogError(f"cannot open the catalog at {uri}: {reason}") from err
         journal = Path(journal_dir).expanduser() if journal_dir else journal_root() / _slug(uri)
         check_writable(journal)
         return cls(ClientReader(client), journal, uri, client)
@@ -195,6 +199,11 @@ class Catalog:
         value pairs, oldest first (stop None while a run runs or if it was cut off)."""
         return self._reader.summaries(metadata)
 
+    def next_scan_id(self, md: dict | None = None) -> int:
+        """The scan id a new run gets: one more than the largest in the catalog, so scan ids
+        stay unique across sessions (a RunEngine's ``scan_id_source``)."""
+        return self._reader.last_scan_id() + 1
+
     def _uid(self, uid: str) -> str:
         """The full start uid of a run named by its uid or a unique prefix of it."""
         if not isinstance(uid, str) or not uid:
@@ -219,13 +228,19 @@ class Catalog:
 
     def resolve(self, run_id: str | int) -> str:
         """The full start uid of a run named by its uid, a unique uid prefix (5 characters
-        or more) or its scan id (the newest run with it; digits that are no run's scan id
-        may still begin a uid). UnknownRunError if none."""
+        or more) or its scan id (digits that are no run's scan id may still begin a uid).
+        UnknownRunError if none, or if several runs have that scan id (catalogs written
+        before scan ids went on across sessions), naming them."""
         text = str(run_id).strip()
         if text.isdigit() and int(text) < 2**63:  # scan ids are stored as 64-bit integers
             matches = self.search(scan_id=int(text))
+            if len(matches) > 1:
+                raise UnknownRunError(
+                    f"{len(matches)} runs in {self} have scan id {text}: give a uid prefix "
+                    f"({', '.join(uid[:8] for uid in matches)})"
+                )
             if matches:
-                return matches[-1]
+                return matches[0]
             if len(text) < UID_PREFIX_MIN:
                 raise UnknownRunError(f"no run with scan id {text} in {self}")
         return self._uid(text)

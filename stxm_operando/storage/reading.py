@@ -24,6 +24,12 @@ UID_PREFIX_MIN = 5
 Document = tuple[str, dict]
 
 
+def _scan_ids():
+    from tiled.queries import Comparison
+
+    return Comparison("gt", "start.scan_id", 0)
+
+
 def _queries(metadata: dict[str, Any], uid_prefix: str | None) -> list:
     """tiled queries on the start document: key == value, and the uid's beginning."""
     from tiled.queries import Eq, Like
@@ -151,6 +157,16 @@ class AdapterReader:
 
         return self._call(summaries())
 
+    def last_scan_id(self) -> int:
+        """The largest scan id of any run (0 in a catalog without one)."""
+
+        async def last():
+            runs = self._adapter.search(_scan_ids()).sort([("start.scan_id", -1)])
+            items = await runs.items_range(0, 1)
+            return int(items[0][1].metadata()["start"]["scan_id"]) if items else 0
+
+        return self._call(last())
+
     def metadata(self, uid: str) -> dict:
         """The run's metadata (its start and, once it ended, stop document); KeyError (tiled's
         NoEntry) if there is no such run."""
@@ -236,6 +252,12 @@ class ClientReader:
 
     def summaries(self, metadata: dict[str, Any]) -> list[dict]:
         return [_summary(run.metadata) for _, run in self._runs(metadata).items()]
+
+    def last_scan_id(self) -> int:
+        runs = self._client.search(_scan_ids()).sort(("start.scan_id", -1))
+        for _, run in runs.items():
+            return int(run.metadata["start"]["scan_id"])
+        return 0
 
     def metadata(self, uid: str) -> dict:
         return dict(self._client[uid].metadata)
