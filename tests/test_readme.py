@@ -71,4 +71,4 @@ def test_the_plans_block_runs_as_written(tmp_path):
     )
     done = run_block(block, tmp_path, check)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert (tmp_path / "stxm-data" / "catalog.db").exists()  # "~/stxm-data", in the home
+    assert (tmp_path / "stxm-data" / "catalog" / "catalog.db").exists()  # the default catalog
