@@ -18,7 +18,7 @@ from ..analysis.pipeline import FrameAnalysis, ParticleResult, analyse_frame_pai
 from ..physics.spectra import ReferenceSpectra
 from ..streams import ELECTROCHEMISTRY_STREAM, PROTOCOL_STREAM, DataKeys, particle_id_of
 from .lines import GrowingImage, ImageAssembler
-from .summary import SummaryRow
+from .summary import Summary, SummaryRow
 
 IMAGE_PLANS = ("operando_images", "two_energy_image")
 ELECTROCHEMISTRY_FIELDS = (
@@ -355,7 +355,7 @@ class OperandoAnalysis:
             frames = [f for f in self.frames if series is None or f.series_id == series]
             return frames, Progress(**vars(self.progress)), self.documents_seen
 
-    def summary(self, soc: float = 0.5) -> list[SummaryRow]:
+    def summary(self, soc: float = 0.5) -> Summary:
         """Per direction and particle: statistics of the frame whose particle-mean Li fraction
         is nearest ``soc`` (the paper's Fig. 5b/5c at SoC 0.5)."""
         best: dict[tuple[str, int], FrameRecord] = {}
@@ -383,4 +383,4 @@ class OperandoAnalysis:
                     stats.transformed_fraction,
                 )
             )
-        return rows
+        return Summary(rows)

@@ -19,15 +19,36 @@ class SummaryRow:
     transformed_fraction: float
 
 
-def print_summary(rows: list[SummaryRow]) -> None:
-    """The paper's Fig. 5b/5c numbers: surface vs interior at SoC ~0.5."""
-    print(
+def summary_table(rows: list[SummaryRow]) -> str:
+    """The paper's Fig. 5b/5c numbers as a table: surface vs interior at SoC ~0.5."""
+    lines = [
         f"{'direction':13s} {'C-rate':>6s} {'particle':>8s} {'<x>':>6s} {'<x_surf>':>9s} "
         f"{'<x_int>':>8s} {'active':>7s} {'transf.':>7s}"
-    )
+    ]
     for r in rows:
-        print(
+        lines.append(
             f"{r.direction:13s} {r.c_rate:6.1f} {r.particle_id:8d} {r.mean_fraction:6.3f} "
             f"{r.mean_surface:9.3f} {r.mean_internal:8.3f} {r.active_fraction:7.0%} "
             f"{r.transformed_fraction:7.0%}"
         )
+    return "\n".join(lines)
+
+
+def print_summary(rows: list[SummaryRow]) -> None:
+    """Print ``summary_table(rows)``."""
+    print(summary_table(rows))
+
+
+class Summary(list):
+    """A list of ``SummaryRow``, shown as the table (``summary_table``) where a session
+    displays it: ``live.summary(0.5)`` at the IPython prompt prints what the demo prints.
+
+    Examples
+    --------
+    >>> Summary([SummaryRow("lithiation", 0, 4.0, 7, 0.5, 0.63, 0.45, 0.96, 0.04)])
+    direction     C-rate particle    <x>  <x_surf>  <x_int>  active transf.
+    lithiation       4.0        0  0.500     0.630    0.450     96%      4%
+    """
+
+    def __repr__(self) -> str:
+        return summary_table(self)
