@@ -20,6 +20,8 @@ PARTICLE_STREAM_PREFIX = "particle_"
 DEVICE_ROLES_KEY = "device_roles"
 DEVICE_ROLES = ("scanner", "potentiostat", "raster", "point", "clock", "beam", "shutter")
 """The roles devices play (a beamline's ``Beamline`` fields, ``session.names``'s keys)."""
+DEFAULT_ROLES = {role: role for role in DEVICE_ROLES}
+"""Role -> device name with the default names (and in runs from before ``device_roles``)."""
 
 
 def particle_stream(particle_id: int) -> str:
@@ -55,13 +57,13 @@ class DataKeys:
     ('stxm_det_counts', 'potentiostat_voltage')
     """
 
-    roles: Mapping[str, str] = field(default_factory=lambda: {r: r for r in DEVICE_ROLES})
+    roles: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ROLES))
 
     @classmethod
     def of_start(cls, start: Mapping) -> "DataKeys":
         """The keys a run's start document names (a run from before ``device_roles`` was
         recorded used the default names)."""
-        return cls({r: r for r in DEVICE_ROLES} | dict(start.get(DEVICE_ROLES_KEY, {})))
+        return cls(DEFAULT_ROLES | dict(start.get(DEVICE_ROLES_KEY, {})))
 
     def key(self, role: str, component: str) -> str:
         """The data key of ``role``'s ``component`` (e.g. "raster", "image")."""

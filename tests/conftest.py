@@ -37,6 +37,25 @@ os.environ["STXM_OPERANDO_JOURNAL"] = tempfile.mkdtemp(prefix="stxm-operando-jou
 
 
 @pytest.fixture
+def no_device_io(monkeypatch):
+    """Call it, and from then on any get or put outside the RunEngine raises: a plan that
+    reads or moves a device other than through its messages fails the test."""
+    from ophyd import Signal
+
+    from stxm_operando.devices.sim_signals import WorldSignal
+
+    def forbid():
+        def refuse(self, *args, **kwargs):
+            raise AssertionError(f"direct device I/O on {self.name} outside a RunEngine")
+
+        for cls in (Signal, WorldSignal):
+            monkeypatch.setattr(cls, "get", refuse)
+            monkeypatch.setattr(cls, "put", refuse)
+
+    return forbid
+
+
+@pytest.fixture
 def sim():
     """A fresh simulated beamline with its devices."""
     from stxm_operando.devices import simulated_beamline

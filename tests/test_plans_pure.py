@@ -11,9 +11,7 @@ import numpy as np
 import pytest
 from bluesky import RunEngine
 from bluesky.simulators import RunEngineSimulator, summarize_plan
-from ophyd import Signal
 
-from stxm_operando.devices.sim_signals import WorldSignal
 from stxm_operando.plans import (
     Galvanostatic,
     ParticleROI,
@@ -25,21 +23,6 @@ from stxm_operando.plans import (
 )
 
 ROI = ParticleROI(0, -0.9, 0.2, 34, 22)
-
-
-@pytest.fixture
-def no_device_io(monkeypatch):
-    """Once called, any get or put outside the RunEngine raises."""
-
-    def forbid():
-        def refuse(self, *args, **kwargs):
-            raise AssertionError(f"direct device I/O on {self.name} inside a plan")
-
-        for cls in (Signal, WorldSignal):
-            monkeypatch.setattr(cls, "get", refuse)
-            monkeypatch.setattr(cls, "put", refuse)
-
-    return forbid
 
 
 class SimulatedCell:

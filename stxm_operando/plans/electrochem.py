@@ -196,7 +196,8 @@ def run_step(
             nominal["time"] += hold
         yield from recorder.collect()
         now = yield from elapsed_s()
-        reason = yield from _step_over(beamline, armed, now, (yield from charge_passed_C()))
+        charge = (yield from charge_passed_C()) if until_capacity is not None else 0.0
+        reason = yield from _step_over(beamline, armed, now, charge)
         if not reason and overrun is not None and now >= overrun - 1e-9:
             reason = overrun_reason
     yield from recorder.record("end", reason)
@@ -204,8 +205,8 @@ def run_step(
 
 
 def _step_over(beamline, armed, elapsed_s: float, charge_passed_C: float):
-    """Why the step is over after ``elapsed_s`` (s) and ``charge_passed_C`` (C), or "" while
-    it runs (plan stub)."""
+    """Why the step is over after ``elapsed_s`` (s) and ``charge_passed_C`` (C; read only
+    for a step that ends on its charge), or "" while it runs (plan stub)."""
     pstat, step = beamline.potentiostat, armed.step
     if armed.current_A != 0 or isinstance(step, HoldPotential):
         mode = yield from bps.rd(pstat.mode)

@@ -30,14 +30,17 @@ def _scan_ids():
     return Comparison("gt", "start.scan_id", 0)
 
 
-def _queries(metadata: dict[str, Any], uid_prefix: str | None) -> list:
-    """tiled queries on the start document: key == value, and the uid's beginning."""
+def _matching(runs, metadata: dict[str, Any], uid_prefix: str | None):
+    """``runs`` (a tiled catalog adapter or client: both ``search``) narrowed to the start
+    documents with these key == value pairs and, if given, a uid beginning ``uid_prefix``."""
     from tiled.queries import Eq, Like
 
     queries = [Eq(f"start.{key}", value) for key, value in metadata.items()]
     if uid_prefix is not None:
         queries.append(Like("start.uid", f"{uid_prefix}%"))
-    return queries
+    for query in queries:
+        runs = runs.search(query)
+    return runs
 
 
 def _summary(metadata) -> dict:
@@ -137,10 +140,7 @@ class AdapterReader:
                 self._loop.close()
 
     def _runs(self, metadata: dict[str, Any], uid_prefix: str | None = None):
-        runs = self._adapter
-        for query in _queries(metadata, uid_prefix):
-            runs = runs.search(query)
-        return runs
+        return _matching(self._adapter, metadata, uid_prefix)
 
     def count(self) -> int:
         return self._call(self._adapter.exact_len())
@@ -239,10 +239,7 @@ class ClientReader:
         """Nothing to release: the client's connection closes with the process."""
 
     def _runs(self, metadata: dict[str, Any], uid_prefix: str | None = None):
-        runs = self._client
-        for query in _queries(metadata, uid_prefix):
-            runs = runs.search(query)
-        return runs
+        return _matching(self._client, metadata, uid_prefix)
 
     def count(self) -> int:
         return len(self._client)
