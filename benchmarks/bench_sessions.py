@@ -37,7 +37,7 @@ BARE_REPLAY_IMPORTS = "import tiled.client, bluesky_tiled_plugins, pandas, dask.
 REPLAY_SPLIT = """
 import os, sys, time
 start = time.perf_counter()
-from stxm_operando.replay import replay_documents
+from stxm_operando.storage.replay import replay_documents
 from stxm_operando.storage import open_catalog
 with open_catalog(os.environ["STXM_OPERANDO_CATALOG"], read_only=True) as catalog:
     opened = time.perf_counter()

@@ -27,8 +27,8 @@ from stxm_operando.live_callbacks import OperandoAnalysis
 from stxm_operando.plans import ParticleROI
 from stxm_operando.plans.dose import DoseTally
 from stxm_operando.plans.imaging import frame_counter, image_particles
-from stxm_operando.replay import replay
 from stxm_operando.storage import Catalog
+from stxm_operando.storage.replay import replay
 
 PAIRS = 20
 ROI = ParticleROI(0, -0.9, 0.2, 40, 30)

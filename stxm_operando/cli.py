@@ -100,7 +100,7 @@ def _runs(args: argparse.Namespace) -> None:
 
 def _replay(args: argparse.Namespace) -> None:
     from .live_callbacks import OperandoAnalysis, print_summary
-    from .replay import replay
+    from .storage.replay import replay
 
     with _open_catalog(args) as catalog:
         uid = catalog.resolve(args.run)  # unknown ids fail before any window opens

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from event_model import DocumentRouter
 
 from .live_callbacks import OperandoAnalysis
 from .live_callbacks.lines import assembled
-from .live_callbacks.operando import ElectrochemistryLog
-from .replay import replay, replay_documents, unpacked_documents
+from .live_callbacks.series import ElectrochemistryLog, SeriesIndex
 from .storage import Catalog
-from .streams import ELECTROCHEMISTRY_STREAM, DataKeys
+from .storage.replay import replay, replay_documents, unpacked_documents
+from .streams import DataKeys
 
 LOG_QUANTITIES = (("voltage", "V"), ("current", "A"), ("charge", "C"))
 SENSOR_MEASUREMENTS = ("voltage", "current")
@@ -30,29 +31,41 @@ class ImageSet:
     events: list[dict] = field(default_factory=list)
 
 
+class ImageSetCollector(DocumentRouter):
+    """The raster image events of the runs an ``index`` follows, by (run, stream, frame)."""
+
+    def __init__(self, index: SeriesIndex) -> None:
+        super().__init__()
+        self.index = index
+        self.image_sets: dict[tuple[str, str, int], ImageSet] = {}
+
+    def event(self, doc: dict) -> None:
+        located = self.index.locate(doc)
+        if located is None:
+            return
+        start, stream = located
+        if _raster_keys(start)["image"] in doc["data"]:
+            key = (start["uid"], stream, int(doc["data"].get("frame_index", 0)))
+            self.image_sets.setdefault(key, ImageSet(start, stream, key[2])).events.append(doc)
+
+
 def _collect(
     catalog: Catalog, uid: str
 ) -> tuple[list[ImageSet], dict[str, np.ndarray], dict, float]:
     """Image sets, electrochemistry arrays, the run's start document and the clock offset
     (Unix time minus beamline clock, s) of a run or series."""
-    starts, streams, image_sets = {}, {}, {}
-    electrochemistry = ElectrochemistryLog()
+    index = SeriesIndex()
+    electrochemistry, images = ElectrochemistryLog(index), ImageSetCollector(index)
     for name, doc in unpacked_documents(assembled(replay_documents(catalog, uid))):
-        if name == "start":
-            starts[doc["uid"]] = doc
-        elif name == "descriptor":
-            streams[doc["uid"]] = (doc["run_start"], doc.get("name", "primary"))
-        elif name == "event":
-            run, stream = streams[doc["descriptor"]]
-            data = doc["data"]
-            if stream == ELECTROCHEMISTRY_STREAM:
-                electrochemistry.add(starts[run].get("series_id", run), data)
-            elif _raster_keys(starts[run])["image"] in data:
-                key = (run, stream, int(data.get("frame_index", 0)))
-                image_sets.setdefault(key, ImageSet(starts[run], stream, key[2]))
-                image_sets[key].events.append(doc)
-    sets = list(image_sets.values())
-    return sets, electrochemistry.arrays(), starts[uid], _clock_offset(sets, starts[uid])
+        for router in (index, electrochemistry, images):
+            router(name, doc)
+    sets = list(images.image_sets.values())
+    return (
+        sets,
+        electrochemistry.arrays(),
+        index.starts[uid],
+        _clock_offset(sets, index.starts[uid]),
+    )
 
 
 def _clock_offset(image_sets: list[ImageSet], start: dict) -> float:

@@ -69,7 +69,7 @@ def test_a_failing_analysis_never_stops_the_run_and_its_documents_are_stored(tmp
 
     analysis.frame_listeners.append(listener)
     threaded = ThreadedCallback(analysis)
-    import stxm_operando.live_callbacks.operando as live
+    import stxm_operando.live_callbacks.frames as live
 
     live.analyse_frame_pair = fails_on_the_third_pair
     try:
@@ -98,7 +98,7 @@ def test_a_reader_never_waits_for_a_frame_being_analysed():
     on another thread gets its snapshot while the analysis is still computing."""
     import threading
 
-    import stxm_operando.live_callbacks.operando as live
+    import stxm_operando.live_callbacks.frames as live
 
     analysis = OperandoAnalysis()
     real = live.analyse_frame_pair

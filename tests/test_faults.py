@@ -23,8 +23,8 @@ from stxm_operando.live_callbacks import OperandoAnalysis
 from stxm_operando.live_callbacks.lines import assembled
 from stxm_operando.plans import Galvanostatic, ParticleROI, Rest, operando
 from stxm_operando.plans.estimates import imaging_pass_s
-from stxm_operando.replay import replay
 from stxm_operando.storage import Catalog
+from stxm_operando.storage.replay import replay
 
 ROI = ParticleROI(0, -0.9, 0.2, 30, 20)
 

@@ -21,8 +21,8 @@ from stxm_operando.live_callbacks import (
     json_publisher,
 )
 from stxm_operando.plans import Galvanostatic, ParticleROI, Rest, operando
-from stxm_operando.replay import replay
 from stxm_operando.storage import Catalog
+from stxm_operando.storage.replay import replay
 
 ROIS = [ParticleROI(0, -0.9, 0.2, 34, 22), ParticleROI(1, 1.0, -0.4, 34, 22)]
 PROTOCOL = [

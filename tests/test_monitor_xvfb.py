@@ -21,7 +21,7 @@ shots, catalog_path, tests, series_uid, stack_uid = sys.argv[1:6]
 sys.path.insert(0, tests)
 from gui_checks import layout_problems
 from stxm_operando.gui.monitor import MonitorWindow
-from stxm_operando.replay import replay_documents
+from stxm_operando.storage.replay import replay_documents
 from stxm_operando.storage import Catalog
 
 app = QApplication([])

@@ -23,9 +23,9 @@ from stxm_operando.devices import simulated_beamline
 from stxm_operando.export import export_csv, export_nxstxm
 from stxm_operando.live_callbacks import OperandoAnalysis
 from stxm_operando.plans import Galvanostatic, ParticleROI, Rest, operando, two_energy_image
-from stxm_operando.replay import replay
 from stxm_operando.storage import Catalog, CatalogError, UnknownRunError
 from stxm_operando.storage.journal import read_journal
+from stxm_operando.storage.replay import replay
 
 ROIS = [ParticleROI(0, -0.9, 0.2, 34, 22), ParticleROI(1, 1.0, -0.4, 34, 22)]
 PROTOCOL = [

@@ -1,11 +1,11 @@
 """Build the beamline's devices on either backend, with the same names and interface."""
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ophyd import Device
 
 from ..config import BeamlineConfig
-from ..sim import SimulatedBeamline
 from .beam import BeamMonitor, EpicsBeamMonitor, SimBeamMonitor
 from .clock import Clock, EpicsClock, SimClock
 from .detectors import (
@@ -19,6 +19,9 @@ from .detectors import (
 from .potentiostat import EpicsPotentiostat, Potentiostat, SimPotentiostat
 from .scanner import EpicsZonePlateScanner, SimZonePlateScanner, ZonePlateScanner
 from .shutter import EpicsShutter, Shutter, SimShutter
+
+if TYPE_CHECKING:
+    from ..sim import SimulatedBeamline
 
 PV_GROUPS = {
     "scanner": "",
@@ -52,7 +55,7 @@ class Beamline:
     beam: BeamMonitor
     shutter: Shutter
     config: BeamlineConfig
-    world: SimulatedBeamline | None = None
+    world: "SimulatedBeamline | None" = None
     name: str = "bl"
     parent: None = None
 
@@ -71,12 +74,14 @@ class Beamline:
 
 
 def simulated_beamline(
-    config: BeamlineConfig | None = None, world: SimulatedBeamline | None = None
+    config: BeamlineConfig | None = None, world: "SimulatedBeamline | None" = None
 ) -> Beamline:
     """Devices backed by an in-process simulated beamline (a new one unless ``world`` given).
 
     Device names come from ``config.session.names``.
     """
+    from ..sim import SimulatedBeamline  # only a simulated beamline needs the simulator
+
     world = world or SimulatedBeamline(config)
     names = world.config.session.names
     return Beamline(

@@ -2,16 +2,17 @@
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from ophyd import Signal
 from ophyd.utils import ReadOnlyError
 
-from ..sim import SimulatedBeamline
+if TYPE_CHECKING:  # the EPICS devices beside these never import the simulator
+    from ..sim import SimulatedBeamline
 
 
-def world_of(obj) -> SimulatedBeamline:
+def world_of(obj) -> "SimulatedBeamline":
     """The simulated world that the root device of ``obj`` is attached to."""
     return obj.root.world
 
@@ -28,8 +29,8 @@ class WorldSignal(Signal):
     def __init__(
         self,
         *,
-        getter: Callable[[SimulatedBeamline], Any],
-        setter: Callable[[SimulatedBeamline, Any], None] | None = None,
+        getter: Callable[["SimulatedBeamline"], Any],
+        setter: Callable[["SimulatedBeamline", Any], None] | None = None,
         **kwargs,
     ) -> None:
         self._getter, self._setter = getter, setter

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pyqtgraph as pg
+from event_model import DocumentRouter
 from qtpy import QtCore, QtWidgets
 
 from ..analysis import blank_region, fill_missing, optical_density, place_by_position
@@ -14,11 +15,12 @@ from ..streams import DataKeys
 from .theme import FIT_COLOR, VOLTAGE_COLOR, fixed_lines, pen
 
 
-class StackCollector:
+class StackCollector(DocumentRouter):
     """A document callback that keeps the images of a stack run, each placed by its recorded
     positions. Call it from any thread; ``stack`` is safe to read while it fills."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._lock = threading.Lock()
         self._assembler = ImageAssembler()
         self.step_nm = 40.0
@@ -28,25 +30,27 @@ class StackCollector:
 
     def __call__(self, name: str, doc: dict) -> None:
         for name_, doc_ in self._assembler(name, doc):
-            self._take(name_, doc_)
+            super().__call__(name_, doc_)
 
-    def _take(self, name: str, doc: dict) -> None:
-        if name == "start":
-            with self._lock:
-                self._images.clear()
-            self.step_nm = float(doc.get("pixel_size_nm", self.step_nm))
-            self._keys = DataKeys.of_start(doc)
-            self.title = f"{doc.get('plan_name', '')} {doc.get('sample', '')} {doc['uid'][:8]}"
-        elif name == "event" and self._keys.key("raster", "image") in doc["data"]:
-            data = doc["data"]
-            image = place_by_position(
-                data[self._keys.key("raster", "image")],
-                data[self._keys.key("raster", "x_positions")],
-                data[self._keys.key("raster", "y_positions")],
-                self.step_nm,
-            )
-            with self._lock:
-                self._images[float(data[self._keys.key("raster", "energy")])] = image
+    def start(self, doc: dict) -> None:
+        with self._lock:
+            self._images.clear()
+        self.step_nm = float(doc.get("pixel_size_nm", self.step_nm))
+        self._keys = DataKeys.of_start(doc)
+        self.title = f"{doc.get('plan_name', '')} {doc.get('sample', '')} {doc['uid'][:8]}"
+
+    def event(self, doc: dict) -> None:
+        data = doc["data"]
+        if self._keys.key("raster", "image") not in data:
+            return
+        image = place_by_position(
+            data[self._keys.key("raster", "image")],
+            data[self._keys.key("raster", "x_positions")],
+            data[self._keys.key("raster", "y_positions")],
+            self.step_nm,
+        )
+        with self._lock:
+            self._images[float(data[self._keys.key("raster", "energy")])] = image
 
     def stack(self) -> tuple[np.ndarray, np.ndarray]:
         """Energies (eV, ascending) and the images (energy, row, column) cut to the shape

@@ -1,8 +1,10 @@
 """Bluesky callbacks that turn documents into Li maps, rate maps and j_Ch via ``analysis``."""
 
+from .frames import FrameRecord
 from .lines import ImageAssembler, assembled
-from .operando import FrameRecord, OperandoAnalysis, Progress
+from .operando import OperandoAnalysis
 from .publish import AnalysisPublisher
+from .series import Progress
 from .summary import SummaryRow, print_summary
 from .transport import ThreadedCallback, json_publisher, parse_message, run_proxy, serialize
 

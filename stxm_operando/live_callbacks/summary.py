@@ -1,6 +1,7 @@
 """The paper's surface-versus-interior summary (Fig. 5b/5c): one row per particle and
 direction, and its printed table."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -52,3 +53,32 @@ class Summary(list):
 
     def __repr__(self) -> str:
         return summary_table(self)
+
+
+def summarize(frames: Iterable, soc: float = 0.5) -> Summary:
+    """Per direction and particle, the statistics of the ``FrameRecord`` whose particle-mean
+    Li fraction is nearest ``soc`` (the paper's Fig. 5b/5c at SoC 0.5)."""
+    best = {}
+    for frame in frames:
+        if frame.direction not in ("lithiation", "delithiation") or frame.particle is None:
+            continue
+        key = (frame.direction, frame.particle_id)
+        if key not in best or abs(frame.mean_fraction - soc) < abs(best[key].mean_fraction - soc):
+            best[key] = frame
+    rows = []
+    for (direction, particle_id), frame in sorted(best.items()):
+        stats = frame.particle.statistics
+        rows.append(
+            SummaryRow(
+                direction,
+                particle_id,
+                frame.c_rate,
+                frame.frame_index,
+                frame.mean_fraction,
+                stats.mean_surface,
+                stats.mean_internal,
+                stats.active_fraction,
+                stats.transformed_fraction,
+            )
+        )
+    return Summary(rows)

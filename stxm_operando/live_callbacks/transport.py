@@ -1,17 +1,14 @@
 """Getting documents to callbacks: a worker thread, and 0MQ with JSON (never pickle)."""
 
 import json
-import logging
-import queue
-import threading
 from collections.abc import Callable
 
 from bluesky.callbacks.zmq import Proxy, Publisher
 
 from ..storage.journal import to_json
+from ..worker import Worker
 
 DEFAULT_PROXY_HOST = "127.0.0.1"
-log = logging.getLogger(__name__)
 
 
 def serialize(doc: dict) -> bytes:
@@ -35,7 +32,7 @@ def run_proxy(in_port: int, out_port: int, host: str = DEFAULT_PROXY_HOST) -> No
     Proxy(f"{host}:{in_port}", f"{host}:{out_port}").start()
 
 
-class ThreadedCallback:
+class ThreadedCallback(Worker):
     """Run a callback on its own thread so the caller (the RunEngine) never waits for it
     and never sees it fail.
 
@@ -46,33 +43,8 @@ class ThreadedCallback:
     """
 
     def __init__(self, callback: Callable[[str, dict], None], name: str = "callback") -> None:
+        super().__init__(lambda document: callback(*document), name)
         self.callback = callback
-        self.failures = 0
-        self.last_failure = ""
-        self._queue: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
-        self._thread.start()
 
     def __call__(self, name: str, doc: dict) -> None:
-        self._queue.put((name, doc))
-
-    @property
-    def backlog(self) -> int:
-        """Documents waiting to be processed."""
-        return self._queue.qsize()
-
-    def join(self) -> None:
-        """Wait until every document so far has been processed."""
-        self._queue.join()
-
-    def _work(self) -> None:
-        while True:
-            name, doc = self._queue.get()
-            try:
-                self.callback(name, doc)
-            except Exception as err:  # reported, never raised into the RunEngine
-                self.failures += 1
-                self.last_failure = f"{name}: {type(err).__name__}: {err}"
-                log.exception("%r failed on a %s document; going on", self.callback, name)
-            finally:
-                self._queue.task_done()
+        self.put((name, doc))

@@ -1,10 +1,9 @@
 """The RunEngine callback that stores documents: journaled at once, stored in tiled from a
 worker thread."""
 
-import queue
-import threading
 from typing import TYPE_CHECKING, Any
 
+from ..worker import Worker
 from .catalog_dir import CatalogError
 from .journal import RunJournal
 
@@ -27,10 +26,8 @@ class CatalogWriter:
         self._tiled = TiledWriter(catalog.client, batch_size=batch_size)
         self._journals: dict[str, Any] = {}
         self._run_of_descriptor: dict[str, str] = {}
-        self._queue: queue.Queue = queue.Queue()
         self._error: BaseException | None = None
-        self._worker = threading.Thread(target=self._store, name="catalog-writer", daemon=True)
-        self._worker.start()
+        self._worker = Worker(self._store, name="catalog-writer")
 
     def __call__(self, name: str, doc: dict) -> None:
         if self._error is not None:
@@ -44,15 +41,13 @@ class CatalogWriter:
                 raise CatalogError(
                     f"cannot write the run journal in {self.catalog.journal_dir}: {err}"
                 ) from err
-        self._queue.put((name, doc))
+        self._worker.put((name, doc))
         if name == "start":  # the run is in the catalog before anything else happens
             self.flush()
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until every document so far is in the catalog; raise if storing failed."""
-        done = threading.Event()
-        self._queue.put(("_flush", done))
-        if not done.wait(timeout):
+        if not self._worker.join(timeout):
             raise CatalogError(f"the catalog did not catch up within {timeout} s")
         if self._error is not None:
             raise CatalogError(
@@ -61,22 +56,15 @@ class CatalogWriter:
 
     def stop(self, timeout: float = 120.0) -> None:
         """Store what is queued and end the worker thread."""
-        self._queue.put(("_stop", None))
-        self._worker.join(timeout)
+        self._worker.close(timeout)
 
-    def _store(self) -> None:
-        while True:
-            name, doc = self._queue.get()
-            if name == "_stop":
-                return
-            if name == "_flush":
-                doc.set()
-            elif self._error is None:
-                try:
-                    with self.catalog.storing:
-                        self._tiled(name, doc)
-                except Exception as err:  # reported to the RunEngine thread
-                    self._error = err
+    def _store(self, document: tuple[str, dict]) -> None:
+        if self._error is None:  # after a failure the journal alone keeps the documents
+            try:
+                with self.catalog.storing:
+                    self._tiled(*document)
+            except Exception as err:  # reported to the RunEngine thread
+                self._error = err
 
     def _journal(self, name: str, doc: dict) -> None:
         if name == "start":

@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from event_model import unpack_event_page
 
-from .storage import Catalog
+from .catalog import Catalog
 
 Callback = Callable[[str, dict], None]
 
