@@ -5,6 +5,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+THIRD_PARTY := .venv-labmcp
+THIRD_PARTY_STAMP := $(THIRD_PARTY)/.installed
 
 .PHONY: demo test paper lint format benchmark ioc clean system-libs test-libs
 
@@ -13,6 +15,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
+
+# labmcp-palmsens (a third-party MethodSCRIPT driver and simulator the tests hold ours
+# against) lives in a venv of its own: its MCP stack installs httpx2, which starlette's test
+# client then prefers, and tiled's in-process catalog breaks.
+$(THIRD_PARTY_STAMP):
+	$(PYTHON) -m venv $(THIRD_PARTY)
+	$(THIRD_PARTY)/bin/python -m pip install --quiet "labmcp-palmsens==0.1.3"
+	touch $(THIRD_PARTY_STAMP)
 
 system-libs:
 	@bash scripts/ensure-system-libs.sh
@@ -26,7 +36,7 @@ demo: $(STAMP) system-libs
 paper: $(STAMP) system-libs
 	QT_QPA_PLATFORM=offscreen $(BIN)/stxm-operando paper
 
-test: $(STAMP) test-libs
+test: $(STAMP) $(THIRD_PARTY_STAMP) test-libs
 	@start=$$(date +%s); QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest; status=$$?; \
 	echo "make test: the suite took $$(( $$(date +%s) - start )) s"; exit $$status
 
@@ -45,4 +55,4 @@ ioc: $(STAMP)
 	$(BIN)/stxm-operando ioc
 
 clean:
-	rm -rf $(VENV) demo-output paper-output .pytest_cache
+	rm -rf $(VENV) $(THIRD_PARTY) demo-output paper-output .pytest_cache

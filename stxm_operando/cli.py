@@ -1,5 +1,5 @@
 """Command line: ``stxm-operando demo | paper | ipython | ioc | monitor | proxy | runs |
-replay | export | queue-server | catalog-server``."""
+replay | export | queue-server | catalog-server | potentiostat-sim``."""
 
 import argparse
 import gc
@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import potentiostat_sim
 from .config import (
     API_KEY_ENV,
     LOOPBACK_HOSTS,
@@ -334,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     queue.add_argument("--info-port", type=port, default=60625, help="0MQ console output port")
     queue.set_defaults(func=_queue_server)
 
+    potentiostat_sim.add_command(commands, port)
     server = commands.add_parser("catalog-server", help="serve a catalog over tiled (HTTP)")
     server.add_argument(
         "--path", required=True, help="catalog directory (its arrays, and its SQLite database)"

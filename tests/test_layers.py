@@ -24,6 +24,7 @@ FORBIDDEN = {  # layer -> what it must never import, at any level
     "live_callbacks": ("qtpy", "PyQt5", "pyqtgraph", "stxm_operando.gui", "stxm_operando.plans"),
     "storage": ("qtpy", "pyqtgraph", "stxm_operando.gui", "stxm_operando.live_callbacks"),
     "plans": ("qtpy", "pyqtgraph", "stxm_operando.gui"),
+    "methodscript": ("bluesky", "ophyd", "qtpy", "stxm_operando.sim", "stxm_operando.devices"),
 }
 ANALYSIS_MAY_USE = ("stxm_operando.analysis", "stxm_operando.physics")
 

@@ -2,6 +2,7 @@
 
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -72,3 +73,31 @@ def test_the_plans_block_runs_as_written(tmp_path):
     done = run_block(block, tmp_path, check)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "stxm-data" / "catalog" / "catalog.db").exists()  # the default catalog
+
+
+def test_the_methodscript_blocks_connect_to_the_simulated_instrument(tmp_path):
+    """The section's shell line starts the simulator; its Python block connects to it (on a
+    free port, so parallel tests never share one)."""
+    section = "A real potentiostat: PalmSens MethodSCRIPT (EmStat4, Nexus)"
+    text = README.read_text()
+    start = text.index(f"\n## {section}\n")
+    (command,) = re.findall(r"```bash\n(.*?)```", text[start : text.find("\n## ", start + 1)], re.S)
+    (block,) = python_blocks(section)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    argv = [arg.replace("5600", port) for arg in command.strip().removesuffix("&").split()]
+    assert argv[:2] == ["stxm-operando", "potentiostat-sim"]
+    simulator = subprocess.Popen(  # the console script, as the module (same entry point)
+        [sys.executable, "-m", "stxm_operando.cli", *argv[1:]], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert "MethodSCRIPT instrument" in simulator.stdout.readline()
+        done = run_block(block.replace("5600", port), tmp_path)
+        assert done.returncode == 0, done.stderr[-3000:]
+        model, voltage = done.stdout.splitlines()
+        assert model == "EmStat4 HR ES4HRSIM0001 fw 14"
+        assert abs(float(voltage.split()[0]) - 3.42) < 0.05  # LiFePO4's plateau
+    finally:
+        simulator.terminate()
+        simulator.wait(timeout=10)

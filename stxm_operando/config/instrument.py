@@ -122,6 +122,14 @@ class PotentiostatConfig:
     write_hosts: tuple[Text, ...] = ()
     """Channel Access client host names allowed to write the potentiostat's PVs over the
     IOC (empty: any host that can reach it; the IOC binds loopback unless told otherwise)."""
+    backend: Text = ""
+    """"" (the session's backend: simulated or EPICS) or "methodscript" (a PalmSens
+    instrument at ``port``)."""
+    port: Text = ""
+    """The MethodSCRIPT instrument's serial port: a device path (``/dev/ttyACM0``) or any
+    pyserial URL (``socket://host:port``, ``rfc2217://host:port``)."""
+    current_ranges_A: tuple[Number, ...] = (1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
+    """The instrument's current ranges, A (default: an EmStat4 LR's)."""
 
     @property
     def capacity_C(self) -> float:
@@ -137,6 +145,21 @@ class PotentiostatConfig:
         check_range(self.voltage_limits_V, f"{where}.voltage_limits_V")
         require(self.log_interval_s > 0, where, "log_interval_s must be positive")
         require(self.log_length > 0, where, "log_length must be positive")
+        require(
+            self.backend in ("", "methodscript"),
+            where,
+            f"backend must be '' or 'methodscript', got {self.backend!r}",
+        )
+        require(
+            self.backend != "methodscript" or bool(self.port),
+            where,
+            "backend 'methodscript' needs the instrument's port (e.g. /dev/ttyACM0)",
+        )
+        require(
+            bool(self.current_ranges_A) and all(r > 0 for r in self.current_ranges_A),
+            where,
+            "current_ranges_A must be positive currents, A",
+        )
 
 
 @dataclass(frozen=True)

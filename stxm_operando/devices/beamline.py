@@ -1,5 +1,6 @@
 """Build the beamline's devices on either backend, with the same names and interface."""
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -78,15 +79,23 @@ def simulated_beamline(
 ) -> Beamline:
     """Devices backed by an in-process simulated beamline (a new one unless ``world`` given).
 
-    Device names come from ``config.session.names``.
+    Device names come from ``config.session.names``. With ``[potentiostat] backend =
+    "methodscript"`` in ``config`` (or, without it, in the world's config) the potentiostat
+    is that instrument, e.g. the world's own served by ``sim.methodscript``.
     """
     from ..sim import SimulatedBeamline  # only a simulated beamline needs the simulator
 
     world = world or SimulatedBeamline(config)
     names = world.config.session.names
+
+    def beamline_time_s() -> float:  # after any clock move in progress: the instrument's
+        with world.lock:  # readings are mapped onto the beamline clock at their script's start
+            return world.clock_s
+
+    potentiostat = instrument_potentiostat(config or world.config, beamline_time_s)
     return Beamline(
         scanner=SimZonePlateScanner(world=world, name=names.scanner),
-        potentiostat=SimPotentiostat(world=world, name=names.potentiostat),
+        potentiostat=potentiostat or SimPotentiostat(world=world, name=names.potentiostat),
         raster=SimRasterDetector(world=world, name=names.raster),
         point=SimPointDetector(world=world, name=names.point),
         clock=SimClock(world=world, name=names.clock),
@@ -94,6 +103,22 @@ def simulated_beamline(
         shutter=SimShutter(world=world, name=names.shutter),
         config=world.config,
         world=world,
+    )
+
+
+def instrument_potentiostat(config: BeamlineConfig, clock) -> Potentiostat | None:
+    """The potentiostat on an instrument of its own (``[potentiostat] backend``), connected
+    and identified, or None when the beamline's backend drives it. ``clock`` gives the
+    beamline time, s."""
+    if config.potentiostat.backend != "methodscript":
+        return None
+    from .potentiostat_methodscript import MethodScriptPotentiostat  # pyserial, when used
+
+    return MethodScriptPotentiostat(
+        config.potentiostat.port,
+        config=config.potentiostat,
+        clock=clock,
+        name=config.session.names.potentiostat,
     )
 
 
@@ -114,7 +139,8 @@ def epics_beamline(
 
     devices = {
         "scanner": EpicsZonePlateScanner(pv("scanner"), config=config, name=names.scanner),
-        "potentiostat": EpicsPotentiostat(pv("potentiostat"), name=names.potentiostat),
+        "potentiostat": instrument_potentiostat(config, time.time)
+        or EpicsPotentiostat(pv("potentiostat"), name=names.potentiostat),
         "raster": EpicsRasterDetector(pv("raster"), config=config, name=names.raster),
         "point": EpicsPointDetector(pv("point"), name=names.point),
         "clock": EpicsClock(pv("clock"), name=names.clock),

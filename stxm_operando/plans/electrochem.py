@@ -7,6 +7,7 @@ the log and the reason the step ended.
 """
 
 import logging
+import math
 from collections.abc import Callable, Iterator
 
 import bluesky.plan_stubs as bps
@@ -77,7 +78,7 @@ def check_cutoff_ahead(beamline: Beamline, armed: ArmedStep) -> MsgGenerator[Non
     if not isinstance(step, Galvanostatic) or step.until_V is None:
         return
     now = yield from bps.rd(beamline.potentiostat.voltage, default_value=None)
-    if now is None:
+    if now is None or not math.isfinite(now):  # simulated, or no reading yet
         return
     ahead = step.until_V < now if armed.current_A > 0 else step.until_V > now
     require(

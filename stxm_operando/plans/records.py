@@ -3,21 +3,32 @@
 import bluesky.plan_stubs as bps
 from ophyd import Component as Cpt
 from ophyd import Device, Signal
+from ophyd.status import StatusBase
 
 from ..devices import Beamline
 from ..devices.potentiostat_log import PotentiostatLog
+from ..devices.status import finished_status
 from ..streams import ELECTROCHEMISTRY_STREAM, PROTOCOL_STREAM
+
+
+class Record(Signal):
+    """A recorded value: set is done once it is put, NaN included (a reading an instrument
+    reported as NaN, or none yet), where a soft ``Signal`` would wait for NaN == NaN."""
+
+    def set(self, value, **kwargs) -> StatusBase:
+        self.put(value)
+        return finished_status()
 
 
 class ProtocolEvent(Device):
     """A protocol milestone: step index, what happened, why, and the cell state then."""
 
-    step = Cpt(Signal, value=0, kind="hinted")
-    event = Cpt(Signal, value="", kind="hinted")
-    reason = Cpt(Signal, value="", kind="hinted")
-    time = Cpt(Signal, value=0.0, kind="hinted")
-    voltage = Cpt(Signal, value=0.0, kind="hinted")
-    charge = Cpt(Signal, value=0.0, kind="hinted")
+    step = Cpt(Record, value=0, kind="hinted")
+    event = Cpt(Record, value="", kind="hinted")
+    reason = Cpt(Record, value="", kind="hinted")
+    time = Cpt(Record, value=0.0, kind="hinted")
+    voltage = Cpt(Record, value=0.0, kind="hinted")
+    charge = Cpt(Record, value=0.0, kind="hinted")
 
 
 class ElectrochemistryRecorder:

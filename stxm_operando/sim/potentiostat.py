@@ -39,6 +39,8 @@ class PotentiostatModel:
         self._step_start = (0.0, 0.0)  # (time s, charge C) when the step began
         self._pending_s = 0.0
         self._next_log_s = 0.0
+        self.step_listeners: list = []
+        """Called after each model step (an instrument front-end samples and decides here)."""
         self._record()
 
     # --- setpoints, validated before anything flows -------------------------------------
@@ -134,6 +136,8 @@ class PotentiostatModel:
         self._enforce_limits()
         if self.time_s >= self._next_log_s:
             self._record()
+        for listener in self.step_listeners:
+            listener()
 
     def _enforce_limits(self) -> None:
         if not self._drives():
