@@ -18,9 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bluesky import RunEngine
+from bluesky.utils import RunEngineInterrupted
 
-from stxm_operando.config import BeamlineConfig
+from stxm_operando.config import BeamlineConfig, PotentiostatConfig
 from stxm_operando.devices import simulated_beamline
+from stxm_operando.devices.potentiostat_methodscript import MethodScriptPotentiostat
 from stxm_operando.limits import ComplianceError, Mode
 from stxm_operando.live_callbacks import OperandoAnalysis
 from stxm_operando.methodscript import codec
@@ -307,6 +309,10 @@ time.sleep(60)
         printed.until("meas_loop_cp started")
         os.kill(client.pid, signal.SIGKILL)
         client.wait(10)
+        with pytest.raises(MethodScriptError, match="already running on the instrument"):
+            MethodScriptPotentiostat(  # a new session finds the step running, and says so
+                f"socket://127.0.0.1:{port}", config=PotentiostatConfig(), clock=time.time, name="p"
+            )
         ended = printed.until("script ended", timeout_s=30)[-1]
         assert "its run time" in ended and ended.endswith("cell off")
         step_s = float(ended.split("t = ")[1].split(" s")[0])
@@ -328,9 +334,6 @@ def test_bad_ports_scripts_and_setpoints_are_clear_errors_before_any_current(ins
             client.run(["var p", "cell_on", "meas_loop_swv p 1 2 3"], print, print)
     finally:
         client.close()
-    from stxm_operando.config import PotentiostatConfig
-    from stxm_operando.devices.potentiostat_methodscript import MethodScriptPotentiostat
-
     pstat = MethodScriptPotentiostat(
         f"socket://127.0.0.1:{port}", config=PotentiostatConfig(), clock=time.time, name="p"
     )
@@ -342,3 +345,39 @@ def test_bad_ports_scripts_and_setpoints_are_clear_errors_before_any_current(ins
         assert not pstat.output.get()
     finally:
         pstat.destroy()
+
+
+def test_a_pause_leaves_the_instruments_step_running_and_an_abort_sends_z():
+    world = SimulatedBeamline()
+    instrument = MethodScriptInstrument(world.potentiostat, world.lock)
+    paths = []
+    threading.Thread(target=serve_pty, args=(instrument, paths.append), daemon=True).start()
+    deadline = time.monotonic() + 10
+    while not paths:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    config = BeamlineConfig.from_dict(
+        {"potentiostat": {"backend": "methodscript", "port": paths[0]}}
+    )
+    bl = simulated_beamline(config, world=world)
+    RE = RunEngine({}, context_managers=[])
+
+    def pause_at_the_first_line(name, doc):  # the step runs: it began before the imaging
+        if name in ("event", "event_page") and "raster_row" in doc["data"] and not paused:
+            paused.append(name)
+            threading.Thread(target=RE.request_pause, kwargs={"defer": False}).start()
+
+    paused = []
+    token = RE.subscribe(pause_at_the_first_line)
+    protocol = [Galvanostatic(c_rate=1.0, until_V=3.0, duration_s=600.0)]
+    with pytest.raises(RunEngineInterrupted):
+        RE(operando(bl, protocol, ROIS, every_s=60.0, dwell_ms=0.5))
+    assert RE.state == "paused"
+    assert bl.potentiostat.output.get() and bl.potentiostat.mode.get() == "GALVANOSTATIC"
+    assert instrument.running and world.potentiostat.output_on  # no Z at a pause
+    RE.unsubscribe(token)
+    RE.abort("operator abort")
+    assert "aborted (Z)" in instrument.events[-2] and instrument.events[-2].endswith("cell off")
+    assert not world.potentiostat.output_on
+    assert bl.potentiostat.output.get() == 0 and bl.potentiostat.mode.get() == "OCV"
+    bl.potentiostat.destroy()

@@ -211,12 +211,14 @@ class MethodScriptController:
             if step_ended:  # a step's end opens the circuit
                 self.output_on, self.mode = False, Mode.OCV
         self._ended.set()
-        if step_ended and not error and not self._switched_off:
+        if (step_ended or error) and not self._switched_off and not self.client.lost:
             threading.Thread(target=self._monitor_after_step, daemon=True).start()
 
     def _monitor_after_step(self) -> None:
-        """The step ended by itself: read the cell at rest until the next one (a thread of
-        its own: the reader thread, which called ``_end``, must take the acknowledgement)."""
+        """The step ended by itself, or with an instrument error (which skips the script's
+        ``on_finished:``): the OCP script switches the cell off and reads it at rest until the
+        next step (a thread of its own: the reader thread, which called ``_end``, must take
+        the acknowledgement)."""
         with self._transition:
             if not self._ended.is_set():
                 return  # a new step began meanwhile

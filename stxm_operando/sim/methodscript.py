@@ -17,7 +17,7 @@ import queue
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..limits import Mode
+from ..limits import ComplianceError, Mode
 from ..methodscript.codec import (
     MethodScriptError,
     PackageValue,
@@ -219,6 +219,8 @@ class MethodScriptInstrument:
                     self._finish("ended")
             except MethodScriptError as err:
                 self._fail(err)
+            except (ComplianceError, ValueError) as err:  # a setpoint beyond the instrument
+                self._fail(MethodScriptError(str(err), code=0x0007))
 
     def _begin_loop(self, run: _Run, loop: _Loop) -> None:
         pstat = self.potentiostat
@@ -288,12 +290,10 @@ class MethodScriptInstrument:
         )
 
     def _fail(self, err: MethodScriptError) -> None:
-        """A runtime error: ``!XXXX``, and the script stops (``on_finished:`` is not run, as the
-        manual says; the cell is switched off here, as the instrument's safety does)."""
+        """A runtime error: ``!XXXX``, and the script stops without ``on_finished:`` (the
+        manual, 10.1): the cell stays as it was, for the host to switch off."""
         self.replies.put(f"!{err.code:04X}: {err}")
         self._run = None
-        self.potentiostat.set_output(False)
-        self.potentiostat.set_mode(Mode.OCV.value)
         self.replies.put("")
         self._event(f"script failed ({err})")
 
