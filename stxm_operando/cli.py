@@ -1,5 +1,5 @@
 """Command line: ``stxm-operando demo | paper | ipython | ioc | monitor | proxy | runs |
-replay | export | queue-server | catalog-server | potentiostat-sim``."""
+replay | export | queue-server | catalog-server | potentiostat-sim | campaign``."""
 
 import argparse
 import gc
@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import potentiostat_sim
+from . import campaign, potentiostat_sim
 from .config import (
     API_KEY_ENV,
     LOOPBACK_HOSTS,
@@ -336,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     queue.set_defaults(func=_queue_server)
 
     potentiostat_sim.add_command(commands, port)
+    campaign.add_command(commands)
     server = commands.add_parser("catalog-server", help="serve a catalog over tiled (HTTP)")
     server.add_argument(
         "--path", required=True, help="catalog directory (its arrays, and its SQLite database)"

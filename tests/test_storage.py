@@ -91,6 +91,29 @@ def test_replay_from_the_catalog_gives_the_live_results(stored):
         assert np.allclose(replayed.electrochemistry()[key], live.electrochemistry()[key])
 
 
+def test_a_narrow_raster_is_stored_and_read_back(tmp_path):
+    """Lines of <= 16 pixels: bluesky-tiled-plugins would put them in the SQL table as list
+    columns, which tiled's SQLite adapter refuses; they are stored as arrays like any other."""
+    bl, RE = simulated_beamline(), RunEngine({}, context_managers=[])
+    lines = []
+    RE.subscribe(lambda name, doc: lines.append(doc) if name == "event_page" else None)
+    with Catalog.embedded(tmp_path / "catalog") as catalog:
+        writer = catalog.writer()
+        RE.subscribe(writer)
+        (uid,) = RE(two_energy_image(bl, ParticleROI(0, -0.9, 0.2, 12, 10), dwell_ms=0.5))
+        writer.flush()
+        stored = [d for n, d in catalog.documents(uid) if n in ("event", "event_page")]
+    sent = np.concatenate([np.asarray(p["data"]["raster_counts"]) for p in lines])
+    back = np.concatenate(
+        [
+            np.atleast_2d(np.asarray(d["data"]["raster_counts"]))
+            for d in stored
+            if "raster_counts" in d["data"]
+        ]
+    )
+    assert sent.shape == back.shape == (20, 12) and np.array_equal(sent, back)
+
+
 def test_unknown_run_ids_are_a_clear_error(stored, capsys):
     path, uid, _, _ = stored
     with Catalog.embedded(path) as catalog:

@@ -23,7 +23,10 @@ class CatalogWriter:
         from bluesky_tiled_plugins import TiledWriter
 
         self.catalog = catalog
-        self._tiled = TiledWriter(catalog.client, batch_size=batch_size)
+        # every array as an array (max_array_size=0): bluesky-tiled-plugins would put arrays
+        # of up to 16 elements (a raster line of <= 16 pixels) in the SQL table as list
+        # columns, which tiled's SQLite adapter refuses ("Unsupported PyArrow type")
+        self._tiled = TiledWriter(catalog.client, batch_size=batch_size, max_array_size=0)
         self._journals: dict[str, Any] = {}
         self._run_of_descriptor: dict[str, str] = {}
         self._error: BaseException | None = None

@@ -1,0 +1,122 @@
+"""A catalog of runs reduced to the cross-run table: every operando run agrees with its own
+live analysis, a 2-worker dask cluster gives the same table as this process, the cache
+analyses only new runs, and runs that cannot be analysed are listed with the reason."""
+
+import csv
+import subprocess
+import sys
+import threading
+
+import pytest
+from bluesky import RunEngine
+from bluesky.utils import RunEngineInterrupted
+
+from stxm_operando.campaign import COLUMNS, run_campaign
+from stxm_operando.devices import simulated_beamline
+from stxm_operando.live_callbacks import OperandoAnalysis
+from stxm_operando.plans import Galvanostatic, ParticleROI, Rest, operando, two_energy_image
+from stxm_operando.storage import Catalog
+
+COMMAND = [sys.executable, "-m", "stxm_operando.cli", "campaign"]
+ON_PARTICLE = ParticleROI(0, -0.9, 0.2, 30, 20)
+OFF_PARTICLE = ParticleROI(0, 6.0, 6.0, 12, 10)  # empty liquid: nothing to analyse
+
+
+@pytest.fixture(scope="module")
+def campaign_catalog(tmp_path_factory):
+    """Two operando runs (4C and 2C lithiation), one cut short by a failing callback, one
+    imaging only empty liquid, and a run of another plan; with each run's live summary."""
+    path = tmp_path_factory.mktemp("campaign") / "catalog"
+    live = {}
+    with Catalog.embedded(path) as catalog:
+
+        def record(protocol, roi, *, sample, cut_after=None):
+            bl, RE = simulated_beamline(), RunEngine({}, context_managers=[])
+            writer, analysis = catalog.writer(), OperandoAnalysis()
+            RE.subscribe(writer)
+            RE.subscribe(analysis)
+            tracking, passes = set(), []
+
+            def pause_after_passes(name, doc):  # then aborted: the operator cut it short
+                if name == "descriptor" and doc["name"] == "tracking":
+                    tracking.add(doc["uid"])  # one tracking event per imaging pass
+                elif name == "event" and doc["descriptor"] in tracking:
+                    passes.append(doc)
+                    if len(passes) == cut_after:
+                        threading.Thread(target=RE.request_pause, kwargs={"defer": False}).start()
+
+            RE.subscribe(pause_after_passes)
+            try:
+                RE(operando(bl, protocol, [roi], every_s=60.0, dwell_ms=0.5), sample=sample)
+            except RunEngineInterrupted:
+                RE.abort("cut short by the operator")
+            writer.flush()
+            (uid,) = [u for u in catalog.search(plan_name="operando") if u not in live]
+            live[uid] = analysis.summary(0.5)
+            return uid
+
+        lithiation = [Galvanostatic(c_rate=4.0, until_V=3.0, duration_s=900.0)]
+        fast = record(lithiation, ON_PARTICLE, sample="LFP-A")
+        slow = record(
+            [Galvanostatic(c_rate=2.0, until_V=3.0, duration_s=1500.0)], ON_PARTICLE, sample="LFP-B"
+        )
+        cut = record(lithiation, ON_PARTICLE, sample="LFP-A", cut_after=3)
+        empty = record([Rest(120.0)], OFF_PARTICLE, sample="LFP-A")
+        bl, RE = simulated_beamline(), RunEngine({}, context_managers=[])
+        writer = catalog.writer()
+        RE.subscribe(writer)
+        RE(two_energy_image(bl, ON_PARTICLE, dwell_ms=0.5))
+        writer.flush()
+    return path, live, {"fast": fast, "slow": slow, "cut": cut, "empty": empty}
+
+
+def test_every_operando_run_agrees_with_its_live_analysis(campaign_catalog, tmp_path):
+    path, live, uids = campaign_catalog
+    campaign = run_campaign(str(path), tmp_path, workers=0, progress=False)
+    assert {row["uid"] for row in campaign.rows} == {uids["fast"], uids["slow"], uids["cut"]}
+    for row in campaign.rows:
+        (expected,) = [r for r in live[row["uid"]] if r.particle_id == row["particle_id"]]
+        for ours, theirs in (
+            (row["x_surf"], expected.mean_surface),
+            (row["x_internal"], expected.mean_internal),
+            (row["soc"], expected.mean_fraction),
+            (row["active_fraction"], expected.active_fraction),
+        ):
+            assert ours == pytest.approx(theirs, abs=1e-9)  # the same pipeline, documents
+        assert row["direction"] == "lithiation" and row["overpotential_V"] < 0
+    statuses = {row["uid"]: row["exit_status"] for row in campaign.rows}
+    assert statuses[uids["fast"]] == "success" and statuses[uids["cut"]] == "abort"
+    fast, slow = (next(r for r in campaign.rows if r["uid"] == uids[k]) for k in ("fast", "slow"))
+    assert fast["c_rate"] == 4.0 and slow["c_rate"] == 2.0
+    assert fast["overpotential_V"] < slow["overpotential_V"]  # Fig. 1c: more at a faster rate
+    assert campaign.failures == [
+        (uids["empty"], "no lithiation or delithiation frame with a particle")
+    ]
+    with (tmp_path / "campaign.csv").open() as f:
+        table = list(csv.DictReader(f))
+    assert tuple(table[0]) == COLUMNS and len(table) == len(campaign.rows)
+    with (tmp_path / "failures.csv").open() as f:
+        assert [row["uid"] for row in csv.DictReader(f)] == [uids["empty"]]
+    again = run_campaign(str(path), tmp_path, workers=0, progress=False)
+    assert again.analysed == 0 and again.rows == campaign.rows  # all from the cache
+
+
+def test_a_two_worker_dask_cluster_gives_the_same_table(campaign_catalog, tmp_path):
+    path, _, _ = campaign_catalog
+    here = run_campaign(str(path), tmp_path / "here", workers=0, progress=False)
+    # as a user runs it: the command in a process of its own, its workers processes of theirs
+    done = subprocess.run(
+        [*COMMAND, "--catalog", str(path), "--output", str(tmp_path / "dask"), "--workers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "4 analysed now" in done.stdout
+    assert f"wrote {tmp_path / 'dask' / 'campaign.csv'}" in done.stdout
+    assert "runs analysed" in done.stderr  # the progress bar
+    with (tmp_path / "dask" / "campaign.csv").open() as f:
+        on_dask = list(csv.DictReader(f))
+    with (tmp_path / "here" / "campaign.csv").open() as f:
+        in_process = list(csv.DictReader(f))
+    assert on_dask == in_process and len(on_dask) == len(here.rows) == 3
