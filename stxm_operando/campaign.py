@@ -5,7 +5,8 @@ run uid and analysis version so that a campaign grown by new runs analyses only 
 
 ``stxm-operando campaign --catalog DIR|URI --output OUT [--workers N | --scheduler URL]``
 writes ``OUT/campaign.csv`` (one row per run, particle and direction at the state of charge
-asked for) and ``OUT/failures.csv`` (every run that could not be analysed, and why).
+asked for), ``OUT/campaign.png`` (Figs. 1c, 5b and 5c across runs) and ``OUT/failures.csv``
+(every run that could not be analysed, and why).
 """
 
 import argparse
@@ -168,6 +169,10 @@ def run_campaign(
             [{"uid": uid, "reason": reason} for uid, reason in failures],
         )
     )
+    if rows:
+        from .gui.figures import save_campaign_figure
+
+        files.append(save_campaign_figure(rows, output / "campaign.png"))
     return Campaign(rows, failures, len(todo), files)
 
 

@@ -10,6 +10,7 @@ import threading
 import pytest
 from bluesky import RunEngine
 from bluesky.utils import RunEngineInterrupted
+from qtpy import QtGui
 
 from stxm_operando.campaign import COLUMNS, run_campaign
 from stxm_operando.devices import simulated_beamline
@@ -97,6 +98,9 @@ def test_every_operando_run_agrees_with_its_live_analysis(campaign_catalog, tmp_
     assert tuple(table[0]) == COLUMNS and len(table) == len(campaign.rows)
     with (tmp_path / "failures.csv").open() as f:
         assert [row["uid"] for row in csv.DictReader(f)] == [uids["empty"]]
+    assert tmp_path / "campaign.png" in campaign.files
+    figure = QtGui.QImage(str(tmp_path / "campaign.png"))
+    assert (figure.width(), figure.height()) == (1500, 480)
     again = run_campaign(str(path), tmp_path, workers=0, progress=False)
     assert again.analysed == 0 and again.rows == campaign.rows  # all from the cache
 

@@ -1,4 +1,5 @@
-"""Static figures (PNG) drawn with pyqtgraph offscreen: Li maps and the voltage curve."""
+"""Static figures (PNG) drawn with pyqtgraph offscreen: Li maps, the voltage curve, the
+paper's figures from the model and a campaign's cross-run figure."""
 
 import os
 from collections.abc import Sequence
@@ -145,4 +146,63 @@ def save_paper_figure(runs, ratios, j0_points, path: str | Path) -> Path:
     j0_plot.setLabel("bottom", "x_surf")
     j0_plot.setLabel("left", "j0 (mA/cm2)")
     layout.resize(1500, 450)
+    return _export(layout, layout.scene(), path)
+
+
+def save_campaign_figure(rows: Sequence[dict], path: str | Path) -> Path:
+    """A campaign's cross-run figure from ``campaign.csv``'s rows, as PNG: overpotential
+    against C-rate (Fig. 1c), <x_surf> and <x_int> against C-rate (Fig. 5b) and the active and
+    transformed fractions (Fig. 5c); mean and standard deviation across particles, and the
+    particle count by each point."""
+    pg, _ = _application()
+    layout = pg.GraphicsLayoutWidget()
+    panels = {
+        "overpotential": layout.addPlot(title="overpotential at SoC 0.5 (Fig. 1c)"),
+        "composition": layout.addPlot(title="x_surf (solid), x_int (dashed) at SoC 0.5 (Fig. 5b)"),
+        "fractions": layout.addPlot(title="active (solid), transformed (dashed) (Fig. 5c)"),
+    }
+    labels = {
+        "overpotential": ("|eta|", "mV"),
+        "composition": ("Li fraction x", ""),
+        "fractions": ("fraction of the particle", ""),
+    }
+    for name, plot in panels.items():
+        plot.setLabel("bottom", "|C-rate|", units="1/h")
+        plot.setLabel("left", *labels[name])
+        plot.getAxis("left").enableAutoSIPrefix(False)  # a fraction is shown as one
+        plot.showGrid(x=True, y=True, alpha=0.2)
+        plot.getViewBox().setDefaultPadding(0.12)  # room for the counts by the points
+    panels["overpotential"].addLegend(offset=(-10, -10))  # the directions' colours, once
+    quantities = {
+        "overpotential": (("overpotential_V", 1, 1e3),),
+        "composition": (("x_surf", 1, 1.0), ("x_internal", 2, 1.0)),
+        "fractions": (("active_fraction", 1, 1.0), ("transformed_fraction", 2, 1.0)),
+    }
+    for direction, colour in (("lithiation", (210, 0, 0)), ("delithiation", (0, 150, 0))):
+        chosen = [r for r in rows if r["direction"] == direction]
+        rates = sorted({abs(float(r["c_rate"])) for r in chosen})
+        if not rates:
+            continue
+        for name, plot in panels.items():
+            for key, style, scale in quantities[name]:
+                groups = [
+                    np.array(
+                        [abs(float(r[key])) * scale for r in chosen if abs(float(r["c_rate"])) == c]
+                    )
+                    for c in rates
+                ]
+                means = np.array([g.mean() for g in groups])
+                spread = np.array([g.std() for g in groups])
+                pen = pg.mkPen(colour, width=2, style=style)
+                label = direction if style == 1 and name == "overpotential" else None
+                plot.plot(rates, means, pen=pen, symbol="o", symbolBrush=colour, name=label)
+                plot.addItem(
+                    pg.ErrorBarItem(x=np.array(rates), y=means, height=2 * spread, pen=colour)
+                )
+                if style == 1:
+                    for rate, mean, group in zip(rates, means, groups, strict=True):
+                        count = pg.TextItem(f"n={len(group)}", color=colour, anchor=(0.5, 1.3))
+                        count.setPos(rate, mean)
+                        plot.addItem(count)
+    layout.resize(1500, 480)
     return _export(layout, layout.scene(), path)
