@@ -18,7 +18,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 """Bumped when the analysis changes, so that cached results are recomputed."""
 COLUMNS = (
     "uid",
@@ -36,11 +36,29 @@ COLUMNS = (
     "overpotential_V",
     "frame_index",
     "frames",
+    "drift_px",
+    "j0_fit_a",
+    "j0_fit_b",
 )
+CHANNEL_COLUMNS = (
+    "uid",
+    "particle_id",
+    "direction",
+    "c_rate",
+    "frame_index",
+    "time_s",
+    "channel",
+    "x_surf",
+    "j_ch_mA_cm2",
+    "j0_mA_cm2",
+)
+"""channels.csv: every [010] channel of every analysed frame (the points of Fig. 4b)."""
 """campaign.csv's columns: exit_status is the run's (an aborted run's frames count too); soc
 is the particle's mean Li fraction in the frame nearest the asked state of charge; voltage_V
 and overpotential_V (against ``reference_V``) are the cell's then, V; frames counts the
-particle's analysed frames in the run."""
+particle's analysed frames in the run; drift_px is the largest registration shift among them,
+pixels; j0_fit_a and j0_fit_b are the exponents of ``A x^a (1 - x)^b`` fitted to all its
+channels' (x_surf, j0), empty when fewer than four channels give a j0."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +67,7 @@ class RunOutcome:
 
     uid: str
     rows: list[dict] = field(default_factory=list)
+    channels: list[dict] = field(default_factory=list)
     error: str = ""
 
 
@@ -78,9 +97,19 @@ def analyse_run(location: str, uid: str, soc: float, reference_V: float) -> RunO
     counts: dict[tuple[str, int], int] = {}
     for f in frames:
         counts[(f.direction, f.particle_id)] = counts.get((f.direction, f.particle_id), 0) + 1
+    channels = [point for f in frames for point in _channel_rows(uid, f)]
     rows = []
     for row in analysis.summary(soc):
         frame = by_key[(row.direction, row.particle_id, row.frame_index)]
+        own = [
+            f for f in frames if (f.direction, f.particle_id) == (row.direction, row.particle_id)
+        ]
+        points = [
+            c
+            for c in channels
+            if (c["direction"], c["particle_id"]) == (row.direction, row.particle_id)
+        ]
+        a, b = _j0_exponents(points)
         rows.append(
             {
                 "uid": uid,
@@ -98,11 +127,48 @@ def analyse_run(location: str, uid: str, soc: float, reference_V: float) -> RunO
                 "overpotential_V": frame.voltage_V - reference_V,
                 "frame_index": row.frame_index,
                 "frames": counts[(row.direction, row.particle_id)],
+                "drift_px": max(math.hypot(*f.analysis.shift) for f in own),
+                "j0_fit_a": a,
+                "j0_fit_b": b,
             }
         )
     if not rows:
         return RunOutcome(uid, error="no lithiation or delithiation frame with a particle")
-    return RunOutcome(uid, rows)
+    return RunOutcome(uid, rows, channels)
+
+
+def _channel_rows(uid: str, frame) -> list[dict]:
+    """A frame's channels: x_surf, j_Ch (mA/cm2) and j0 (mA/cm2; NaN without one)."""
+    particle = frame.particle
+    if particle is None or particle.j_ch is None:
+        return []
+    j0 = frame.j0 if frame.j0 is not None else [math.nan] * len(particle.j_ch)
+    return [
+        {
+            "uid": uid,
+            "particle_id": frame.particle_id,
+            "direction": frame.direction,
+            "c_rate": frame.c_rate,
+            "frame_index": frame.frame_index,
+            "time_s": frame.analysis.time_s,
+            "channel": k,
+            "x_surf": float(particle.x_surf[k]),
+            "j_ch_mA_cm2": float(particle.j_ch[k]),
+            "j0_mA_cm2": float(j0[k]),
+        }
+        for k in range(len(particle.j_ch))
+    ]
+
+
+def _j0_exponents(points: list[dict]) -> tuple[float, float]:
+    """(a, b) of ``A x^a (1 - x)^b`` fitted to the channels' (x_surf, j0); NaN if it cannot be."""
+    from .analysis import fit_j0
+
+    try:
+        fit = fit_j0([p["x_surf"] for p in points], [p["j0_mA_cm2"] for p in points])
+    except (ValueError, RuntimeError):  # too few points, or no convergence
+        return math.nan, math.nan
+    return fit.a, fit.b
 
 
 @dataclass
@@ -160,8 +226,12 @@ def run_campaign(
         (cache / f"{outcome.uid}.{key}.json").write_text(json.dumps(asdict(outcome)))
         outcomes[outcome.uid] = outcome
     rows = [row for uid in uids for row in outcomes[uid].rows]
+    channels = [point for uid in uids for point in outcomes[uid].channels]
     failures = [(uid, outcomes[uid].error) for uid in uids if outcomes[uid].error]
-    files = [_write_csv(output / "campaign.csv", COLUMNS, rows)]
+    files = [
+        _write_csv(output / "campaign.csv", COLUMNS, rows),
+        _write_csv(output / "channels.csv", CHANNEL_COLUMNS, channels),
+    ]
     files.append(
         _write_csv(
             output / "failures.csv",
@@ -259,10 +329,21 @@ def add_command(commands) -> None:
     campaign.add_argument("--sample", help="only this sample's runs")
     campaign.add_argument("--soc", type=float, default=0.5, help="state of charge of the rows")
     campaign.add_argument("--reference-V", type=float, help="equilibrium voltage, V")
+    campaign.add_argument(
+        "--record-simulated",
+        action="store_true",
+        help="first record a simulated beamtime (2C and 4C cycles) into the catalog",
+    )
     campaign.set_defaults(func=_command)
 
 
 def _command(args: argparse.Namespace) -> None:
+    if args.record_simulated:
+        from .sim_campaign import record_simulated_campaign
+        from .storage import Catalog
+
+        with Catalog.embedded(args.catalog) as catalog:
+            record_simulated_campaign(catalog)
     done = run_campaign(
         args.catalog,
         args.output,

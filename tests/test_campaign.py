@@ -7,15 +7,17 @@ import subprocess
 import sys
 import threading
 
+import numpy as np
 import pytest
 from bluesky import RunEngine
 from bluesky.utils import RunEngineInterrupted
 from qtpy import QtGui
 
-from stxm_operando.campaign import COLUMNS, run_campaign
+from stxm_operando.campaign import CHANNEL_COLUMNS, COLUMNS, run_campaign
 from stxm_operando.devices import simulated_beamline
 from stxm_operando.live_callbacks import OperandoAnalysis
 from stxm_operando.plans import Galvanostatic, ParticleROI, Rest, operando, two_energy_image
+from stxm_operando.sim_campaign import record_simulated_campaign
 from stxm_operando.storage import Catalog
 
 COMMAND = [sys.executable, "-m", "stxm_operando.cli", "campaign"]
@@ -25,8 +27,8 @@ OFF_PARTICLE = ParticleROI(0, 6.0, 6.0, 12, 10)  # empty liquid: nothing to anal
 
 @pytest.fixture(scope="module")
 def campaign_catalog(tmp_path_factory):
-    """Two operando runs (4C and 2C lithiation), one cut short by a failing callback, one
-    imaging only empty liquid, and a run of another plan; with each run's live summary."""
+    """The simulated beamtime's 4C and 2C cycles, a 4C lithiation cut short by the operator,
+    a run imaging only empty liquid, and a run of another plan; each run's live summary."""
     path = tmp_path_factory.mktemp("campaign") / "catalog"
     live = {}
     with Catalog.embedded(path) as catalog:
@@ -56,11 +58,10 @@ def campaign_catalog(tmp_path_factory):
             live[uid] = analysis.summary(0.5)
             return uid
 
+        cycles = {}
+        fast, slow = record_simulated_campaign(catalog, (4.0, 2.0), live=cycles, every_s=120.0)
+        live.update({uid: analysis.summary(0.5) for uid, analysis in cycles.items()})
         lithiation = [Galvanostatic(c_rate=4.0, until_V=3.0, duration_s=900.0)]
-        fast = record(lithiation, ON_PARTICLE, sample="LFP-A")
-        slow = record(
-            [Galvanostatic(c_rate=2.0, until_V=3.0, duration_s=1500.0)], ON_PARTICLE, sample="LFP-B"
-        )
         cut = record(lithiation, ON_PARTICLE, sample="LFP-A", cut_after=3)
         empty = record([Rest(120.0)], OFF_PARTICLE, sample="LFP-A")
         bl, RE = simulated_beamline(), RunEngine({}, context_managers=[])
@@ -76,7 +77,11 @@ def test_every_operando_run_agrees_with_its_live_analysis(campaign_catalog, tmp_
     campaign = run_campaign(str(path), tmp_path, workers=0, progress=False)
     assert {row["uid"] for row in campaign.rows} == {uids["fast"], uids["slow"], uids["cut"]}
     for row in campaign.rows:
-        (expected,) = [r for r in live[row["uid"]] if r.particle_id == row["particle_id"]]
+        (expected,) = [
+            r
+            for r in live[row["uid"]]
+            if (r.particle_id, r.direction) == (row["particle_id"], row["direction"])
+        ]
         for ours, theirs in (
             (row["x_surf"], expected.mean_surface),
             (row["x_internal"], expected.mean_internal),
@@ -84,10 +89,21 @@ def test_every_operando_run_agrees_with_its_live_analysis(campaign_catalog, tmp_
             (row["active_fraction"], expected.active_fraction),
         ):
             assert ours == pytest.approx(theirs, abs=1e-9)  # the same pipeline, documents
-        assert row["direction"] == "lithiation" and row["overpotential_V"] < 0
+        assert (row["overpotential_V"] < 0) == (row["direction"] == "lithiation")
+    x_surf = {
+        (r["direction"], abs(r["c_rate"])): r["x_surf"]
+        for r in campaign.rows
+        if r["uid"] != uids["cut"]
+    }
+    # the paper's Fig. 5b: surfaces run ahead of the interior, the more so the faster
+    order = [("lithiation", 4.0), ("lithiation", 2.0), ("delithiation", 2.0), ("delithiation", 4.0)]
+    assert [x_surf[k] for k in order] == sorted(x_surf.values(), reverse=True)
     statuses = {row["uid"]: row["exit_status"] for row in campaign.rows}
     assert statuses[uids["fast"]] == "success" and statuses[uids["cut"]] == "abort"
-    fast, slow = (next(r for r in campaign.rows if r["uid"] == uids[k]) for k in ("fast", "slow"))
+    fast, slow = (
+        next(r for r in campaign.rows if r["uid"] == uids[k] and r["direction"] == "lithiation")
+        for k in ("fast", "slow")
+    )
     assert fast["c_rate"] == 4.0 and slow["c_rate"] == 2.0
     assert fast["overpotential_V"] < slow["overpotential_V"]  # Fig. 1c: more at a faster rate
     assert campaign.failures == [
@@ -98,6 +114,15 @@ def test_every_operando_run_agrees_with_its_live_analysis(campaign_catalog, tmp_
     assert tuple(table[0]) == COLUMNS and len(table) == len(campaign.rows)
     with (tmp_path / "failures.csv").open() as f:
         assert [row["uid"] for row in csv.DictReader(f)] == [uids["empty"]]
+    with (tmp_path / "channels.csv").open() as f:
+        channels = list(csv.DictReader(f))
+    assert tuple(channels[0]) == CHANNEL_COLUMNS
+    assert {c["uid"] for c in channels} == {row["uid"] for row in campaign.rows}
+    j_ch = np.array([float(c["j_ch_mA_cm2"]) for c in channels])
+    x_surf = np.array([float(c["x_surf"]) for c in channels])
+    assert np.all(np.isfinite(j_ch)) and np.mean(j_ch) > 0  # lithiation: positive j_Ch
+    assert np.all((x_surf >= 0) & (x_surf <= 1))
+    assert all(0 <= row["drift_px"] < 10 for row in campaign.rows)  # the simulated drift
     assert tmp_path / "campaign.png" in campaign.files
     figure = QtGui.QImage(str(tmp_path / "campaign.png"))
     assert (figure.width(), figure.height()) == (1500, 480)
@@ -123,4 +148,4 @@ def test_a_two_worker_dask_cluster_gives_the_same_table(campaign_catalog, tmp_pa
         on_dask = list(csv.DictReader(f))
     with (tmp_path / "here" / "campaign.csv").open() as f:
         in_process = list(csv.DictReader(f))
-    assert on_dask == in_process and len(on_dask) == len(here.rows) == 3
+    assert on_dask == in_process and len(on_dask) == len(here.rows) == 5
