@@ -238,7 +238,9 @@ def _write_nxstxm(path: Path, image_sets, ec: dict, start: dict, offset: float) 
 
 
 def export_csv(catalog: Catalog, uid: str, directory: str | Path) -> list[Path]:
-    """Write ``electrochemistry.csv`` and ``frames.csv`` (per-frame particle statistics)."""
+    """Write ``electrochemistry.csv`` and ``frames.csv`` (per-frame particle statistics with
+    the cell's voltage, current and charge then). Steps are numbered from 1, as the monitor
+    numbers them; indices and steps are integers."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     analysis = OperandoAnalysis()
@@ -248,21 +250,30 @@ def export_csv(catalog: Catalog, uid: str, directory: str | Path) -> list[Path]:
     with open(ec_path, "w", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["index", "time_s", "voltage_V", "current_A", "charge_C", "step"])
-        writer.writerows(
-            zip(
-                *(ec[k] for k in ("index", "time", "voltage", "current", "charge", "step")),
-                strict=True,
-            )
-        )
+        for index, time_s, voltage, current, charge, step in zip(
+            *(ec[k] for k in ("index", "time", "voltage", "current", "charge", "step")),
+            strict=True,
+        ):
+            writer.writerow([int(index), time_s, voltage, current, charge, int(step) + 1])
     frames_path = directory / "frames.csv"
+
+    def cell_at(time_s: float, quantity: str) -> float:
+        """The logged ``quantity`` at ``time_s`` (s), interpolated; NaN without a log."""
+        if not len(ec["time"]):
+            return float("nan")
+        return float(np.interp(time_s, ec["time"], ec[quantity]))
+
     rows = [
         {
             "frame_index": f.frame_index,
             "particle_id": f.particle_id,
             "time_s": f.analysis.time_s,
-            "protocol_step": f.protocol_step,
+            "step": f.protocol_step + 1,
             "direction": f.direction,
             "c_rate": f.c_rate,
+            "voltage_V": f.voltage_V,
+            "current_A": cell_at(f.analysis.time_s, "current"),
+            "charge_C": cell_at(f.analysis.time_s, "charge"),
         }
         | f.statistics_row()
         for f in sorted(analysis.frames, key=lambda f: (f.frame_index, f.particle_id))

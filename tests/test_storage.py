@@ -275,9 +275,20 @@ def test_csv_export(stored, tmp_path):
     ec_rows = list(csv.DictReader(open(ec_path)))
     assert len(ec_rows) == len(live.electrochemistry()["index"])
     assert float(ec_rows[10]["current_A"]) == pytest.approx(4e-6)
+    assert [int(r["index"]) for r in ec_rows[:3]] == [
+        int(i) for i in live.electrochemistry()["index"][:3]
+    ]
+    steps = {int(r["step"]) for r in ec_rows}  # integers, numbered from 1 as the monitor does
+    assert min(steps) == 1 and max(steps) == len(live.progress.protocol)
     frames = list(csv.DictReader(open(frames_path)))
     assert len(frames) == len(live.frames)
     assert {row["direction"] for row in frames} == {"lithiation", "rest", "delithiation"}
+    for row in frames:  # the cell then: the frame's own voltage, and the log's current
+        assert 2.0 < float(row["voltage_V"]) < 4.5
+        expected = {"lithiation": 4e-6, "rest": 0.0, "delithiation": -4e-6}[row["direction"]]
+        if row["direction"] != "rest":
+            assert float(row["current_A"]) == pytest.approx(expected, rel=0.05)
+        assert int(row["step"]) in steps
 
 
 def test_an_image_run_exports_and_replays_alone(tmp_path):

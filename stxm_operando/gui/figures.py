@@ -13,8 +13,9 @@ def _application():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import pyqtgraph as pg
 
-    from .theme import apply_theme
+    from .theme import apply_theme, private_runtime_dir
 
+    private_runtime_dir()
     apply_theme(antialias=True)
     return pg, pg.mkQApp()
 

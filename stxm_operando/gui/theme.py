@@ -4,6 +4,10 @@ Every line colour here stands out from the white background by a contrast ratio 
 3 (WCAG 2's figure for graphics; ``tests/gui_checks.py`` measures it on the drawn window).
 """
 
+import os
+import tempfile
+from pathlib import Path
+
 import pyqtgraph as pg
 
 BACKGROUND = (255, 255, 255)
@@ -60,3 +64,15 @@ def pen(color: tuple[int, int, int], width: float = 2, dashed: bool = False):
 def li_colormap() -> pg.ColorMap:
     """The red (Li-rich) to green (Li-poor) pyqtgraph colour map of Li fraction."""
     return pg.ColorMap([0.0, 0.5, 1.0], LI_COLORS)
+
+
+def private_runtime_dir() -> None:
+    """Give Qt the per-user runtime folder it asks for (``XDG_RUNTIME_DIR``, mode 0700) when
+    the session has none (a container, ssh, a CI runner): Qt would use the same folder under
+    the temporary directory but print "QStandardPaths: XDG_RUNTIME_DIR not set" every time."""
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        return
+    folder = Path(tempfile.gettempdir()) / f"runtime-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    folder.chmod(0o700)
+    os.environ["XDG_RUNTIME_DIR"] = str(folder)
