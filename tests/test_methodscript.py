@@ -342,6 +342,9 @@ def test_bad_ports_scripts_and_setpoints_are_clear_errors_before_any_current(ins
             pstat.current_setpoint.put(1.0)  # 1 A: far beyond compliance
         with pytest.raises(ComplianceError):
             pstat.voltage_setpoint.put(9.0)
+        pstat.mode.put("POTENTIOSTATIC")
+        with pytest.raises(ComplianceError, match="nan V"):  # a hold with no potential set
+            pstat.output.put(1)
         assert not pstat.output.get()
     finally:
         pstat.destroy()

@@ -60,7 +60,8 @@ class MethodScriptController:
             )
         self.lock = threading.RLock()
         self.mode = Mode.OCV
-        self.current_setpoint_A, self.voltage_setpoint_V = 0.0, 0.0
+        self.current_setpoint_A = 0.0
+        self.voltage_setpoint_V = float("nan")  # none until set: a hold must be given one
         self.lower_cutoff_V, self.upper_cutoff_V = config.voltage_limits_V
         self.step_duration_s = self.step_capacity_C = 0.0
         self.output_on = False
@@ -110,8 +111,12 @@ class MethodScriptController:
             self._run(program, monitoring=not on)
 
     def _program(self, mode: Mode) -> StepProgram:
+        """The step the settings program; ComplianceError for a setpoint never set or out of
+        bounds (a hold with no potential set would otherwise apply 0 V)."""
         if mode is Mode.GALVANOSTATIC:
             self.set_current(self.current_setpoint_A)
+        elif mode is Mode.POTENTIOSTATIC:
+            self.set_voltage(self.voltage_setpoint_V)
         return StepProgram(
             mode,
             current_A=self.current_setpoint_A,
