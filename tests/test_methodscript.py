@@ -384,3 +384,24 @@ def test_a_pause_leaves_the_instruments_step_running_and_an_abort_sends_z():
     assert not world.potentiostat.output_on
     assert bl.potentiostat.output.get() == 0 and bl.potentiostat.mode.get() == "OCV"
     bl.potentiostat.destroy()
+
+
+def test_the_simulator_serves_a_pseudo_terminal_any_serial_program_opens():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stxm_operando.cli", "potentiostat-sim", "--pty", "--speed", "50"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        printed = PrintedLines(process)
+        line = printed.until("MethodSCRIPT instrument")[-1]
+        port = line.rsplit(" on ", 1)[1]
+        assert port.startswith("/dev/pts/")
+        client = MethodScriptClient(port)  # a serial port, as pyserial opens /dev/ttyACM0
+        try:
+            assert client.identify().serial_number == "ES4HRSIM0001"
+        finally:
+            client.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
