@@ -4,8 +4,8 @@ RunEngine, the catalog writer, the monitor's 0MQ source.
 bluesky ships ``bluesky.callbacks.buffer.BufferingWrapper`` for this, but it raises into the
 RunEngine when its queue is full (a slow analysis would then stop an acquisition), cannot
 wait for its backlog without shutting down, and neither counts nor reports the documents its
-callback failed on; this worker queues without limit, ``join``\\s with a timeout and keeps
-the failures.
+callback failed on. This worker queues without limit, can be joined with a timeout, and
+keeps the failures.
 """
 
 import logging
