@@ -94,9 +94,6 @@ def analyse_run(location: str, uid: str, soc: float, reference_V: float) -> RunO
     if not frames:
         return RunOutcome(uid, error="no imaging pass could be analysed")
     by_key = {(f.direction, f.particle_id, f.frame_index): f for f in frames}
-    counts: dict[tuple[str, int], int] = {}
-    for f in frames:
-        counts[(f.direction, f.particle_id)] = counts.get((f.direction, f.particle_id), 0) + 1
     channels = [point for f in frames for point in _channel_rows(uid, f)]
     rows = []
     for row in analysis.summary(soc):
@@ -126,7 +123,7 @@ def analyse_run(location: str, uid: str, soc: float, reference_V: float) -> RunO
                 "voltage_V": frame.voltage_V,
                 "overpotential_V": frame.voltage_V - reference_V,
                 "frame_index": row.frame_index,
-                "frames": counts[(row.direction, row.particle_id)],
+                "frames": len(own),
                 "drift_px": max(math.hypot(*f.analysis.shift) for f in own),
                 "j0_fit_a": a,
                 "j0_fit_b": b,
@@ -250,9 +247,9 @@ def _analyse(location, uids, soc, reference, workers, scheduler, progress):
     """The outcomes of ``uids`` as they finish, on dask (or in this process for 0 workers)."""
     from tqdm import tqdm
 
-    bar = tqdm(total=len(uids), desc="runs analysed", unit="run", disable=not progress or not uids)
     if not uids:
         return
+    bar = tqdm(total=len(uids), desc="runs analysed", unit="run", disable=not progress)
     if workers == 0 and scheduler is None:
         for uid in uids:
             yield analyse_run(location, uid, soc, reference)
@@ -296,7 +293,9 @@ def _cached(path: Path) -> RunOutcome | None:
 
 def _absolute(location: str) -> str:
     """A directory as an absolute path (workers may start elsewhere); a URI as it is."""
-    if "://" in str(location):
+    from .storage import is_server_uri
+
+    if is_server_uri(location):
         return str(location)
     return str(Path(location).expanduser().resolve())
 
@@ -339,10 +338,11 @@ def add_command(commands) -> None:
 
 def _command(args: argparse.Namespace) -> None:
     if args.record_simulated:
+        from .config import tiled_api_key
         from .sim_campaign import record_simulated_campaign
-        from .storage import Catalog
+        from .storage import open_catalog
 
-        with Catalog.embedded(args.catalog) as catalog:
+        with open_catalog(args.catalog, api_key=tiled_api_key()) as catalog:
             record_simulated_campaign(catalog)
     done = run_campaign(
         args.catalog,

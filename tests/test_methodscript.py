@@ -223,6 +223,23 @@ PROTOCOL = [Rest(120.0), Galvanostatic(c_rate=4.0, until_V=3.3), Rest(120.0)]
 ROIS = [ParticleROI(0, -0.9, 0.2, 30, 20)]
 
 
+def beamline_on_a_pty():
+    """A simulated beamline whose potentiostat is its own world's MethodSCRIPT instrument,
+    served on a pseudo-terminal: (world, instrument, beamline)."""
+    world = SimulatedBeamline()
+    instrument = MethodScriptInstrument(world.potentiostat, world.lock)
+    paths = []
+    threading.Thread(target=serve_pty, args=(instrument, paths.append), daemon=True).start()
+    deadline = time.monotonic() + 10
+    while not paths:
+        assert time.monotonic() < deadline, "the pty was never served"
+        time.sleep(0.01)
+    config = BeamlineConfig.from_dict(
+        {"potentiostat": {"backend": "methodscript", "port": paths[0]}}
+    )
+    return world, instrument, simulated_beamline(config, world=world)
+
+
 def run_protocol(bl, *callbacks):
     RE = RunEngine({}, context_managers=[])
     for callback in callbacks:
@@ -231,18 +248,7 @@ def run_protocol(bl, *callbacks):
 
 
 def test_the_operando_protocol_runs_on_the_methodscript_backend_through_a_pty(tmp_path):
-    world = SimulatedBeamline()
-    instrument = MethodScriptInstrument(world.potentiostat, world.lock)
-    paths = []
-    threading.Thread(target=serve_pty, args=(instrument, paths.append), daemon=True).start()
-    deadline = time.monotonic() + 10
-    while not paths:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    config = BeamlineConfig.from_dict(
-        {"potentiostat": {"backend": "methodscript", "port": paths[0]}}
-    )
-    bl = simulated_beamline(config, world=world)
+    world, instrument, bl = beamline_on_a_pty()
     assert type(bl.potentiostat).__name__ == "MethodScriptPotentiostat"
     analysis, reference = OperandoAnalysis(), OperandoAnalysis()
     protocol_docs, reference_docs = [], []
@@ -351,18 +357,7 @@ def test_bad_ports_scripts_and_setpoints_are_clear_errors_before_any_current(ins
 
 
 def test_a_pause_leaves_the_instruments_step_running_and_an_abort_sends_z():
-    world = SimulatedBeamline()
-    instrument = MethodScriptInstrument(world.potentiostat, world.lock)
-    paths = []
-    threading.Thread(target=serve_pty, args=(instrument, paths.append), daemon=True).start()
-    deadline = time.monotonic() + 10
-    while not paths:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    config = BeamlineConfig.from_dict(
-        {"potentiostat": {"backend": "methodscript", "port": paths[0]}}
-    )
-    bl = simulated_beamline(config, world=world)
+    world, instrument, bl = beamline_on_a_pty()
     RE = RunEngine({}, context_managers=[])
 
     def pause_at_the_first_line(name, doc):  # the step runs: it began before the imaging

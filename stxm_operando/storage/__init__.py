@@ -7,7 +7,7 @@ in-process, or a tiled client), ``writer`` (the RunEngine callback that stores d
 ``tiled_app`` (tiled's adapter and application, in-process or served).
 """
 
-from .catalog import Catalog, UnknownRunError, journal_root, open_catalog
+from .catalog import Catalog, UnknownRunError, is_server_uri, journal_root, open_catalog
 from .catalog_dir import CatalogError
 from .tiled_app import build_catalog_app, check_server_security
 from .writer import CatalogWriter
@@ -19,6 +19,7 @@ __all__ = [
     "UnknownRunError",
     "build_catalog_app",
     "check_server_security",
+    "is_server_uri",
     "journal_root",
     "open_catalog",
 ]

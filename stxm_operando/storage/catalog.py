@@ -273,11 +273,16 @@ class Catalog:
         return None if self.journal_dir is None else self.journal_dir / f"{uid}.jsonl"
 
 
+def is_server_uri(location: str | Path) -> bool:
+    """Whether ``location`` names a tiled server (http/https) rather than a directory."""
+    return str(location).startswith(("http://", "https://"))
+
+
 def open_catalog(
     location: str | Path, api_key: str | None = None, read_only: bool = False
 ) -> Catalog:
     """A catalog from a tiled URI (http/https) or a directory (created if absent, unless
     ``read_only``)."""
-    if str(location).startswith(("http://", "https://")):
+    if is_server_uri(location):
         return Catalog.remote(str(location), api_key=api_key)
     return Catalog.embedded(location, read_only=read_only)
