@@ -5,8 +5,9 @@ run uid and analysis version so that a campaign grown by new runs analyses only 
 
 ``stxm-operando campaign --catalog DIR|URI --output OUT [--workers N | --scheduler URL]``
 writes ``OUT/campaign.csv`` (one row per run, particle and direction at the state of charge
-asked for), ``OUT/campaign.png`` (Figs. 1c, 5b and 5c across runs) and ``OUT/failures.csv``
-(every run that could not be analysed, and why).
+asked for), ``OUT/channels.csv`` and ``.parquet`` (every channel of every frame),
+``OUT/campaign.png`` and ``.pdf`` (Figs. 1c, 4b, 5b, 5c across runs and a grid of Li maps)
+and ``OUT/failures.csv`` (every run that could not be analysed, and why).
 """
 
 import argparse
@@ -18,7 +19,9 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-ANALYSIS_VERSION = 2
+import numpy as np
+
+ANALYSIS_VERSION = 3
 """Bumped when the analysis changes, so that cached results are recomputed."""
 COLUMNS = (
     "uid",
@@ -40,6 +43,12 @@ COLUMNS = (
     "j0_fit_a",
     "j0_fit_b",
 )
+"""campaign.csv's columns: exit_status is the run's (an aborted run's frames count too); soc
+is the particle's mean Li fraction in the frame nearest the asked state of charge; voltage_V
+and overpotential_V (against ``reference_V``) are the cell's then, V; frames counts the
+particle's analysed frames in the run; drift_px is the largest registration shift among them,
+pixels; j0_fit_a and j0_fit_b are the exponents of ``A x^a (1 - x)^b`` fitted to all its
+channels' (x_surf, j0), empty when fewer than four channels give a j0."""
 CHANNEL_COLUMNS = (
     "uid",
     "particle_id",
@@ -53,12 +62,6 @@ CHANNEL_COLUMNS = (
     "j0_mA_cm2",
 )
 """channels.csv: every [010] channel of every analysed frame (the points of Fig. 4b)."""
-"""campaign.csv's columns: exit_status is the run's (an aborted run's frames count too); soc
-is the particle's mean Li fraction in the frame nearest the asked state of charge; voltage_V
-and overpotential_V (against ``reference_V``) are the cell's then, V; frames counts the
-particle's analysed frames in the run; drift_px is the largest registration shift among them,
-pixels; j0_fit_a and j0_fit_b are the exponents of ``A x^a (1 - x)^b`` fitted to all its
-channels' (x_surf, j0), empty when fewer than four channels give a j0."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class RunOutcome:
     uid: str
     rows: list[dict] = field(default_factory=list)
     channels: list[dict] = field(default_factory=list)
+    maps: list[dict] = field(default_factory=list)
     error: str = ""
 
 
@@ -95,7 +99,7 @@ def analyse_run(location: str, uid: str, soc: float, reference_V: float) -> RunO
         return RunOutcome(uid, error="no imaging pass could be analysed")
     by_key = {(f.direction, f.particle_id, f.frame_index): f for f in frames}
     channels = [point for f in frames for point in _channel_rows(uid, f)]
-    rows = []
+    rows, maps = [], []
     for row in analysis.summary(soc):
         frame = by_key[(row.direction, row.particle_id, row.frame_index)]
         own = [
@@ -129,9 +133,23 @@ def analyse_run(location: str, uid: str, soc: float, reference_V: float) -> RunO
                 "j0_fit_b": b,
             }
         )
+        maps.append(_map_of(uid, frame))
     if not rows:
         return RunOutcome(uid, error="no lithiation or delithiation frame with a particle")
-    return RunOutcome(uid, rows, channels)
+    return RunOutcome(uid, rows, channels, maps)
+
+
+def _map_of(uid: str, frame) -> dict:
+    """The Li map of a row's frame, the particle's box (None off the particle, for JSON)."""
+    li_map = frame.li_map[frame.particle.bbox]
+    return {
+        "uid": uid,
+        "particle_id": frame.particle_id,
+        "direction": frame.direction,
+        "c_rate": frame.c_rate,
+        "pixel_nm": frame.pixel_size_nm,
+        "x": np.where(np.isnan(li_map), None, np.round(li_map, 4)).tolist(),
+    }
 
 
 def _channel_rows(uid: str, frame) -> list[dict]:
@@ -228,6 +246,7 @@ def run_campaign(
     files = [
         _write_csv(output / "campaign.csv", COLUMNS, rows),
         _write_csv(output / "channels.csv", CHANNEL_COLUMNS, channels),
+        _write_parquet(output / "channels.parquet", CHANNEL_COLUMNS, channels),
     ]
     files.append(
         _write_csv(
@@ -237,9 +256,12 @@ def run_campaign(
         )
     )
     if rows:
-        from .gui.figures import save_campaign_figure
+        from .gui.campaign_figure import save_campaign_figure
 
-        files.append(save_campaign_figure(rows, output / "campaign.png"))
+        maps = [m for uid in uids for m in outcomes[uid].maps]
+        files += save_campaign_figure(
+            rows, channels, maps, output / "campaign.png", pdf=output / "campaign.pdf"
+        )
     return Campaign(rows, failures, len(todo), files)
 
 
@@ -306,6 +328,15 @@ def _write_csv(path: Path, columns, rows: list[dict]) -> Path:
         writer.writeheader()
         for row in rows:
             writer.writerow({k: _cell(row[k]) for k in columns})
+    return path
+
+
+def _write_parquet(path: Path, columns, rows: list[dict]) -> Path:
+    """The table as Parquet (typed columns, for pandas or dask over many runs)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({k: [row[k] for row in rows] for k in columns}), path)
     return path
 
 

@@ -3,12 +3,16 @@ live analysis, a 2-worker dask cluster gives the same table as this process, the
 analyses only new runs, and runs that cannot be analysed are listed with the reason."""
 
 import csv
+import json
 import os
 import subprocess
 import sys
 import threading
+import time
+from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from bluesky import RunEngine
 from bluesky.utils import RunEngineInterrupted
@@ -124,31 +128,73 @@ def test_every_operando_run_agrees_with_its_live_analysis(campaign_catalog, tmp_
     assert np.all(np.isfinite(j_ch)) and np.mean(j_ch) > 0  # lithiation: positive j_Ch
     assert np.all((x_surf >= 0) & (x_surf <= 1))
     assert all(0 <= row["drift_px"] < 10 for row in campaign.rows)  # the simulated drift
-    assert tmp_path / "campaign.png" in campaign.files
+    assert {tmp_path / "campaign.png", tmp_path / "campaign.pdf"} <= set(campaign.files)
     figure = QtGui.QImage(str(tmp_path / "campaign.png"))
-    assert (figure.width(), figure.height()) == (1500, 480)
+    assert (figure.width(), figure.height()) == (1700, 1000)  # the panels over the Li maps
+    assert (tmp_path / "campaign.pdf").read_bytes()[:5] == b"%PDF-"
+    parquet = pq.read_table(tmp_path / "channels.parquet")
+    assert tuple(parquet.column_names) == CHANNEL_COLUMNS and parquet.num_rows == len(channels)
+    assert parquet.column("x_surf").to_pylist() == pytest.approx(x_surf.tolist(), abs=1e-5)
     again = run_campaign(str(path), tmp_path, workers=0, progress=False)
     assert again.analysed == 0 and again.rows == campaign.rows  # all from the cache
 
 
 def test_a_two_worker_dask_cluster_gives_the_same_table(campaign_catalog, tmp_path):
-    path, _, _ = campaign_catalog
-    here = run_campaign(str(path), tmp_path / "here", workers=0, progress=False)
+    path, _, uids = campaign_catalog
+    here = run_campaign(str(path), tmp_path / "here", workers=0, sample="LFP-A", progress=False)
     # as a user runs it: the command in a process of its own, its workers processes of theirs
     done = subprocess.run(
-        [*COMMAND, "--catalog", str(path), "--output", str(tmp_path / "dask"), "--workers", "2"],
+        [*COMMAND, "--catalog", str(path), "--output", str(tmp_path / "dask"), "--workers", "2",
+         "--sample", "LFP-A"],
         capture_output=True,
         text=True,
         timeout=300,
         env={k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"},  # as over ssh
-    )
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert "QStandardPaths" not in done.stderr  # Qt's runtime-folder warning, given its folder
-    assert "4 analysed now" in done.stdout
+    assert "2 analysed now" in done.stdout and "1 runs not analysed" in done.stdout
     assert f"wrote {tmp_path / 'dask' / 'campaign.csv'}" in done.stdout
     assert "runs analysed" in done.stderr  # the progress bar
     with (tmp_path / "dask" / "campaign.csv").open() as f:
         on_dask = list(csv.DictReader(f))
     with (tmp_path / "here" / "campaign.csv").open() as f:
         in_process = list(csv.DictReader(f))
-    assert on_dask == in_process and len(on_dask) == len(here.rows) == 5
+    assert on_dask == in_process and len(on_dask) == len(here.rows) == 1
+    assert {row["uid"] for row in on_dask} == {uids["cut"]}
+
+
+def test_a_running_scheduler_and_its_workers_give_the_same_table(campaign_catalog, tmp_path):
+    """A cluster that already runs (as on a beamline's analysis machines): a scheduler and a
+    worker started here, on loopback; the campaign only connects to it."""
+    path, _, uids = campaign_catalog
+    dask = Path(sys.executable).with_name("dask")
+    address_file = tmp_path / "scheduler.json"
+    scheduler = subprocess.Popen(
+        [dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+         "--scheduler-file", address_file],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        [dask, "worker", "--scheduler-file", address_file, "--host", "127.0.0.1",
+         "--nthreads", "1", "--no-nanny", "--no-dashboard"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not address_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(address_file.read_text())["address"]
+        assert address.startswith("tcp://127.0.0.1:")
+        remote = run_campaign(
+            str(path), tmp_path / "remote", scheduler=address, sample="LFP-A", progress=False
+        )
+    finally:
+        for process in (worker, scheduler):
+            process.terminate()
+            process.wait(timeout=30)
+    here = run_campaign(str(path), tmp_path / "here", workers=0, sample="LFP-A", progress=False)
+    assert remote.analysed == 2 and remote.rows == here.rows and len(here.rows) == 1
+    assert remote.failures == [
+        (uids["empty"], "no lithiation or delithiation frame with a particle")
+    ]

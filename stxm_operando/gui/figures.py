@@ -1,5 +1,5 @@
-"""Static figures (PNG) drawn with pyqtgraph offscreen: Li maps, the voltage curve, the
-paper's figures from the model and a campaign's cross-run figure."""
+"""Static figures (PNG) drawn with pyqtgraph offscreen: Li maps, the voltage curve and the
+paper's figures from the model (a campaign's cross-run figure is ``campaign_figure``)."""
 
 import os
 from collections.abc import Sequence
@@ -49,42 +49,128 @@ def _written(path: Path) -> Path:
     return path
 
 
-def _export(widget, item, path: str | Path) -> Path:
-    """Show ``widget`` offscreen, save ``item`` (its scene or a plot item) as PNG, close it;
-    OSError if the file was not written."""
+def _export(widget, item, path: str | Path, pdf: str | Path | None = None) -> Path:
+    """Show ``widget`` offscreen, save ``item`` (its scene or a plot item) as PNG and, with
+    ``pdf``, the widget's scene as a vector PDF of the same layout; close it. OSError if a
+    file was not written."""
     from pyqtgraph.exporters import ImageExporter
 
     path = _writable(path)
     widget.show()
     _application()[1].processEvents()
     ImageExporter(item).export(str(path))
+    if pdf is not None:
+        _export_pdf(widget, _writable(pdf))
     widget.close()
     return _written(path)
 
 
-def save_li_maps(
-    maps: Sequence[Sequence[np.ndarray]],
+def _export_pdf(widget, path: Path) -> Path:
+    """The widget's scene painted into a PDF page of its own size (vector: text stays text)."""
+    from qtpy import QtCore, QtGui
+
+    size = widget.size()
+    writer = QtGui.QPdfWriter(str(path))
+    writer.setResolution(96)
+    writer.setPageSize(
+        QtGui.QPageSize(QtCore.QSizeF(size.width(), size.height()), QtGui.QPageSize.Unit.Point)
+    )
+    writer.setPageMargins(QtCore.QMarginsF(0, 0, 0, 0))
+    painter = QtGui.QPainter(writer)
+    target = QtCore.QRectF(0, 0, writer.width(), writer.height())
+    widget.scene().render(painter, target, QtCore.QRectF(widget.rect()))
+    painter.end()
+    return _written(path)
+
+
+def nice_length_um(width_um: float) -> float:
+    """A round scale-bar length (0.1, 0.2, 0.5, 1, 2 ... um) of about a third of ``width_um``.
+
+    >>> nice_length_um(1.2), nice_length_um(5.0), nice_length_um(0.3)
+    (0.5, 2.0, 0.1)
+    """
+    target = max(width_um, 1e-3) / 3
+    decade = 10 ** np.floor(np.log10(target))
+    return float(max(m for m in (1, 2, 5, 10) if m * decade <= target * 1.0001) * decade)
+
+
+def add_li_map_grid(
+    layout,
+    maps: Sequence[Sequence[np.ndarray | None]],
     row_labels: Sequence[str],
     column_labels: Sequence[str],
-    path: str | Path,
-    scale: int = 6,
-) -> Path:
-    """Save a grid of Li fraction maps (rows x columns, NaN = no particle) as a PNG."""
+    pixel_nm: float,
+) -> None:
+    """Draw a grid of Li fraction maps (rows x columns; NaN = no particle, None = no map) into
+    a pyqtgraph ``GraphicsLayout``: every map in um on one scale, a 1-2-5 um scale bar on the
+    first, the column labels above, the row labels beside, and the Li colour bar."""
     pg, _ = _application()
     from .theme import li_colormap
 
-    layout = pg.GraphicsLayoutWidget()
     colormap = li_colormap()
+    pixel_um = pixel_nm / 1e3
+    shapes = [m.shape for row in maps for m in row if m is not None]
+    height_um = max((s[0] for s in shapes), default=1) * pixel_um
+    width_um = max((s[1] for s in shapes), default=1) * pixel_um
+    length_um = nice_length_um(width_um)
+    below_um = 0.25 * height_um  # room under the maps for the scale bar
+    scaled = False
     for r, (row, label) in enumerate(zip(maps, row_labels, strict=True)):
-        layout.addLabel(label, row=r, col=0, angle=-90)
+        layout.addLabel(label, row=r + 1, col=0, angle=-90)
         for c, image in enumerate(row):
-            view = layout.addViewBox(row=r, col=c + 1, lockAspect=True)
-            view.addItem(pg.ImageItem(li_rgba(image, colormap).transpose(1, 0, 2)))
-            view.setMouseEnabled(False, False)
+            plot = layout.addPlot(row=r + 1, col=c + 1)
+            plot.hideAxis("left")
+            plot.hideAxis("bottom")
+            plot.setAspectLocked(True)
+            plot.invertY(True)
+            plot.setMouseEnabled(False, False)
+            plot.setRange(xRange=(0, width_um), yRange=(0, height_um + below_um), padding=0.02)
+            if image is None:
+                continue
+            item = pg.ImageItem(li_rgba(image, colormap), axisOrder="row-major")
+            item.setRect(0, 0, image.shape[1] * pixel_um, image.shape[0] * pixel_um)
+            plot.addItem(item)
+            if not scaled:  # on the first map
+                scaled = _scale_bar(pg, plot, length_um, height_um + 0.5 * below_um)
     for c, label in enumerate(column_labels):
-        layout.addLabel(label, row=len(maps), col=c + 1)
-    width = max(300, scale * 45 * len(column_labels))
-    layout.resize(width, max(200, scale * 40 * len(maps)))
+        layout.addLabel(label, row=0, col=c + 1)
+    bar = pg.ColorBarItem(
+        values=(0, 1), colorMap=colormap, interactive=False, width=12, label="Li fraction x"
+    )
+    layout.addItem(bar, row=1, col=len(column_labels) + 1, rowspan=max(len(maps), 1))
+
+
+def _scale_bar(pg, plot, length_um: float, y_um: float) -> bool:
+    """A scale bar in the map's own coordinates (um), under its left edge, labelled."""
+    from .theme import FOREGROUND
+
+    plot.plot([0, length_um], [y_um, y_um], pen=pg.mkPen(FOREGROUND, width=4))
+    text = f"{length_um * 1e3:.0f} nm" if length_um < 1 else f"{length_um:g} um"
+    label = pg.TextItem(text, color=FOREGROUND, anchor=(0, 0.5))
+    label.setPos(length_um * 1.1, y_um)
+    plot.addItem(label)
+    return True
+
+
+def save_li_maps(
+    maps: Sequence[Sequence[np.ndarray | None]],
+    row_labels: Sequence[str],
+    column_labels: Sequence[str],
+    path: str | Path,
+    pixel_nm: float = 40.0,
+    title: str = "",
+) -> Path:
+    """Save a grid of Li fraction maps (rows x columns, NaN = no particle; ``pixel_nm`` the
+    raster step, nm) as a PNG, with a colour bar and a scale bar."""
+    pg, _ = _application()
+    layout = pg.GraphicsLayoutWidget()
+    grid = layout.ci
+    if title:
+        layout.addLabel(title, row=0, col=0, colspan=len(column_labels) + 2, size="11pt")
+        grid = layout.addLayout(row=1, col=0, colspan=len(column_labels) + 2)
+    add_li_map_grid(grid, maps, row_labels, column_labels, pixel_nm)
+    columns = max(len(column_labels), 1)
+    layout.resize(min(1800, 80 + 190 * columns), 90 + 170 * max(len(maps), 1))
     return _export(layout, layout.scene(), path)
 
 
@@ -147,63 +233,4 @@ def save_paper_figure(runs, ratios, j0_points, path: str | Path) -> Path:
     j0_plot.setLabel("bottom", "x_surf")
     j0_plot.setLabel("left", "j0 (mA/cm2)")
     layout.resize(1500, 450)
-    return _export(layout, layout.scene(), path)
-
-
-def save_campaign_figure(rows: Sequence[dict], path: str | Path) -> Path:
-    """A campaign's cross-run figure from ``campaign.csv``'s rows, as PNG: overpotential
-    against C-rate (Fig. 1c), <x_surf> and <x_int> against C-rate (Fig. 5b) and the active and
-    transformed fractions (Fig. 5c); mean and standard deviation across particles, and the
-    particle count by each point."""
-    pg, _ = _application()
-    layout = pg.GraphicsLayoutWidget()
-    panels = {
-        "overpotential": layout.addPlot(title="overpotential at SoC 0.5 (Fig. 1c)"),
-        "composition": layout.addPlot(title="x_surf (solid), x_int (dashed) at SoC 0.5 (Fig. 5b)"),
-        "fractions": layout.addPlot(title="active (solid), transformed (dashed) (Fig. 5c)"),
-    }
-    labels = {
-        "overpotential": ("|eta|", "mV"),
-        "composition": ("Li fraction x", ""),
-        "fractions": ("fraction of the particle", ""),
-    }
-    for name, plot in panels.items():
-        plot.setLabel("bottom", "|C-rate|", units="1/h")
-        plot.setLabel("left", *labels[name])
-        plot.getAxis("left").enableAutoSIPrefix(False)  # a fraction is shown as one
-        plot.showGrid(x=True, y=True, alpha=0.2)
-        plot.getViewBox().setDefaultPadding(0.12)  # room for the counts by the points
-    panels["overpotential"].addLegend(offset=(-10, -10))  # the directions' colours, once
-    quantities = {
-        "overpotential": (("overpotential_V", 1, 1e3),),
-        "composition": (("x_surf", 1, 1.0), ("x_internal", 2, 1.0)),
-        "fractions": (("active_fraction", 1, 1.0), ("transformed_fraction", 2, 1.0)),
-    }
-    for direction, colour in (("lithiation", (210, 0, 0)), ("delithiation", (0, 150, 0))):
-        chosen = [r for r in rows if r["direction"] == direction]
-        rates = sorted({abs(float(r["c_rate"])) for r in chosen})
-        if not rates:
-            continue
-        for name, plot in panels.items():
-            for key, style, scale in quantities[name]:
-                groups = [
-                    np.array(
-                        [abs(float(r[key])) * scale for r in chosen if abs(float(r["c_rate"])) == c]
-                    )
-                    for c in rates
-                ]
-                means = np.array([g.mean() for g in groups])
-                spread = np.array([g.std() for g in groups])
-                pen = pg.mkPen(colour, width=2, style=style)
-                label = direction if style == 1 and name == "overpotential" else None
-                plot.plot(rates, means, pen=pen, symbol="o", symbolBrush=colour, name=label)
-                plot.addItem(
-                    pg.ErrorBarItem(x=np.array(rates), y=means, height=2 * spread, pen=colour)
-                )
-                if style == 1:
-                    for rate, mean, group in zip(rates, means, groups, strict=True):
-                        count = pg.TextItem(f"n={len(group)}", color=colour, anchor=(0.5, 1.3))
-                        count.setPos(rate, mean)
-                        plot.addItem(count)
-    layout.resize(1500, 480)
     return _export(layout, layout.scene(), path)
