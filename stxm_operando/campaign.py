@@ -38,6 +38,7 @@ COLUMNS = (
     "voltage_V",
     "overpotential_V",
     "frame_index",
+    "time_s",
     "frames",
     "drift_px",
     "j0_fit_a",
@@ -45,7 +46,8 @@ COLUMNS = (
 )
 """campaign.csv's columns: exit_status is the run's (an aborted run's frames count too); soc
 is the particle's mean Li fraction in the frame nearest the asked state of charge; voltage_V
-and overpotential_V (against ``reference_V``) are the cell's then, V; frames counts the
+and overpotential_V (against ``reference_V``) are the cell's then, V; time_s is the frame's
+time (the end of its image, on the run's clock), s; frames counts the
 particle's analysed frames in the run; drift_px is the largest registration shift among them,
 pixels; j0_fit_a and j0_fit_b are the exponents of ``A x^a (1 - x)^b`` fitted to all its
 channels' (x_surf, j0), empty when fewer than four channels give a j0."""
@@ -127,6 +129,7 @@ def analyse_run(location: str, uid: str, soc: float, reference_V: float) -> RunO
                 "voltage_V": frame.voltage_V,
                 "overpotential_V": frame.voltage_V - reference_V,
                 "frame_index": row.frame_index,
+                "time_s": frame.analysis.time_s,
                 "frames": len(own),
                 "drift_px": max(math.hypot(*f.analysis.shift) for f in own),
                 "j0_fit_a": a,
@@ -362,7 +365,14 @@ def add_command(commands) -> None:
     campaign.add_argument(
         "--record-simulated",
         action="store_true",
-        help="first record a simulated beamtime (2C and 4C cycles) into the catalog",
+        help="first record a simulated beamtime (a cycle per --rates) into the catalog",
+    )
+    campaign.add_argument(
+        "--rates",
+        type=float,
+        nargs="+",
+        metavar="C",
+        help="C-rates (1/h) of the simulated cycles (default: 2 4)",
     )
     campaign.set_defaults(func=_command)
 
@@ -370,11 +380,13 @@ def add_command(commands) -> None:
 def _command(args: argparse.Namespace) -> None:
     if args.record_simulated:
         from .config import tiled_api_key
-        from .sim_campaign import record_simulated_campaign
+        from .sim_campaign import CAMPAIGN_RATES, check_rates, record_simulated_campaign
         from .storage import open_catalog
 
+        rates = args.rates or CAMPAIGN_RATES
+        check_rates(rates)  # before a catalog is made
         with open_catalog(args.catalog, api_key=tiled_api_key()) as catalog:
-            record_simulated_campaign(catalog)
+            record_simulated_campaign(catalog, rates)
     done = run_campaign(
         args.catalog,
         args.output,

@@ -72,10 +72,17 @@ class Run:
 
     def statistics(self, fraction: np.ndarray | None = None) -> an.SurfaceStatistics:
         """The analysis's surface statistics of a model map (SoC 0.5 by default)."""
-        fraction = self.fraction_half if fraction is None else fraction
-        mask = np.ones(fraction.shape, bool)
-        chans = an.channels(mask, an.particle_axes(mask, angle_deg=0.0))
-        return an.surface_statistics(fraction, mask, chans, self.direction)
+        return model_statistics(
+            self.fraction_half if fraction is None else fraction, self.direction
+        )
+
+
+def model_statistics(fraction: np.ndarray, direction: str) -> an.SurfaceStatistics:
+    """The surface statistics of a model's Li fraction grid (axis 0 along [010], axis 1 along
+    [001], every cell in the particle): the truth that an image of the particle estimates."""
+    mask = np.ones(fraction.shape, bool)
+    chans = an.channels(mask, an.particle_axes(mask, angle_deg=0.0))
+    return an.surface_statistics(fraction, mask, chans, direction)
 
 
 def galvanostatic_run(
