@@ -5,7 +5,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from event_model import DocumentRouter
 
 from .config import BeamlineConfig, default_catalog, tiled_api_key
@@ -143,21 +142,47 @@ def run_demo(
 
 def _figures(analysis, output, save_li_maps, save_voltage_curve) -> list[Path]:
     ec = analysis.electrochemistry()
-    figures = [save_voltage_curve(ec["time"], ec["voltage"], output / "voltage.png")]
+    image_times = sorted({f.analysis.time_s for f in analysis.frames})
+    figures = [
+        save_voltage_curve(
+            ec["time"],
+            ec["voltage"],
+            output / "voltage.png",
+            title="cell voltage and current, with the imaging times",
+            current_A=ec["current"],
+            image_times_s=image_times,
+        )
+    ]
     particles = sorted({f.particle_id for f in analysis.frames})
     directions = [
         d for d in ("lithiation", "delithiation") if any(f.direction == d for f in analysis.frames)
     ]
-    maps, labels = [], []
+    maps, labels, captions = [], [], []
+    start_s = min(f.analysis.time_s for f in analysis.frames)
     for direction in directions:
         for pid in particles:
             frames = [
                 f for f in analysis.frames if f.particle_id == pid and f.direction == direction
             ]
             picks = [frames[round(k * (len(frames) - 1) / 5)] for k in range(6)]
-            maps.append([np.where(f.analysis.labels > 0, f.analysis.x, np.nan) for f in picks])
-            labels.append(f"{direction[:5]}. #{pid}")
+            maps.append([f.li_map for f in picks])
+            labels.append(f"{direction}, particle {pid}")
+            captions.append(
+                [
+                    f"{(f.analysis.time_s - start_s) / 60:.0f} min, step {f.protocol_step + 1}"
+                    f"<br>x = {f.mean_fraction:.2f}, {f.voltage_V:.3f} V"
+                    for f in picks
+                ]
+            )
     figures.append(
-        save_li_maps(maps, labels, [f"frame {k + 1}/6" for k in range(6)], output / "li_maps.png")
+        save_li_maps(
+            maps,
+            labels,
+            ["first frame", "", "", "", "", "last frame"],
+            output / "li_maps.png",
+            pixel_nm=analysis.frames[0].pixel_size_nm,
+            title="Li fraction during the protocol (time from the first image)",
+            captions=captions,
+        )
     )
     return figures

@@ -6,6 +6,7 @@ from bluesky.utils import ProgressBarManager
 
 from .devices import Beamline
 from .live_callbacks import ThreadedCallback
+from .live_callbacks.report import ProtocolReporter
 from .plans import switch_off_on_halt
 
 
@@ -22,7 +23,9 @@ def make_run_engine(
     plan's cleanup), and that stores every document through ``writer`` (e.g.
     ``Catalog.writer()``) before any other callback sees it. With ``catalog`` (the one the
     writer stores into) scan ids go on from the catalog's largest, so they stay unique
-    across sessions. ``progress`` shows bluesky's progress bars for moves and holds;
+    across sessions. ``progress`` shows bluesky's progress bars for moves and holds, and
+    prints each protocol step's start and end with the time elapsed and left
+    (``ProtocolReporter``);
     ``run_engine_options`` go to ``RunEngine`` (e.g. ``context_managers=[]`` off the main
     thread).
     """
@@ -33,6 +36,7 @@ def make_run_engine(
     switch_off_on_halt(run_engine, beamline)
     if progress:
         run_engine.waiting_hook = ProgressBarManager()
+        run_engine.subscribe(ProtocolReporter())
     if writer is not None:
         run_engine.subscribe(writer)
     return run_engine

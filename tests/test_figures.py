@@ -10,7 +10,13 @@ from stxm_operando.live_callbacks import OperandoAnalysis
 
 
 def test_figures_go_into_folders_that_do_not_exist_yet(tmp_path, qapp):
-    voltage = save_voltage_curve(np.arange(60.0), np.linspace(3.4, 3.0, 60), tmp_path / "a/v.png")
+    voltage = save_voltage_curve(
+        np.arange(60.0),
+        np.linspace(3.4, 3.0, 60),
+        tmp_path / "a/v.png",
+        current_A=np.full(60, 4e-6),
+        image_times_s=[0.0, 30.0],
+    )
     maps = [[np.full((9, 25), 0.3), np.full((9, 25), 0.7)]]
     li = save_li_maps(maps, ["lithiation #0"], ["frame 1", "frame 2"], tmp_path / "b/c/li.png")
     monitor = save_monitor_screenshot(OperandoAnalysis(), tmp_path / "d/monitor.png")

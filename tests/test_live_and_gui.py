@@ -119,7 +119,9 @@ def test_live_operando_reaches_the_monitor_through_a_0mq_proxy(qtbot, proxy, tmp
         publisher.close()
     qtbot.waitUntil(lambda: window._seen == expected, timeout=5000)  # the timer redrew
     assert_window_matches(window, live)
-    assert window.progress_bar.value() == len(PROTOCOL)
+    assert window.progress_bar.value() == window.progress_bar.maximum()  # by time: all done
+    assert f"step {len(PROTOCOL)}/{len(PROTOCOL)}" in window.progress_label.text()
+    assert "elapsed, at most 0 s left" in window.progress_label.text()
     window.grab().save(str(tmp_path / "monitor_live.png"))
     assert (tmp_path / "monitor_live.png").stat().st_size > 10_000
     window.close()

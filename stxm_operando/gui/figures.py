@@ -100,10 +100,12 @@ def add_li_map_grid(
     row_labels: Sequence[str],
     column_labels: Sequence[str],
     pixel_nm: float,
+    captions: Sequence[Sequence[str]] | None = None,
 ) -> None:
     """Draw a grid of Li fraction maps (rows x columns; NaN = no particle, None = no map) into
     a pyqtgraph ``GraphicsLayout``: every map in um on one scale, a 1-2-5 um scale bar on the
-    first, the column labels above, the row labels beside, and the Li colour bar."""
+    first, the column labels above, the row labels beside, each map's caption (rows x
+    columns of text, optional) over it, and the Li colour bar."""
     pg, _ = _application()
     from .theme import li_colormap
 
@@ -119,6 +121,8 @@ def add_li_map_grid(
         layout.addLabel(label, row=r + 1, col=0, angle=-90)
         for c, image in enumerate(row):
             plot = layout.addPlot(row=r + 1, col=c + 1)
+            if captions is not None:
+                plot.setTitle(captions[r][c], size="8pt")
             plot.hideAxis("left")
             plot.hideAxis("bottom")
             plot.setAspectLocked(True)
@@ -159,32 +163,80 @@ def save_li_maps(
     path: str | Path,
     pixel_nm: float = 40.0,
     title: str = "",
+    captions: Sequence[Sequence[str]] | None = None,
 ) -> Path:
     """Save a grid of Li fraction maps (rows x columns, NaN = no particle; ``pixel_nm`` the
-    raster step, nm) as a PNG, with a colour bar and a scale bar."""
+    raster step, nm; ``captions`` a text over each map) as a PNG, with a colour bar and a
+    scale bar."""
     pg, _ = _application()
     layout = pg.GraphicsLayoutWidget()
     grid = layout.ci
     if title:
         layout.addLabel(title, row=0, col=0, colspan=len(column_labels) + 2, size="11pt")
         grid = layout.addLayout(row=1, col=0, colspan=len(column_labels) + 2)
-    add_li_map_grid(grid, maps, row_labels, column_labels, pixel_nm)
+    add_li_map_grid(grid, maps, row_labels, column_labels, pixel_nm, captions)
     columns = max(len(column_labels), 1)
-    layout.resize(min(1800, 80 + 190 * columns), 90 + 170 * max(len(maps), 1))
+    layout.resize(min(1800, 80 + 190 * columns), 90 + 190 * max(len(maps), 1))
     return _export(layout, layout.scene(), path)
 
 
 def save_voltage_curve(
-    time_s: np.ndarray, voltage_V: np.ndarray, path: str | Path, title: str = "cell voltage"
+    time_s: np.ndarray,
+    voltage_V: np.ndarray,
+    path: str | Path,
+    title: str = "cell voltage",
+    current_A: np.ndarray | None = None,
+    image_times_s: Sequence[float] = (),
 ) -> Path:
-    """Save voltage against time as a PNG."""
+    """Save voltage against time (min) as a PNG; with ``current_A`` the current (uA) on a
+    right-hand axis, and a tick at the top for each image (``image_times_s``, s)."""
     pg, _ = _application()
     plot = pg.PlotWidget(title=title)
-    plot.plot(np.asarray(time_s) / 60.0, np.asarray(voltage_V), pen=pg.mkPen("b", width=2))
-    plot.setLabel("bottom", "time", units="min")
-    plot.setLabel("left", "voltage", units="V")
-    plot.resize(800, 450)
-    return _export(plot, plot.plotItem, path)
+    item = plot.plotItem
+    legend = item.addLegend(offset=(10, 5), colCount=3)  # one row, in the headroom
+    item.plot(np.asarray(time_s) / 60.0, np.asarray(voltage_V), pen=pg.mkPen("b", width=2))
+    legend.addItem(pg.PlotDataItem(pen=pg.mkPen("b", width=2)), "voltage (left)")
+    item.setLabel("bottom", "time", units="min")
+    item.setLabel("left", "voltage", units="V")
+    item.getAxis("bottom").enableAutoSIPrefix(False)
+    if current_A is not None:
+        currents = pg.ViewBox()
+        item.showAxis("right")
+        item.scene().addItem(currents)
+        item.getAxis("right").linkToView(currents)
+        item.getAxis("right").setLabel("current", units="uA")
+        item.getAxis("right").enableAutoSIPrefix(False)
+        currents.setXLink(item)
+        pen = pg.mkPen((200, 100, 0), width=1.5)
+        current_uA = np.asarray(current_A) * 1e6
+        currents.addItem(pg.PlotDataItem(np.asarray(time_s) / 60.0, current_uA, pen=pen))
+        currents.setYRange(*_with_headroom(current_uA), padding=0)
+        legend.addItem(pg.PlotDataItem(pen=pen), "current (right)")
+
+        def follow() -> None:
+            currents.setGeometry(item.getViewBox().sceneBoundingRect())
+
+        item.getViewBox().sigResized.connect(follow)
+        follow()
+    low, high = _with_headroom(voltage_V)
+    item.setYRange(low, high, padding=0)
+    if len(image_times_s):
+        top = float(np.nanmax(voltage_V)) + 0.08 * (high - low)
+        ticks = pg.ScatterPlotItem(
+            np.asarray(image_times_s) / 60.0, np.full(len(image_times_s), top),
+            symbol="t", size=7, brush=(60, 60, 60), pen=None,
+        )  # fmt: skip
+        item.addItem(ticks)
+        legend.addItem(ticks, "images")
+    plot.resize(900, 480)
+    return _export(plot, plot.scene(), path)
+
+
+def _with_headroom(values) -> tuple[float, float]:
+    """The values' range with a fifth of it free at the top (for the legend and ticks)."""
+    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    span = (high - low) or 1.0
+    return low - 0.03 * span, high + 0.25 * span
 
 
 def save_monitor_screenshot(analysis, path: str | Path) -> Path:

@@ -14,6 +14,7 @@ from pyqtgraph.dockarea import Dock, DockArea
 from qtpy import QtCore, QtWidgets
 
 from ..live_callbacks import FrameRecord, OperandoAnalysis
+from ..live_callbacks.series import duration_text
 from ..storage import CatalogError, UnknownRunError
 from .browser import RunBrowser
 from .channel_plots import ChannelPlots
@@ -333,11 +334,19 @@ class MonitorWindow(QtWidgets.QMainWindow):
         )
 
     def _show_progress(self, progress) -> None:
+        """The protocol's step and its time: elapsed and left (beamline clock), the bar by
+        time, not by steps."""
         steps = max(len(progress.protocol), 1)
-        self.progress_bar.setRange(0, steps)
-        self.progress_bar.setValue(steps if progress.finished else progress.step)
+        elapsed, left = progress.elapsed_s, progress.left_s
+        self.progress_bar.setRange(0, 1000)
+        if left is None:  # no estimate: by steps
+            self.progress_bar.setValue(round(1000 * progress.step / steps))
+            remaining = "time left unknown"
+        else:
+            self.progress_bar.setValue(round(1000 * elapsed / max(elapsed + left, 1e-9)))
+            remaining = f"at most {duration_text(left)} left"
         state = "finished" if progress.finished else progress.last_event or "running"
         self.progress_label.setText(
             f"step {progress.step + 1}/{steps}: {progress.label} ({state}); "
-            f"t = {progress.time_s / 60:.1f} min; {len(self.frame_indices)} frames"
+            f"{duration_text(elapsed)} elapsed, {remaining}; {len(self.frame_indices)} frames"
         )

@@ -93,7 +93,8 @@ class ElectrochemistryLog(DocumentRouter):
 
 @dataclass
 class Progress:
-    """Where the protocol is: step, its label, the last milestone and the beamline time (s)."""
+    """Where the protocol is: step, its label, the last milestone, the beamline time (s) and
+    when each step started (s, by step index)."""
 
     protocol: list[dict] = field(default_factory=list)
     step: int = 0
@@ -102,6 +103,39 @@ class Progress:
     time_s: float = 0.0
     finished: bool = False
     capacity_Ah: float = 0.0
+    started_s: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def elapsed_s(self) -> float:
+        """Beamline time since the protocol's first step started, s."""
+        return self.time_s - self.started_s[0] if 0 in self.started_s else 0.0
+
+    @property
+    def left_s(self) -> float | None:
+        """Time the protocol should still take, s, from each step's expected duration (the
+        running step's less what it has run): an upper bound, refined as steps end; None
+        when a step to come has no estimate."""
+        if self.finished:
+            return 0.0
+        expected = [step.get("expected_s") for step in self.protocol[self.step :]]
+        if not expected or None in expected:
+            return None
+        if self.last_event == "end":  # the step is over, however early
+            return float(sum(expected[1:]))
+        running = self.time_s - self.started_s.get(self.step, self.time_s)
+        return max(expected[0] - running, 0.0) + sum(expected[1:])
+
+
+def duration_text(seconds: float) -> str:
+    """A duration as people read it: "45 s", "12 min", "1 h 05 min".
+
+    >>> duration_text(44.6), duration_text(725.0), duration_text(3900.0)
+    ('45 s', '12 min', '1 h 05 min')
+    """
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 class ProgressTracker(DocumentRouter):
@@ -132,6 +166,7 @@ class ProgressTracker(DocumentRouter):
             progress.step, progress.last_event = int(data["protocol_step"]), data["protocol_event"]
             if data["protocol_event"] == "start":
                 progress.label = data["protocol_reason"]
+                progress.started_s[progress.step] = float(data["protocol_time"])
             progress.time_s = max(progress.time_s, float(data["protocol_time"]))
 
     def stop(self, doc: dict) -> None:

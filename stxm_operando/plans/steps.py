@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 
 from ..devices import Beamline
 from ..limits import ComplianceError, check_current, check_voltage, current_for_c_rate
+from .estimates import step_duration_s
 from .validation import PlanArgumentError, check_positive, is_number, require
 
 
@@ -53,13 +54,18 @@ class ArmedStep:
     current_A: float
     label: str
     direction: str
+    expected_s: float | None = None
+    """How long the step should take at most, s (``estimates.step_duration_s``); None for a
+    hold that only a falling current ends."""
 
     def describe(self) -> dict:
-        """Searchable metadata for the step: its fields, current (A), direction, label."""
+        """Searchable metadata for the step: its fields, current (A), direction, label and
+        expected duration (s)."""
         return step_as_dict(self.step) | {
             "current_A": self.current_A,
             "direction": self.direction,
             "label": self.label,
+            "expected_s": self.expected_s,
         }
 
 
@@ -130,12 +136,13 @@ def arm_step(beamline: Beamline, step: Step) -> ArmedStep:
             check_positive(step.until_capacity, "until_capacity", "capacity fractions")
         if step.duration_s is not None:
             check_positive(step.duration_s, "duration_s", "s")
-        rate = current / beamline.config.potentiostat.capacity_Ah
+        rate = current / pconfig.capacity_Ah
         direction = "lithiation" if current > 0 else "delithiation"
-        return ArmedStep(step, float(current), f"{rate:+.3g}C {direction}", direction)
+        expected = step_duration_s(step, current, pconfig.capacity_C)
+        return ArmedStep(step, float(current), f"{rate:+.3g}C {direction}", direction, expected)
     if isinstance(step, Rest):
         check_positive(step.duration_s, "rest duration_s", "s")
-        return ArmedStep(step, 0.0, f"rest {step.duration_s:g} s", "rest")
+        return ArmedStep(step, 0.0, f"rest {step.duration_s:g} s", "rest", step.duration_s)
     if isinstance(step, HoldPotential):
         _check_in_window(step.voltage_V, pconfig.voltage_limits_V, "hold voltage")
         require(
@@ -146,7 +153,7 @@ def arm_step(beamline: Beamline, step: Step) -> ArmedStep:
             check_positive(step.until_current_A, "until_current_A", "A")
         if step.duration_s is not None:
             check_positive(step.duration_s, "duration_s", "s")
-        return ArmedStep(step, 0.0, f"hold {step.voltage_V:.3f} V", "hold")
+        return ArmedStep(step, 0.0, f"hold {step.voltage_V:.3f} V", "hold", step.duration_s)
     raise PlanArgumentError(f"unknown protocol step {step!r}")
 
 
