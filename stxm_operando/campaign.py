@@ -100,7 +100,7 @@ def analyse_run(location: str, uid: str, soc: float, reference_V: float) -> RunO
     if not frames:
         return RunOutcome(uid, error="no imaging pass could be analysed")
     by_key = {(f.direction, f.particle_id, f.frame_index): f for f in frames}
-    channels = [point for f in frames for point in _channel_rows(uid, f)]
+    channels = [{"uid": uid} | point for f in frames for point in f.channel_rows()]
     rows, maps = [], []
     for row in analysis.summary(soc):
         frame = by_key[(row.direction, row.particle_id, row.frame_index)]
@@ -153,29 +153,6 @@ def _map_of(uid: str, frame) -> dict:
         "pixel_nm": frame.pixel_size_nm,
         "x": np.where(np.isnan(li_map), None, np.round(li_map, 4)).tolist(),
     }
-
-
-def _channel_rows(uid: str, frame) -> list[dict]:
-    """A frame's channels: x_surf, j_Ch (mA/cm2) and j0 (mA/cm2; NaN without one)."""
-    particle = frame.particle
-    if particle is None or particle.j_ch is None:
-        return []
-    j0 = frame.j0 if frame.j0 is not None else [math.nan] * len(particle.j_ch)
-    return [
-        {
-            "uid": uid,
-            "particle_id": frame.particle_id,
-            "direction": frame.direction,
-            "c_rate": frame.c_rate,
-            "frame_index": frame.frame_index,
-            "time_s": frame.analysis.time_s,
-            "channel": k,
-            "x_surf": float(particle.x_surf[k]),
-            "j_ch_mA_cm2": float(particle.j_ch[k]),
-            "j0_mA_cm2": float(j0[k]),
-        }
-        for k in range(len(particle.j_ch))
-    ]
 
 
 def _j0_exponents(points: list[dict]) -> tuple[float, float]:

@@ -9,12 +9,13 @@ import h5py
 import numpy as np
 from event_model import DocumentRouter
 
+from . import __version__
 from .live_callbacks import OperandoAnalysis
 from .live_callbacks.lines import assembled
-from .live_callbacks.series import ElectrochemistryLog, SeriesIndex
+from .live_callbacks.series import ElectrochemistryLog, SeriesIndex, series_of
 from .storage import Catalog
 from .storage.replay import replay, replay_documents, unpacked_documents
-from .streams import DataKeys
+from .streams import DataKeys, particle_id_of
 
 LOG_QUANTITIES = (("voltage", "V"), ("current", "A"), ("charge", "C"))
 SENSOR_MEASUREMENTS = ("voltage", "current")
@@ -51,20 +52,29 @@ class ImageSetCollector(DocumentRouter):
 
 def _collect(
     catalog: Catalog, uid: str
-) -> tuple[list[ImageSet], dict[str, np.ndarray], dict, float]:
-    """Image sets, electrochemistry arrays, the run's start document and the clock offset
-    (Unix time minus beamline clock, s) of a run or series."""
-    index = SeriesIndex()
+) -> tuple[list[ImageSet], dict[str, np.ndarray], dict, float, dict]:
+    """Image sets, electrochemistry arrays, the run's start document, the clock offset
+    (Unix time minus beamline clock, s) of a run or series, and its frames as the live
+    analysis has them, by (series, particle id, frame index); in one pass over the run."""
+    index, analysis = SeriesIndex(), OperandoAnalysis()
     electrochemistry, images = ElectrochemistryLog(index), ImageSetCollector(index)
-    for name, doc in unpacked_documents(assembled(replay_documents(catalog, uid))):
+
+    def analysed(documents):
+        for name, doc in documents:
+            analysis(name, doc)  # the raw documents, as the live analysis gets them
+            yield name, doc
+
+    for name, doc in unpacked_documents(assembled(analysed(replay_documents(catalog, uid)))):
         for router in (index, electrochemistry, images):
             router(name, doc)
     sets = list(images.image_sets.values())
+    frames = {(f.series_id, f.particle_id, f.frame_index): f for f in analysis.frames}
     return (
         sets,
         electrochemistry.arrays(),
         index.starts[uid],
         _clock_offset(sets, index.starts[uid]),
+        frames,
     )
 
 
@@ -127,8 +137,12 @@ def _write_logs(
         log.create_dataset("value", data=ec[quantity][keep]).attrs["units"] = unit
 
 
-def _write_entry(nxfile: h5py.File, name: str, images: ImageSet, ec: dict, offset: float) -> None:
-    """One imaging pass of one particle as an NXstxm entry (``sample image stack``)."""
+def _write_entry(
+    nxfile: h5py.File, name: str, images: ImageSet, ec: dict, offset: float, frame=None
+) -> None:
+    """One imaging pass of one particle as an NXstxm entry (``sample image stack``), with its
+    analysis (``frame``, a ``FrameRecord``) in ``analysis``. Times are on the beamline clock
+    (the simulated one in simulation), as Unix time."""
     start = images.run_start
     raster = _raster_keys(start)
     events = sorted(images.events, key=lambda e: e["data"][raster["energy"]])
@@ -140,16 +154,15 @@ def _write_entry(nxfile: h5py.File, name: str, images: ImageSet, ec: dict, offse
     x_axis, y_axis = xs.mean(axis=(0, 1)), ys.mean(axis=(0, 2))  # recorded positions, um
     dwell_s = float(start.get("dwell_ms", np.nan)) / 1e3
     first, last = values[0], values[-1]
-    began = events[0]["time"] - (
-        float(first[raster["end_time"]]) - float(first[raster["start_time"]])
-    )
+    began = offset + float(first[raster["start_time"]])
+    ended = offset + float(last[raster["end_time"]])
     entry = _group(nxfile, name, "NXentry")
     entry["definition"] = _text_array("NXstxm")
     entry["title"] = (
         f"{start.get('sample', '')} {images.stream} frame {images.frame_index} "
         f"({start.get('plan_name', '')})"
     ).strip()
-    entry["start_time"], entry["end_time"] = _iso(began), _iso(events[-1]["time"])
+    entry["start_time"], entry["end_time"] = _iso(began), _iso(ended)
     entry["experiment_identifier"] = start.get("series_id", start["uid"])
     # NXinstrument holds every scan point (nP = nE x nY x nX) as measured, with the recorded
     # stage positions; NXdata holds the same counts on the (energy, y, x) grid
@@ -193,16 +206,58 @@ def _write_entry(nxfile: h5py.File, name: str, images: ImageSet, ec: dict, offse
     nxdata["count_time"].attrs["units"] = "s"
     nxdata.create_dataset("sample_x", data=x_axis).attrs["units"] = "um"
     nxdata.create_dataset("sample_y", data=y_axis).attrs["units"] = "um"
+    if frame is not None and frame.li_map.shape == data.shape[1:]:
+        _write_analysis(_group(entry, "analysis", "NXprocess"), frame, x_axis, y_axis)
+
+
+def _write_analysis(process: h5py.Group, frame, x_axis: np.ndarray, y_axis: np.ndarray) -> None:
+    """The frame's analysis: its Li fraction map on the stage axes and its channels' x_surf,
+    j_Ch and j0, each an NXdata of its own (readers of the NXstxm entry see only ``data``)."""
+    process["program"] = "stxm-operando"
+    process["version"] = __version__
+    process["sequence_index"] = np.int32(1)
+    notes = _group(process, "notes", "NXnote")
+    notes["description"] = (
+        "Li fraction from the two-energy images (partial-coverage corrected), and the "
+        "particle's [010] channels, as the live monitor shows them"
+    )
+    maps = _group(process, "li_fraction", "NXdata")
+    maps.attrs["signal"] = "li_fraction"
+    maps.attrs["axes"] = _text_array("sample_y", "sample_x")
+    maps.attrs["sample_y_indices"], maps.attrs["sample_x_indices"] = 0, 1
+    maps.create_dataset("li_fraction", data=frame.li_map).attrs["long_name"] = (
+        "Li fraction x (NaN off the particle)"
+    )
+    maps.create_dataset("sample_x", data=x_axis).attrs["units"] = "um"
+    maps.create_dataset("sample_y", data=y_axis).attrs["units"] = "um"
+    rows = frame.channel_rows()
+    if not rows:
+        return
+    channels = _group(process, "channels", "NXdata")
+    channels.attrs["signal"] = "j_ch"
+    channels.attrs["axes"] = _text_array("channel")
+    channels.attrs["channel_indices"] = 0
+    channels.create_dataset("channel", data=np.array([r["channel"] for r in rows]))
+    for field, key, units in (
+        ("x_surf", "x_surf", None),
+        ("j_ch", "j_ch_mA_cm2", "mA/cm2"),
+        ("j0", "j0_mA_cm2", "mA/cm2"),
+    ):
+        dataset = channels.create_dataset(field, data=np.array([r[key] for r in rows]))
+        if units:
+            dataset.attrs["units"] = units
 
 
 def export_nxstxm(catalog: Catalog, uid: str, path: str | Path) -> Path:
     """Write an image run or a whole operando series as NXstxm (NeXus HDF5).
 
     One NXstxm entry per particle and imaging pass (``entry0001``, ...) with its own start
-    and end time, the counts, dwell (``count_time``) and incident counts (``control``, shaped
-    like the data), and the electrochemistry of that pass as NXsensor logs in
-    ``sample/electrochemistry``; for an operando series a last entry, ``series``, holds the
-    whole voltage, current and charge record. ``path`` must end in one of
+    and end time (on the beamline clock), the counts, dwell (``count_time``) and incident
+    counts (``control``, shaped like the data), the electrochemistry of that pass as NXsensor
+    logs in ``sample/electrochemistry``, and its analysis as an NXprocess (``analysis``: the
+    Li fraction map on the stage axes and the channels' x_surf, j_Ch and j0, each an NXdata);
+    for an operando series a last entry, ``series``, holds the whole voltage, current and
+    charge record. ``path`` must end in one of
     ``NXSTXM_SUFFIXES``, the names MANTiS opens.
     """
     path = Path(path)
@@ -211,24 +266,25 @@ def export_nxstxm(catalog: Catalog, uid: str, path: str | Path) -> Path:
             f"NXstxm files are named {', '.join(NXSTXM_SUFFIXES)} (what MANTiS opens), "
             f"not {path.name}"
         )
-    image_sets, ec, start, offset = _collect(catalog, uid)
+    image_sets, ec, start, offset, frames = _collect(catalog, uid)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")  # renamed into place when complete
     try:
-        _write_nxstxm(partial, image_sets, ec, start, offset)
+        _write_nxstxm(partial, image_sets, ec, start, offset, frames)
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
     return path
 
 
-def _write_nxstxm(path: Path, image_sets, ec: dict, start: dict, offset: float) -> None:
+def _write_nxstxm(path: Path, image_sets, ec: dict, start: dict, offset: float, frames) -> None:
     with h5py.File(path, "w") as nxfile:
         nxfile.attrs["default"] = "entry0001"
         nxfile.attrs["file_time"] = datetime.now(UTC).isoformat()
         nxfile.attrs["creator"] = "stxm-operando"
         for k, images in enumerate(image_sets, start=1):
-            _write_entry(nxfile, f"entry{k:04d}", images, ec, offset)
+            key = (series_of(images.run_start), particle_id_of(images.stream), images.frame_index)
+            _write_entry(nxfile, f"entry{k:04d}", images, ec, offset, frames.get(key))
         if ec["time"].size:  # sorts after every entryNNNN, so readers meet images first
             entry = _group(nxfile, "series", "NXentry")
             entry["title"] = f"electrochemistry of {start.get('sample', '')}"
@@ -238,9 +294,10 @@ def _write_nxstxm(path: Path, image_sets, ec: dict, start: dict, offset: float) 
 
 
 def export_csv(catalog: Catalog, uid: str, directory: str | Path) -> list[Path]:
-    """Write ``electrochemistry.csv`` and ``frames.csv`` (per-frame particle statistics with
-    the cell's voltage, current and charge then). Steps are numbered from 1, as the monitor
-    numbers them; indices and steps are integers."""
+    """Write ``electrochemistry.csv``, ``frames.csv`` (per-frame particle statistics with
+    the cell's voltage, current and charge then), ``channels.csv`` (every channel's x_surf,
+    j_Ch and j0) and ``li_maps.csv`` (every particle pixel's Li fraction). Steps are numbered
+    from 1, as the monitor numbers them; indices and steps are integers."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     analysis = OperandoAnalysis()
@@ -283,4 +340,40 @@ def export_csv(catalog: Catalog, uid: str, directory: str | Path) -> list[Path]:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["frame_index"])
         writer.writeheader()
         writer.writerows(rows)
-    return [ec_path, frames_path]
+    ordered = sorted(analysis.frames, key=lambda f: (f.frame_index, f.particle_id))
+    channels_path = directory / "channels.csv"
+    _write_table(channels_path, CHANNEL_FIELDS, [r for f in ordered for r in f.channel_rows()])
+    maps_path = directory / "li_maps.csv"
+    _write_table(maps_path, MAP_FIELDS, [r for f in ordered for r in _map_rows(f)])
+    return [ec_path, frames_path, channels_path, maps_path]
+
+
+CHANNEL_FIELDS = (
+    "frame_index", "particle_id", "time_s", "direction", "c_rate", "channel", "x_surf",
+    "j_ch_mA_cm2", "j0_mA_cm2",
+)  # fmt: skip
+"""channels.csv: every [010] channel of every frame (``FrameRecord.channel_rows``)."""
+MAP_FIELDS = ("frame_index", "particle_id", "time_s", "row", "column", "li_fraction")
+"""li_maps.csv: the Li fraction of every particle pixel of every frame, by the pixel's row
+and column in the frame's raster (NXstxm's ``analysis/li_fraction`` holds the same maps on
+the stage axes)."""
+
+
+def _map_rows(frame) -> list[dict]:
+    rows, columns = np.nonzero(np.isfinite(frame.li_map))
+    common = {
+        "frame_index": frame.frame_index,
+        "particle_id": frame.particle_id,
+        "time_s": frame.analysis.time_s,
+    }
+    return [
+        common | {"row": int(r), "column": int(c), "li_fraction": float(frame.li_map[r, c])}
+        for r, c in zip(rows, columns, strict=True)
+    ]
+
+
+def _write_table(path: Path, fields, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(fields), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)

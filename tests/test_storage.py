@@ -2,6 +2,7 @@
 
 import csv
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import tempfile
 import textwrap
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import h5py
@@ -257,6 +259,26 @@ def test_nxstxm_export_is_read_by_mantis_and_valid_for_nexusformat(stored, tmp_p
         pass_log = f[f"{images[0]}/sample/electrochemistry/current/value_log/value"][()]
         assert pass_log.size > 0 and np.allclose(pass_log, 4e-6)
     assert len(set(times)) == len(times) and all(start < end for start, end in times)
+    with h5py.File(nexus) as f:  # each pass's analysis, as the live monitor had it
+        by_key = {(r.particle_id, r.frame_index): r for r in live.frames}
+        starts = {}
+        for entry in images:
+            title = f[f"{entry}/title"][()].decode()
+            particle, frame = map(int, re.findall(r"particle_(\d+) frame (\d+)", title)[0])
+            start = datetime.fromisoformat(f[f"{entry}/start_time"][()].decode())
+            starts.setdefault(particle, []).append(start)
+            record = by_key[(particle, frame)]
+            maps = f[f"{entry}/analysis/li_fraction"]
+            assert maps.attrs["NX_class"] == "NXdata" and maps.attrs["signal"] == "li_fraction"
+            np.testing.assert_array_equal(maps["li_fraction"][()], record.li_map)
+            assert maps["sample_x"].shape == (record.li_map.shape[1],)
+            if record.particle is not None and record.particle.j_ch is not None:
+                channels = f[f"{entry}/analysis/channels"]
+                np.testing.assert_allclose(channels["j_ch"][()], record.particle.j_ch)
+                assert channels["j_ch"].attrs["units"] == "mA/cm2"
+    for particle_starts in starts.values():  # on the beamline clock: a simulated minute apart
+        gaps = np.diff(sorted(particle_starts))
+        assert min(g.total_seconds() for g in gaps) >= 55.0
     for k, entry in enumerate(images):
         stack = data_stack.data(data_struct.h5())
         file_plugins.load(nexus, stack, selection=[(k, 0, 1)])  # normalised by "control"
@@ -271,7 +293,7 @@ def test_nxstxm_export_is_read_by_mantis_and_valid_for_nexusformat(stored, tmp_p
 def test_csv_export(stored, tmp_path):
     path, uid, live, _ = stored
     with Catalog.embedded(path) as catalog:
-        ec_path, frames_path = export_csv(catalog, uid, tmp_path)
+        ec_path, frames_path, channels_path, maps_path = export_csv(catalog, uid, tmp_path)
     ec_rows = list(csv.DictReader(open(ec_path)))
     assert len(ec_rows) == len(live.electrochemistry()["index"])
     assert float(ec_rows[10]["current_A"]) == pytest.approx(4e-6)
@@ -282,6 +304,23 @@ def test_csv_export(stored, tmp_path):
     assert min(steps) == 1 and max(steps) == len(live.progress.protocol)
     frames = list(csv.DictReader(open(frames_path)))
     assert len(frames) == len(live.frames)
+    channels = list(csv.DictReader(open(channels_path)))
+    expected_channels = [r for f in live.frames for r in f.channel_rows()]
+    assert len(channels) == len(expected_channels) > 0
+    assert sorted(float(r["j_ch_mA_cm2"]) for r in channels) == pytest.approx(
+        sorted(r["j_ch_mA_cm2"] for r in expected_channels)
+    )
+    pixels = list(csv.DictReader(open(maps_path)))
+    assert len(pixels) == sum(int(np.isfinite(f.li_map).sum()) for f in live.frames)
+    first = live.frames[0]
+    pixel = next(
+        p
+        for p in pixels
+        if (int(p["frame_index"]), int(p["particle_id"])) == (first.frame_index, first.particle_id)
+    )
+    assert float(pixel["li_fraction"]) == pytest.approx(
+        first.li_map[int(pixel["row"]), int(pixel["column"])]
+    )
     assert {row["direction"] for row in frames} == {"lithiation", "rest", "delithiation"}
     for row in frames:  # the cell then: the frame's own voltage, and the log's current
         assert 2.0 < float(row["voltage_V"]) < 4.5

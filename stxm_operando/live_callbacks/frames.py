@@ -74,6 +74,28 @@ class FrameRecord:
             else float("nan"),
         }
 
+    def channel_rows(self) -> list[dict]:
+        """One row per [010] channel of the particle: its frame, x_surf, j_Ch and j0 (mA/cm2;
+        NaN without an earlier frame, or without a j0); none without a particle or j_Ch."""
+        particle = self.particle
+        if particle is None or particle.j_ch is None:
+            return []
+        j0 = self.j0 if self.j0 is not None else np.full(len(particle.j_ch), np.nan)
+        return [
+            {
+                "particle_id": self.particle_id,
+                "direction": self.direction,
+                "c_rate": self.c_rate,
+                "frame_index": self.frame_index,
+                "time_s": self.analysis.time_s,
+                "channel": k,
+                "x_surf": float(particle.x_surf[k]),
+                "j_ch_mA_cm2": float(particle.j_ch[k]),
+                "j0_mA_cm2": float(j0[k]),
+            }
+            for k in range(len(particle.j_ch))
+        ]
+
     @property
     def li_map(self) -> np.ndarray:
         """Li fraction of the particle's pixels, NaN elsewhere."""
