@@ -238,12 +238,12 @@ def _write_analysis(process: h5py.Group, frame, x_axis: np.ndarray, y_axis: np.n
     channels.attrs["axes"] = _text_array("channel")
     channels.attrs["channel_indices"] = 0
     channels.create_dataset("channel", data=np.array([r["channel"] for r in rows]))
-    for field, key, units in (
+    for name, key, units in (
         ("x_surf", "x_surf", None),
         ("j_ch", "j_ch_mA_cm2", "mA/cm2"),
         ("j0", "j0_mA_cm2", "mA/cm2"),
     ):
-        dataset = channels.create_dataset(field, data=np.array([r[key] for r in rows]))
+        dataset = channels.create_dataset(name, data=np.array([r[key] for r in rows]))
         if units:
             dataset.attrs["units"] = units
 
