@@ -100,6 +100,8 @@ def test_live_operando_reaches_the_monitor_through_a_0mq_proxy(qtbot, proxy, tmp
             f"127.0.0.1:{out_port}", [window.document, lambda name, doc: heard.append(doc)]
         )
     )
+    assert window.connection_label.text() == f"live 127.0.0.1:{out_port}: waiting"
+    assert window.progress_label.text() == f"waiting for documents from 127.0.0.1:{out_port}"
     publisher = json_publisher(f"127.0.0.1:{in_port}")
     live, sent = OperandoAnalysis(), []
     try:
@@ -119,6 +121,7 @@ def test_live_operando_reaches_the_monitor_through_a_0mq_proxy(qtbot, proxy, tmp
         publisher.close()
     qtbot.waitUntil(lambda: window._seen == expected, timeout=5000)  # the timer redrew
     assert_window_matches(window, live)
+    assert window.connection_label.text() == f"live 127.0.0.1:{out_port}: {expected} documents"
     assert window.progress_bar.value() == window.progress_bar.maximum()  # by time: all done
     assert f"step {len(PROTOCOL)}/{len(PROTOCOL)}" in window.progress_label.text()
     assert "elapsed, at most 0 s left" in window.progress_label.text()
@@ -159,6 +162,11 @@ def test_scrubbing_and_pausing_the_display(qtbot):
     assert not window.follow.isChecked()
     first = [f for f in window.frames if f.frame_index == window.frame_indices[0]]
     assert np.array_equal(window.panels[0].frame.li_map, first[0].li_map, equal_nan=True)
+    # the readout is the scrubbed frame's (counted from 1), not the newest frame's
+    readout = window.frame_label.text()
+    assert readout.startswith(f"frame 1/{len(window.frame_indices)}: ")
+    assert f"{first[-1].voltage_V:.3f} V" in readout and "+4.00 uA" in readout
+    assert f"{window.frames[-1].voltage_V:.3f} V" not in readout
     window.set_paused(True)
     for name, doc in documents[half:]:
         window.document(name, doc)  # acquisition and analysis carry on

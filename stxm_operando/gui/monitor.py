@@ -10,6 +10,7 @@ on the source's thread and the j0 fit on a thread of its own, never on the GUI t
 
 from functools import partial
 
+import numpy as np
 from pyqtgraph.dockarea import Dock, DockArea
 from qtpy import QtCore, QtWidgets
 
@@ -22,6 +23,7 @@ from .electrochem_panel import ElectrochemistryPanel
 from .exchange_plot import ExchangeCurrentPlot
 from .panels import ParticlePanel
 from .raster_view import RasterView
+from .sources import ZmqDocumentSource
 from .stack_view import StackCollector, StackViewer
 from .theme import apply_theme
 
@@ -66,7 +68,11 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.area = DockArea()
         self.setCentralWidget(self.area)
         self.cursor_label = QtWidgets.QLabel("")
+        self.connection_label = QtWidgets.QLabel("")
+        """The live stream's state: waiting for its address, or the documents received."""
+        self._live_address: str | None = None
         self.statusBar().addPermanentWidget(self.cursor_label)
+        self.statusBar().addPermanentWidget(self.connection_label)
         self._build_controls()
         self._build_plots()
         self.stack_viewer: StackViewer | None = None  # docked when a stack is opened
@@ -157,6 +163,9 @@ class MonitorWindow(QtWidgets.QMainWindow):
     # --- sources ------------------------------------------------------------------------------
     def attach(self, source: QtCore.QThread) -> None:
         """Start a document source whose callbacks include this window's analysis."""
+        if isinstance(source, ZmqDocumentSource):
+            self._live_address = source.address
+            self._show_connection()
         self.sources.append(source)
         source.received.connect(self._source_reported)
         source.start()
@@ -245,6 +254,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
         """Redraw if documents arrived since the last redraw (called by the timer)."""
         if self.paused:
             return
+        self._show_connection()
         frames, progress, seen = self.analysis.snapshot()
         if seen == self._seen:
             return
@@ -270,6 +280,19 @@ class MonitorWindow(QtWidgets.QMainWindow):
             self.show_frame(self.frame_indices[self.slider.value()])
         self.redraws += 1
 
+    def _show_connection(self) -> None:
+        """The live stream's state in the status bar (and, before anything came, the top)."""
+        if self._live_address is None:
+            return
+        received = self.live_analysis.documents_seen
+        if received:
+            self.connection_label.setText(f"live {self._live_address}: {received} documents")
+        else:
+            text = f"waiting for documents from {self._live_address}"
+            self.connection_label.setText(f"live {self._live_address}: waiting")
+            if self.analysis is self.live_analysis:
+                self.progress_label.setText(text)
+
     def _slider_moved(self, position: int) -> None:
         if self.frame_indices:
             self.follow.setChecked(position == len(self.frame_indices) - 1)
@@ -286,7 +309,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
     def show_frame(self, frame_index: int) -> None:
         """Draw every panel for one imaging pass."""
         shown = self.frames_at(frame_index)
-        self.frame_label.setText(f"frame {frame_index}")
+        self.frame_label.setText(self._frame_readout(frame_index, shown))
         self.channels.show_frames(shown)
         headers = [f"particle {f.particle_id}" for f in shown]
         if headers != self._table_headers:
@@ -299,6 +322,24 @@ class MonitorWindow(QtWidgets.QMainWindow):
         if shown:
             self.electrochemistry.mark_time(shown[-1].analysis.time_s)
         self.exchange.show_points(self.frames, frame_index, self.analysis)
+
+    def _frame_readout(self, frame_index: int, shown: list[FrameRecord]) -> str:
+        """The shown frame, counted from 1, with its time, the cell's voltage and current
+        then and the particles' <x>: what the scrubbed frame was, not the newest."""
+        position = (
+            self.frame_indices.index(frame_index) + 1 if frame_index in self.frame_indices else 0
+        )
+        text = f"frame {position}/{len(self.frame_indices)}"
+        if not shown:
+            return text
+        time_s = shown[-1].analysis.time_s
+        log = self.analysis.electrochemistry(self.analysis.current_series)
+        current = np.interp(time_s, log["time"], log["current"]) if len(log["time"]) else np.nan
+        mean_x = ", ".join(f"{f.mean_fraction:.2f}" for f in shown)
+        return (
+            f"{text}: {duration_text(time_s - self.analysis.progress.started_s.get(0, 0.0))}, "
+            f"{shown[-1].voltage_V:.3f} V, {current * 1e6:+.2f} uA, <x> {mean_x}"
+        )
 
     def _panel(self, particle_id: int) -> ParticlePanel:
         if particle_id not in self.panels:
