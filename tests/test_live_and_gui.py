@@ -79,8 +79,8 @@ def assert_window_matches(window: MonitorWindow, live: OperandoAnalysis) -> None
         assert np.array_equal(panel.frame.li_map, latest.li_map, equal_nan=True)
         assert np.array_equal(panel.images[0].image, latest.counts[0])
         assert np.allclose(panel.images[3].image, np.nan_to_num(latest.analysis.rate))
-    time_s, voltage = window.electrochemistry.voltage_curve.getData()
-    assert np.allclose(time_s, live.electrochemistry()["time"])
+    minutes, voltage = window.electrochemistry.voltage_curve.getData()
+    assert np.allclose(minutes * 60.0, live.electrochemistry()["time"])
     assert np.allclose(voltage, live.electrochemistry()["voltage"])
     assert window.table.columnCount() == len(ROIS)  # a column per particle
     assert window.table.verticalHeaderItem(1).text() == "<x>"

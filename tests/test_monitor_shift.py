@@ -34,8 +34,8 @@ def test_two_consecutive_live_runs_stay_apart(qtbot):
     series = second[0][1]["series_id"]
     assert window.frames and all(f.series_id == series for f in window.frames)
     assert window.slider.maximum() == len(window.frames) - 1  # no frames of the first run
-    time_s, _ = window.electrochemistry.voltage_curve.getData()
-    assert np.all(np.diff(time_s) > 0)  # one run's curve: no line back to t = 0
+    minutes, _ = window.electrochemistry.voltage_curve.getData()
+    assert np.all(np.diff(minutes) > 0)  # one run's curve: no line back to t = 0
     assert window.analysis.progress.step == 0 and not window.analysis.progress.finished
 
 

@@ -1,6 +1,7 @@
 """The monitor in a real window on a real X server (Xvfb, Qt's xcb platform) on a laptop's
-1280x800 screen and a 1920x1080 one: live, replaying a stored series and showing a XANES
-stack, each captured from the X server's own framebuffer, with nothing cropped."""
+1280x800 screen and a 1920x1080 one: live, replaying a stored series, scrubbed back to an
+earlier frame, the run browser and a XANES stack, each captured from the X server's own
+framebuffer, with nothing cropped. ``tools/screenshots.sh`` keeps them for the README."""
 
 import json
 import os
@@ -55,6 +56,11 @@ window.open_stored_run(series_uid)
 wait_for(lambda: window.sources[-1].isFinished())
 window.refresh()
 capture("replay")
+window.slider.setValue(window.slider.maximum() // 3)  # scrubbed back to an earlier frame
+capture("scrubbed")
+window.runs_dock.raiseDock()
+capture("browser")
+window.particles_dock.raiseDock()
 window.open_stored_run(stack_uid)
 wait_for(lambda: window.stack_viewer is not None)
 capture("stack")
@@ -112,9 +118,10 @@ def test_the_monitor_in_a_real_x_window_live_replay_and_stack(monitor_catalog, t
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["platform"] == "xcb" and report["screen"] == list(size)
-    assert report["problems"] == {"live": [], "replay": [], "stack": []}
+    views = ("live", "replay", "scrubbed", "browser", "stack")
+    assert report["problems"] == {view: [] for view in views}
     keep = os.environ.get("STXM_OPERANDO_SCREENSHOTS")
-    for view in ("live", "replay", "stack"):
+    for view in views:
         image = QImage(str(tmp_path / f"{view}.png"))
         assert (image.width(), image.height()) == size
         pixels = {image.pixel(x, y) for x in range(0, size[0], 23) for y in range(0, size[1], 17)}

@@ -4,7 +4,7 @@ import pyqtgraph as pg
 from qtpy import QtWidgets
 
 from ..live_callbacks import FrameRecord
-from .theme import particle_color, pen
+from .theme import legend_below, particle_color, pen
 
 
 class ChannelPlots(QtWidgets.QWidget):
@@ -16,9 +16,10 @@ class ChannelPlots(QtWidgets.QWidget):
         super().__init__(parent)
         self.jch_plot = pg.PlotWidget(title="j_Ch per channel")
         self.jch_plot.setLabel("left", "j_Ch (mA/cm2)")
-        self.jch_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
         self.xsurf_plot = pg.PlotWidget(title="x_surf per channel")
+        self.xsurf_plot.setLabel("left", "x_surf")
         self.xsurf_plot.setLabel("bottom", "channel along [001]")
+        legend_below(self.jch_plot.getPlotItem(), columns=4)
         self.xsurf_plot.setYRange(0, 1)
         self.xsurf_plot.setXLink(self.jch_plot)
         for plot in (self.jch_plot, self.xsurf_plot):

@@ -8,7 +8,7 @@ from qtpy import QtCore, QtWidgets
 
 from ..analysis import fit_j0
 from ..live_callbacks import FrameRecord
-from .theme import DIRECTION_COLORS, FIT_COLOR, fixed_lines, pen
+from .theme import DIRECTION_COLORS, FIT_COLOR, fixed_lines, legend_below, pen
 
 
 class ExchangeCurrentPlot(QtWidgets.QWidget):
@@ -21,13 +21,13 @@ class ExchangeCurrentPlot(QtWidgets.QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.plot = pg.PlotWidget(title="j0~ vs x_surf")
+        self.plot = pg.PlotWidget(title="j0 / its largest, against x_surf")
         self.plot.setLabel("bottom", "x_surf")
         self.plot.setLabel("left", "j0 / max")
         self.plot.setRange(xRange=(0, 1), yRange=(0, 1.05), padding=0.02)  # both are 0-1
         for side in ("left", "bottom"):
             self.plot.getAxis(side).enableAutoSIPrefix(False)
-        self.plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        legend_below(self.plot.getPlotItem(), columns=2)
         self.scatter = {
             direction: pg.ScatterPlotItem(
                 size=6, pen=None, brush=pg.mkBrush(*color, 210), name=direction

@@ -239,12 +239,18 @@ def _with_headroom(values) -> tuple[float, float]:
     return low - 0.03 * span, high + 0.25 * span
 
 
+SCREENSHOT_SIZE = (1280, 800)
+"""The monitor screenshot's size, px: a laptop's screen, which the monitor is laid out for."""
+
+
 def save_monitor_screenshot(analysis, path: str | Path) -> Path:
-    """Draw the monitor for a filled ``OperandoAnalysis`` (latest frame) and save it as PNG."""
+    """Draw the monitor for a filled ``OperandoAnalysis`` (latest frame) at
+    ``SCREENSHOT_SIZE`` and save it as PNG."""
     _, app = _application()
     from .monitor import MonitorWindow
 
     window = MonitorWindow(analysis=analysis)
+    window.resize(*SCREENSHOT_SIZE)
     window.show()
     window.refresh()
     window.wait_for_fits()

@@ -100,8 +100,9 @@ class MonitorWindow(QtWidgets.QMainWindow):
 
     def _build_controls(self) -> None:
         controls = QtWidgets.QWidget()
-        layout = QtWidgets.QHBoxLayout(controls)
+        layout = QtWidgets.QGridLayout(controls)  # the protocol above, the frame shown below
         layout.setContentsMargins(4, 0, 4, 0)
+        layout.setVerticalSpacing(2)
         self.progress_label = QtWidgets.QLabel("waiting for documents")
         self.progress_bar = QtWidgets.QProgressBar()
         self.progress_bar.setMaximumWidth(160)
@@ -109,18 +110,22 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.slider.setEnabled(False)
         self.slider.setMinimumWidth(120)
         self.frame_label = QtWidgets.QLabel("frame -")
+        for label in (self.progress_label, self.frame_label):  # long text never widens it
+            label.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)
         self.follow = QtWidgets.QCheckBox("follow latest")
         self.follow.setChecked(True)
         self.pause_button = QtWidgets.QPushButton("Pause display")
         self.pause_button.setCheckable(True)
         self.live_button = QtWidgets.QPushButton("Show live")
         self.live_button.setEnabled(False)  # enabled while a stored run is shown
-        layout.addWidget(self.progress_label, 3)
-        layout.addWidget(self.progress_bar, 1)
-        layout.addWidget(self.frame_label)
-        layout.addWidget(self.slider, 2)
-        for widget in (self.follow, self.live_button, self.pause_button):
-            layout.addWidget(widget)
+        layout.addWidget(self.progress_label, 0, 0, 1, 4)
+        layout.addWidget(self.progress_bar, 0, 4, 1, 2)
+        layout.addWidget(self.frame_label, 1, 0)
+        layout.addWidget(self.slider, 1, 1, 1, 2)
+        for column, widget in enumerate((self.follow, self.live_button, self.pause_button), 3):
+            layout.addWidget(widget, 1, column)
+        layout.setColumnStretch(0, 3)
+        layout.setColumnStretch(1, 2)
         self.slider.valueChanged.connect(self._slider_moved)
         self.pause_button.toggled.connect(self.set_paused)
         self.live_button.clicked.connect(self.show_live)
@@ -353,7 +358,10 @@ class MonitorWindow(QtWidgets.QMainWindow):
 
     def _table_column(self, column: int, frame: FrameRecord) -> None:
         row = frame.statistics_row()
-        values = [frame.frame_index, *(row.get(key, float("nan")) for key in STATISTICS)]
+        values = [
+            frame.frame_index + 1,
+            *(row.get(key, float("nan")) for key in STATISTICS),
+        ]  # from 1
         for index, value in enumerate(values):
             text = f"{value:.3f}" if isinstance(value, float) else str(value)
             item = self.table.item(index, column)

@@ -115,12 +115,13 @@ class ParticlePanel(QtWidgets.QWidget):
             finite = np.abs(sample_of(rate)[np.isfinite(sample_of(rate))])
             limit = max(float(np.percentile(finite, 98)) if finite.size else 0.0, 1e-12)
             self._set_levels(3, rounded_levels(-limit, limit))
-        if reshaped:
+        if reshaped:  # every image has the counts' shape, whether drawn yet or not (dx/dt)
+            rows, columns = frame.counts[0].shape
             for view in self.views:
-                view.getViewBox().autoRange(padding=0.02)
+                view.setRange(xRange=(0, columns), yRange=(0, rows), padding=0.02)
         self._show_scale(frame.pixel_size_nm)
         self.title.setText(
-            f"particle {frame.particle_id} - frame {frame.frame_index}, "
+            f"particle {frame.particle_id} - frame {frame.frame_index + 1}, "
             f"{frame.direction}, <x> = {frame.mean_fraction:.3f}"
         )
         super().show()

@@ -76,3 +76,12 @@ def private_runtime_dir() -> None:
     folder.mkdir(mode=0o700, exist_ok=True)
     folder.chmod(0o700)
     os.environ["XDG_RUNTIME_DIR"] = str(folder)
+
+
+def legend_below(plot: pg.PlotItem, columns: int) -> pg.LegendItem:
+    """A legend in a row of its own under ``plot``'s bottom axis, ``columns`` entries wide:
+    never on top of the data. Named items added to the plot join it."""
+    legend = pg.LegendItem(colCount=columns, labelTextSize="8pt", verSpacing=-6)
+    plot.layout.addItem(legend, 4, 1)
+    plot.legend = legend  # PlotItem.addItem adds named items to plot.legend
+    return legend
