@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 from qtpy.QtGui import QImage
 
-from stxm_operando.gui.figures import save_li_maps, save_monitor_screenshot, save_voltage_curve
+from stxm_operando.gui.figures import (
+    SCREENSHOT_SIZE,
+    save_li_maps,
+    save_monitor_screenshot,
+    save_voltage_curve,
+)
 from stxm_operando.live_callbacks import OperandoAnalysis
 
 
@@ -24,6 +29,8 @@ def test_figures_go_into_folders_that_do_not_exist_yet(tmp_path, qapp):
         image = QImage(str(path))  # read back as an image, not just a file
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert min(image.width(), image.height()) >= 200
+    assert QImage(str(monitor)).size().width() == SCREENSHOT_SIZE[0]  # 1280x800, not 1333x833
+    assert QImage(str(monitor)).size().height() == SCREENSHOT_SIZE[1]
 
 
 def test_a_figure_that_cannot_be_written_is_an_error_naming_it(tmp_path, qapp):

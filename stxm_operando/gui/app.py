@@ -4,12 +4,12 @@ import pyqtgraph as pg
 
 from .monitor import MonitorWindow
 from .sources import ZmqDocumentSource
-from .theme import private_runtime_dir
+from .theme import prepare_qt
 
 
 def run_monitor(address: str | None = None, catalog=None, uid: str | None = None) -> int:
     """Open the monitor: subscribe to ``address`` (host:port), and/or replay ``uid``."""
-    private_runtime_dir()
+    prepare_qt()
     app = pg.mkQApp("stxm-operando monitor")
     window = MonitorWindow(catalog=catalog)
     if address:

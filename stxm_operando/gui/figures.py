@@ -13,11 +13,13 @@ def _application():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import pyqtgraph as pg
 
-    from .theme import apply_theme, private_runtime_dir
+    from .theme import apply_theme, match_display_font, prepare_qt
 
-    private_runtime_dir()
+    prepare_qt()
     apply_theme(antialias=True)
-    return pg, pg.mkQApp()
+    app = pg.mkQApp()
+    match_display_font(app)
+    return pg, app
 
 
 def li_rgba(x: np.ndarray, colormap=None) -> np.ndarray:
@@ -247,6 +249,8 @@ def save_monitor_screenshot(analysis, path: str | Path) -> Path:
     """Draw the monitor for a filled ``OperandoAnalysis`` (latest frame) at
     ``SCREENSHOT_SIZE`` and save it as PNG."""
     _, app = _application()
+    from qtpy import QtGui
+
     from .monitor import MonitorWindow
 
     window = MonitorWindow(analysis=analysis)
@@ -254,9 +258,16 @@ def save_monitor_screenshot(analysis, path: str | Path) -> Path:
     window.show()
     window.refresh()
     window.wait_for_fits()
-    app.processEvents()
+    for _ in range(30):  # the layout settles over several passes (colour bars' axes last)
+        app.processEvents()
     path = _writable(path)
-    window.grab().save(str(path))
+    # rendered 1:1 into an image of the window's size (offscreen, grab() scales by the
+    # screen's 100 dpi over 96, which would make a 1280x800 window 1333x833)
+    image = QtGui.QImage(window.size(), QtGui.QImage.Format_RGB32)
+    painter = QtGui.QPainter(image)
+    window.render(painter)
+    painter.end()
+    image.save(str(path))
     window.close()
     return _written(path)
 

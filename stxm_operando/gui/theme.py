@@ -5,6 +5,7 @@ Every line colour here stands out from the white background by a contrast ratio 
 """
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -43,6 +44,20 @@ def apply_theme(antialias: bool = False) -> None:
     pg.setConfigOptions(antialias=antialias, background=BACKGROUND, foreground=FOREGROUND)
 
 
+DISPLAY_FONT_POINTS = 9.0
+"""The application font's size on an X display (Qt's xcb default, measured under Xvfb);
+Qt's offscreen platform defaults to 12 pt, which crowds a 1280x800 window."""
+
+
+def match_display_font(app) -> None:
+    """Offscreen, draw text at the size a display's Qt uses, so saved figures and
+    screenshots look as the window does on a screen."""
+    if app.platformName() == "offscreen":
+        font = app.font()
+        font.setPointSizeF(DISPLAY_FONT_POINTS)
+        app.setFont(font)
+
+
 def particle_color(particle_id: int) -> tuple[int, int, int]:
     """The colour of a particle, RGB 0-255."""
     return PARTICLE_COLORS[particle_id % len(PARTICLE_COLORS)]
@@ -66,10 +81,23 @@ def li_colormap() -> pg.ColorMap:
     return pg.ColorMap([0.0, 0.5, 1.0], LI_COLORS)
 
 
-def private_runtime_dir() -> None:
-    """Give Qt the per-user runtime folder it asks for (``XDG_RUNTIME_DIR``, mode 0700) when
-    the session has none (a container, ssh, a CI runner): Qt would use the same folder under
-    the temporary directory but print "QStandardPaths: XDG_RUNTIME_DIR not set" every time."""
+QUIET_QT_MESSAGES = ("propagateSizeHints",)
+"""Qt messages that say nothing to a user: the offscreen platform's "This plugin does not
+support propagateSizeHints()" at every window it shows."""
+
+
+def prepare_qt() -> None:
+    """Before the QApplication: give Qt the per-user runtime folder it asks for
+    (``XDG_RUNTIME_DIR``, mode 0700) when the session has none (a container, ssh, a CI
+    runner), where Qt would use the same folder but print "QStandardPaths: XDG_RUNTIME_DIR
+    not set" every time; and drop ``QUIET_QT_MESSAGES`` (others still reach stderr)."""
+    from qtpy import QtCore
+
+    def handler(mode, context, message: str) -> None:
+        if not any(quiet in message for quiet in QUIET_QT_MESSAGES):
+            print(message, file=sys.stderr)
+
+    QtCore.qInstallMessageHandler(handler)
     if os.environ.get("XDG_RUNTIME_DIR"):
         return
     folder = Path(tempfile.gettempdir()) / f"runtime-{os.getuid()}"

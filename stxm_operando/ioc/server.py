@@ -86,6 +86,13 @@ class MotorAxis(PVGroup):
             await fields.user_readback_value.write(position)
 
 
+LOG_ARRAY = {"max_length": 65536, "read_only": True, "max_subscription_backlog": 100}
+"""The potentiostat log's array PVs: 65536 readings; clients read the log with a get, so a
+monitor that falls 100 updates behind may drop the oldest (caproto would otherwise warn that
+1000 queued 65536-element updates take considerable memory, at every start).
+"""
+
+
 class PotentiostatPVs(PVGroup):
     """Potentiostat setpoints, readbacks and its own log."""
 
@@ -118,10 +125,10 @@ class PotentiostatPVs(PVGroup):
     max_current = pvproperty(value=0.0, name="MaxCurrent", units="A", read_only=True)
     watchdog = pvproperty(value=0.0, name="Watchdog", units="s", read_only=True)
     log_count = pvproperty(value=0, name="LogCount", read_only=True)
-    log_time = pvproperty(value=[0.0], name="LogTime", max_length=65536, read_only=True)
-    log_voltage = pvproperty(value=[0.0], name="LogVoltage", max_length=65536, read_only=True)
-    log_current = pvproperty(value=[0.0], name="LogCurrent", max_length=65536, read_only=True)
-    log_charge = pvproperty(value=[0.0], name="LogCharge", max_length=65536, read_only=True)
+    log_time = pvproperty(value=[0.0], name="LogTime", **LOG_ARRAY)
+    log_voltage = pvproperty(value=[0.0], name="LogVoltage", **LOG_ARRAY)
+    log_current = pvproperty(value=[0.0], name="LogCurrent", **LOG_ARRAY)
+    log_charge = pvproperty(value=[0.0], name="LogCharge", **LOG_ARRAY)
 
     last_heard = 0.0  # time.monotonic() of the client's last word
 
