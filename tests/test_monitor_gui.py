@@ -54,14 +54,19 @@ def test_the_cursor_reads_position_li_fraction_and_counts(live_window, qtbot):
     panel.graphics.scene().sigMouseMoved.emit(scene_point)
     text = live_window.cursor_label.text()
     step_um = frame.pixel_size_nm / 1e3
-    assert f"({column * step_um:.2f}, {row * step_um:.2f}) um" in text
+    # the stage position, from the ROI as the plan was given it (the raster centred on the
+    # ROI's centre), within the tracked drift of a short run (0.1 um)
+    roi = ROIS[0]
+    stage_x, stage_y = map(float, re.search(r"stage \((\S+), (\S+)\) um", text).groups())
+    assert abs(stage_x - (roi.center_x_um + (column - (roi.num_x - 1) / 2) * step_um)) < 0.1
+    assert abs(stage_y - (roi.center_y_um + (row - (roi.num_y - 1) / 2) * step_um)) < 0.1
     assert f"708.2 eV: {frame.counts[0][row, column]:.0f} counts" in text
     assert f"710.2 eV: {frame.counts[1][row, column]:.0f} counts" in text
     assert f"x = {frame.li_map[row, column]:.2f}" in text
     # over the Li map too (its own view), the same pixel
     scene_point = panel.views[2].getViewBox().mapViewToScene(pg_point(column + 0.5, row + 0.5))
     panel.graphics.scene().sigMouseMoved.emit(scene_point)
-    assert f"({column * step_um:.2f}, {row * step_um:.2f}) um" in live_window.cursor_label.text()
+    assert live_window.cursor_label.text() == text
 
 
 def pg_point(x: float, y: float):
@@ -165,7 +170,11 @@ def test_a_run_opened_after_live_shows_each_particle_once(qtbot, browsing_window
         window.document(name, doc)
     window.refresh()
     window.open_stored_run(series_uids[0])
+    assert window.statusBar().currentMessage().startswith(f"reading run {series_uids[0][:8]}")
     qtbot.waitUntil(lambda: window.sources[-1].isFinished(), timeout=60000)
+    qtbot.waitUntil(lambda: "documents read" in window.statusBar().currentMessage())
+    read = window.sources[-1].documents
+    assert read > 0 and f"{read} documents read" in window.statusBar().currentMessage()
     window.refresh()
     shown = [p for p in window.findChildren(ParticlePanel) if p.isVisible()]
     assert sorted(p.particle_id for p in shown) == [0, 1]

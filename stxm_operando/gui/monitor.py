@@ -25,19 +25,10 @@ from .panels import ParticlePanel
 from .raster_view import RasterView
 from .sources import ZmqDocumentSource
 from .stack_view import StackCollector, StackViewer
+from .statistics_table import StatisticsTable
 from .theme import apply_theme
 
 REDRAW_INTERVAL_MS = 100
-STATISTICS = {
-    "mean_x": "<x>",
-    "x_surf": "<x_surf>",
-    "x_internal": "<x_int>",
-    "active_fraction": "active",
-    "transformed_fraction": "transformed",
-    "uniformity": "uniformity",
-    "mean_j_ch_mA_cm2": "mean j_Ch (mA/cm2)",
-}
-"""Rows of the statistics table: ``FrameRecord.statistics_row`` keys and their labels."""
 
 
 class MonitorWindow(QtWidgets.QMainWindow):
@@ -71,6 +62,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.connection_label = QtWidgets.QLabel("")
         """The live stream's state: waiting for its address, or the documents received."""
         self._live_address: str | None = None
+        self._reading = None  # the stored run's source while it is being read
         self.statusBar().addPermanentWidget(self.cursor_label)
         self.statusBar().addPermanentWidget(self.connection_label)
         self._build_controls()
@@ -158,9 +150,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
         j0_dock = self._dock(
             "exchange current", self.exchange, "right", echem_dock, size=(340, 330)
         )
-        self.table = QtWidgets.QTableWidget(len(STATISTICS) + 1, 0)
-        self._table_headers: list[str] = []
-        self.table.setVerticalHeaderLabels(["frame", *STATISTICS.values()])
+        self.table = StatisticsTable()
         self.statistics_dock = self._dock(
             "statistics", self.table, "right", j0_dock, size=(340, 330)
         )
@@ -205,13 +195,16 @@ class MonitorWindow(QtWidgets.QMainWindow):
             collector = StackCollector()
             source = CatalogDocumentSource(self.catalog, uid, [collector])
             source.finished.connect(partial(self._show_stack, collector))  # all that was read
-            self.attach(source)
-            return
-        self.analysis = OperandoAnalysis()
-        self.particles_dock.raiseDock()
-        self._reset_view()
-        self.live_button.setEnabled(True)
-        self.attach(CatalogDocumentSource(self.catalog, uid, [self.analysis]))
+        else:
+            self.analysis = OperandoAnalysis()
+            self.particles_dock.raiseDock()
+            self._reset_view()
+            self.live_button.setEnabled(True)
+            source = CatalogDocumentSource(self.catalog, uid, [self.analysis])
+        self._reading = source
+        source.finished.connect(partial(self._read, source))
+        self.statusBar().showMessage(f"reading run {uid[:8]} from the catalog ...")
+        self.attach(source)
 
     def _show_stack(self, collector: StackCollector) -> None:
         if self.stack_viewer is None:
@@ -233,8 +226,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self._seen = -1
         self._shown_series = None
         self.channels.clear()
-        self.table.setColumnCount(0)
-        self._table_headers = []
+        self.table.clear_columns()
         for particle_id, panel in self.panels.items():
             panel.clear()  # kept for the next run: deleting pyqtgraph views mid-session crashes
             self._spare_panels[particle_id] = panel
@@ -260,6 +252,11 @@ class MonitorWindow(QtWidgets.QMainWindow):
         if self.paused:
             return
         self._show_connection()
+        if self._reading is not None:  # a stored run is being read: how far it has come
+            self.statusBar().showMessage(
+                f"reading run {self._reading.uid[:8]} from the catalog: "
+                f"{self._reading.documents} documents ..."
+            )
         frames, progress, seen = self.analysis.snapshot()
         if seen == self._seen:
             return
@@ -284,6 +281,15 @@ class MonitorWindow(QtWidgets.QMainWindow):
             self.slider.blockSignals(False)
             self.show_frame(self.frame_indices[self.slider.value()])
         self.redraws += 1
+
+    def _read(self, source) -> None:
+        """A stored run has been read: say so (its panels fill on the next redraw)."""
+        if self._reading is source:
+            self._reading = None
+        if source.error is None:
+            self.statusBar().showMessage(
+                f"run {source.uid[:8]}: {source.documents} documents read", 10000
+            )
 
     def _show_connection(self) -> None:
         """The live stream's state in the status bar (and, before anything came, the top)."""
@@ -316,14 +322,9 @@ class MonitorWindow(QtWidgets.QMainWindow):
         shown = self.frames_at(frame_index)
         self.frame_label.setText(self._frame_readout(frame_index, shown))
         self.channels.show_frames(shown)
-        headers = [f"particle {f.particle_id}" for f in shown]
-        if headers != self._table_headers:
-            self._table_headers = headers
-            self.table.setColumnCount(len(shown))
-            self.table.setHorizontalHeaderLabels(headers)
-        for column, frame in enumerate(shown):
+        self.table.show_frames(shown)
+        for frame in shown:
             self._panel(frame.particle_id).show(frame)
-            self._table_column(column, frame)
         if shown:
             self.electrochemistry.mark_time(shown[-1].analysis.time_s)
         self.exchange.show_points(self.frames, frame_index, self.analysis)
@@ -355,21 +356,6 @@ class MonitorWindow(QtWidgets.QMainWindow):
                 self.particle_layout.addWidget(panel)
             self.panels[particle_id] = panel
         return self.panels[particle_id]
-
-    def _table_column(self, column: int, frame: FrameRecord) -> None:
-        row = frame.statistics_row()
-        values = [
-            frame.frame_index + 1,
-            *(row.get(key, float("nan")) for key in STATISTICS),
-        ]  # from 1
-        for index, value in enumerate(values):
-            text = f"{value:.3f}" if isinstance(value, float) else str(value)
-            item = self.table.item(index, column)
-            if item is None:  # a new column: sized to its numbers once
-                self.table.setItem(index, column, QtWidgets.QTableWidgetItem(text))
-                self.table.resizeColumnToContents(column)
-            else:
-                item.setText(text)
 
     def wait_for_fits(self) -> None:
         """Wait for the j0 fits asked for so far and draw them (e.g. before a screenshot)."""

@@ -151,21 +151,21 @@ class ParticlePanel(QtWidgets.QWidget):
             self.scale_bar.anchor((1, 1), (1, 1), offset=(-10, -10))
 
     def readout(self, row: int, column: int) -> str:
-        """What is at pixel (row, column) of the shown frame: position (um from the image's
-        top-left corner), Li fraction and counts at each energy; '' outside the image."""
+        """What is at pixel (row, column) of the shown frame: its stage position (um, as the
+        encoders recorded it), Li fraction and counts at each energy; '' outside the image."""
         frame = self.frame
         if frame is None or not (
             0 <= row < frame.counts[0].shape[0] and 0 <= column < frame.counts[0].shape[1]
         ):
             return ""
-        step_um = frame.pixel_size_nm / 1e3
         counts = ", ".join(
             f"{energy:.1f} eV: {image[row, column]:.0f} counts"
             for energy, image in zip(frame.energies_eV, frame.counts, strict=False)
         )
         x = frame.li_map[row, column] if row < frame.li_map.shape[0] else np.nan
+        stage_x, stage_y = frame.stage_position_um(row, column)
         return (
-            f"particle {frame.particle_id} ({column * step_um:.2f}, {row * step_um:.2f}) um: "
+            f"particle {frame.particle_id} at stage ({stage_x:.3f}, {stage_y:.3f}) um: "
             f"x = {x:.2f}; {counts}"
         )
 

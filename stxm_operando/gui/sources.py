@@ -106,6 +106,8 @@ class CatalogDocumentSource(QThread):
         super().__init__(parent)
         self.catalog, self.uid, self.callbacks = catalog, uid, list(callbacks)
         self.error: Exception | None = None
+        self.documents = 0
+        """Documents read so far (the window shows them while it reads)."""
 
     def run(self) -> None:
         from ..storage.replay import replay_documents
@@ -114,6 +116,7 @@ class CatalogDocumentSource(QThread):
             for name, doc in replay_documents(self.catalog, self.uid):
                 for callback in self.callbacks:
                     callback(name, doc)
+                self.documents += 1
         except Exception as err:  # shown by the window, not lost in the thread
             self.error = err
             self.received.emit("error")

@@ -22,6 +22,8 @@ class FrameRecord:
     voltage_V : cell voltage when the pair was taken, V.
     j0 : exchange current per channel from j_Ch and the overpotential (mA/cm2), or None.
     energies_eV : the energies of ``counts``, eV; pixel_size_nm : the raster step, nm.
+    origin_um : stage (x, y) of the images' first pixel (row 0, column 0), um: the smallest
+        recorded positions, where ``place_by_position`` starts the grid.
     """
 
     series_id: str
@@ -36,6 +38,12 @@ class FrameRecord:
     j0: np.ndarray | None = None
     energies_eV: tuple[float, ...] = ()
     pixel_size_nm: float = 40.0
+    origin_um: tuple[float, float] = (0.0, 0.0)
+
+    def stage_position_um(self, row: int, column: int) -> tuple[float, float]:
+        """Stage (x, y) of pixel (row, column) of the images, um."""
+        step_um = self.pixel_size_nm / 1e3
+        return self.origin_um[0] + column * step_um, self.origin_um[1] + row * step_um
 
     @property
     def particle(self) -> ParticleResult | None:
@@ -179,6 +187,10 @@ class FrameAnalyser:
             float(np.mean(voltages)),
             energies_eV=energies,
             pixel_size_nm=step_nm,
+            origin_um=(
+                float(np.min(by_energy[0][keys.key("raster", "x_positions")])),
+                float(np.min(by_energy[0][keys.key("raster", "y_positions")])),
+            ),
         )
         particle = record.particle
         if particle is None:
