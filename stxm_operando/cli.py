@@ -110,6 +110,7 @@ def _replay(args: argparse.Namespace) -> None:
 
             run_monitor(catalog=catalog, uid=uid)
             return
+        print(f"replaying run {uid[:8]} through the live analysis ...", flush=True)
         analysis = OperandoAnalysis()
         count = replay(catalog, uid, analysis)
     print(f"replayed {count} documents of run {uid}: {len(analysis.frames)} particle frames")
@@ -161,6 +162,7 @@ def _export(args: argparse.Namespace) -> None:
 
     with _open_catalog(args) as catalog:
         uid = catalog.resolve(args.run)  # unknown ids fail before any file is written
+        print(f"exporting run {uid[:8]} (read and analysed as the monitor does) ...", flush=True)
         if args.nxstxm:
             print(f"wrote {export_nxstxm(catalog, uid, args.nxstxm)}")
         if args.csv:

@@ -330,6 +330,19 @@ def test_csv_export(stored, tmp_path):
         assert int(row["step"]) in steps
 
 
+def test_the_export_command_says_what_it_does_and_writes_what_it_names(stored, tmp_path, capsys):
+    path, uid, _, _ = stored
+    tables = tmp_path / "tables"
+    assert cli_main(["export", uid[:8], "--csv", str(tables), "--catalog", str(path)]) == 0
+    first, *written = capsys.readouterr().out.splitlines()
+    assert first.startswith(f"exporting run {uid[:8]}")  # before the wait, not after it
+    names = [Path(line.removeprefix("wrote ")) for line in written]
+    assert [p.name for p in names] == [
+        "electrochemistry.csv", "frames.csv", "channels.csv", "li_maps.csv"
+    ]  # fmt: skip
+    assert all(p.is_file() and p.stat().st_size > 0 for p in names)
+
+
 def test_an_image_run_exports_and_replays_alone(tmp_path):
     bl = simulated_beamline()
     with Catalog.embedded(tmp_path / "cat") as catalog:
