@@ -2,6 +2,7 @@
 current ticks, a run browser that says what each run is and refreshes itself, and a stack
 viewer. Offscreen (pytest-qt); the layout at real screen sizes is tested under Xvfb."""
 
+import csv
 import re
 
 import numpy as np
@@ -135,7 +136,9 @@ def browsing_window(qtbot, monitor_catalog):
         window.close()
 
 
-def test_a_stack_opens_with_the_spectrum_at_the_cursor(qtbot, browsing_window, monitor_catalog):
+def test_a_stack_opens_with_the_spectrum_at_the_cursor(
+    qtbot, browsing_window, monitor_catalog, tmp_path
+):
     window, stack_uid = browsing_window, monitor_catalog[3]
     window.open_stored_run(stack_uid)
     qtbot.waitUntil(lambda: window.stack_viewer is not None, timeout=60000)
@@ -159,6 +162,23 @@ def test_a_stack_opens_with_the_spectrum_at_the_cursor(qtbot, browsing_window, m
     assert viewer.shown_energy() == pytest.approx(708.2)
     assert viewer.energy_line.value() == pytest.approx(708.2)
     assert np.array_equal(viewer.image.image, viewer.values[8])
+    # a region inside the particle: its mean spectrum, fitted by the two phases' references,
+    # gives the simulated platelet's thickness (150 nm; 15 % for the probe's blur and noise)
+    viewer.region.setPos((14, 9))
+    viewer.region.setSize((6, 4))
+    energies, region = viewer.region_curve.getData()
+    assert len(energies) == len(STACK_ENERGIES) and np.all(np.isfinite(region))
+    _, fitted = viewer.fit_curve.getData()
+    thickness_nm = float(
+        re.search(r"region: (\d+) nm", viewer.spectrum_plot.plotItem.titleLabel.text).group(1)
+    )
+    assert thickness_nm == pytest.approx(150.0, rel=0.15)
+    assert 0.0 <= viewer.fraction <= 1.0
+    assert np.sqrt(np.mean((fitted - region) ** 2)) < 0.1 * region.max()  # two phases fit it
+    saved = viewer.save_spectra(tmp_path / "spectra" / "stack.csv")
+    rows = list(csv.DictReader(saved.open()))
+    assert len(rows) == len(STACK_ENERGIES)
+    assert float(rows[8]["region_OD"]) == pytest.approx(region[8])
 
 
 def test_a_run_opened_after_live_shows_each_particle_once(qtbot, browsing_window, monitor_catalog):

@@ -1,8 +1,11 @@
 """The stack viewer: a XANES stack (``stack`` plan) as an image at each energy, with the
-spectrum at the cursor."""
+spectrum at the cursor, the mean spectrum of a region drawn on the image and its fit by the
+two phases' reference spectra, and the spectra saved as CSV."""
 
+import csv
 import threading
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
@@ -11,8 +14,9 @@ from qtpy import QtCore, QtWidgets
 
 from ..analysis import blank_region, fill_missing, optical_density, place_by_position
 from ..live_callbacks.lines import ImageAssembler
+from ..physics.spectra import ReferenceSpectra
 from ..streams import DataKeys
-from .theme import FIT_COLOR, VOLTAGE_COLOR, fixed_lines, pen
+from .theme import CURRENT_COLOR, FIT_COLOR, VOLTAGE_COLOR, fixed_lines, legend_below, pen
 
 
 class StackCollector(DocumentRouter):
@@ -106,9 +110,22 @@ class StackViewer(QtWidgets.QWidget):
         self.spectrum_plot = pg.PlotWidget(title="spectrum at the cursor")
         self.spectrum_plot.setLabel("bottom", "energy (eV)")
         self.spectrum_plot.getAxis("bottom").enableAutoSIPrefix(False)
+        legend_below(self.spectrum_plot.getPlotItem(), columns=2)
         self.spectrum_curve = self.spectrum_plot.plot(
-            pen=pen(VOLTAGE_COLOR), symbol="o", symbolSize=5, symbolBrush=VOLTAGE_COLOR
+            pen=pen(VOLTAGE_COLOR), symbol="o", symbolSize=5, symbolBrush=VOLTAGE_COLOR,
+            name="pixel",
+        )  # fmt: skip
+        self.region_curve = self.spectrum_plot.plot(pen=pen(CURRENT_COLOR), name="region mean")
+        self.fit_curve = self.spectrum_plot.plot(
+            pen=pen(FIT_COLOR, 1, dashed=True), name="reference fit"
         )
+        self.region = pg.RectROI([0, 0], [1, 1], pen=pen(CURRENT_COLOR), movable=True)
+        self.region.sigRegionChanged.connect(self.show_region_spectrum)
+        self.references = ReferenceSpectra.load_default()
+        self.fraction: float | None = None
+        """Li fraction of the region from its reference fit (None outside the tables)."""
+        self.save_button = QtWidgets.QPushButton("Save spectra ...")
+        self.save_button.clicked.connect(self._save_clicked)
         self.energy_line = pg.InfiniteLine(angle=90, pen=pen(FIT_COLOR, 1, dashed=True))
         self.spectrum_plot.addItem(self.energy_line)
         image_column = QtWidgets.QVBoxLayout()
@@ -117,8 +134,11 @@ class StackViewer(QtWidgets.QWidget):
         image_column.addWidget(self.slider)
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        spectrum_column = QtWidgets.QVBoxLayout()
+        spectrum_column.addWidget(self.spectrum_plot)
+        spectrum_column.addWidget(self.save_button)
         layout.addLayout(image_column, 3)
-        layout.addWidget(self.spectrum_plot, 2)
+        layout.addLayout(spectrum_column, 2)
         self.energies = np.empty(0)
         self.values = np.empty((0, 0, 0))
         self.quantity = "OD"
@@ -144,6 +164,80 @@ class StackViewer(QtWidgets.QWidget):
         self.view.getViewBox().autoRange(padding=0.02)
         rows, columns = self.values.shape[1:]
         self.show_spectrum(rows // 2, columns // 2)
+        if self.region.scene() is None:
+            self.view.addItem(self.region)
+        self.region.setPos((columns / 4, rows / 4), finish=False)  # the middle half at first
+        self.region.setSize((columns / 2, rows / 2))
+
+    def region_pixels(self) -> tuple[slice, slice]:
+        """The (rows, columns) the region covers, clipped to the stack."""
+        rows, columns = self.values.shape[1:]
+        (x, y), (width, height) = self.region.pos(), self.region.size()
+        first_column, first_row = max(round(x), 0), max(round(y), 0)
+        last_column = min(round(x + width), columns)
+        last_row = min(round(y + height), rows)
+        return slice(first_row, max(last_row, first_row + 1)), slice(
+            first_column, max(last_column, first_column + 1)
+        )
+
+    def region_spectrum(self) -> np.ndarray:
+        """Mean of the region's pixels at each energy (the shown quantity)."""
+        rows, columns = self.region_pixels()
+        return np.nanmean(self.values[:, rows, columns], axis=(1, 2))
+
+    def show_region_spectrum(self) -> None:
+        """Draw the region's mean spectrum and, on an OD stack within the reference tables,
+        its least-squares fit by the LiFePO4 and FePO4 spectra (thicknesses, um) with the
+        Li fraction that gives."""
+        if self.values.ndim != 3 or not len(self.energies):
+            return
+        spectrum = self.region_spectrum()
+        self.region_curve.setData(self.energies, spectrum)
+        low, high = self.references.energy_range
+        inside = (self.energies >= low) & (self.energies <= high) & np.isfinite(spectrum)
+        self.fraction = None
+        if self.quantity != "OD" or inside.sum() < 3:
+            self.fit_curve.setData([], [])
+            return
+        mu = self.references.mu_matrix(self.energies[inside])
+        thickness_um, *_ = np.linalg.lstsq(mu, spectrum[inside], rcond=None)
+        self.fit_curve.setData(self.energies[inside], mu @ thickness_um)
+        total = thickness_um.sum()
+        if total > 0:
+            self.fraction = float(np.clip(thickness_um[0] / total, 0, 1))
+            self.spectrum_plot.setTitle(f"region: {total * 1e3:.0f} nm, x = {self.fraction:.2f}")
+
+    def save_spectra(self, path: str | Path) -> Path:
+        """Write energy (eV), the region's mean, its reference fit and the pixel's spectrum
+        (the shown quantity) as CSV; the file written."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fit_x, fit_y = self.fit_curve.getData()
+        fitted = dict(zip(fit_x, fit_y, strict=True)) if fit_x is not None else {}
+        _, pixel = self.spectrum_curve.getData()
+        region = self.region_spectrum()
+        with path.open("w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(
+                ["energy_eV", f"region_{self.quantity}", "reference_fit", f"pixel_{self.quantity}"]
+            )
+            for k, energy in enumerate(self.energies):
+                writer.writerow(
+                    [
+                        energy,
+                        region[k],
+                        fitted.get(energy, ""),
+                        pixel[k] if pixel is not None else "",
+                    ]
+                )
+        return path
+
+    def _save_clicked(self) -> None:
+        name, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Save spectra", "stack_spectra.csv", "CSV (*.csv)"
+        )
+        if name:
+            self.hovered.emit(f"wrote {self.save_spectra(name)}")
 
     def show_energy(self, index: int) -> None:
         """Show the image at ``energies[index]``."""
