@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .streams import CHANNEL_ROW_FIELDS
+
 ANALYSIS_VERSION = 3
 """Bumped when the analysis changes, so that cached results are recomputed."""
 COLUMNS = (
@@ -51,18 +53,7 @@ time (the end of its image, on the run's clock), s; frames counts the
 particle's analysed frames in the run; drift_px is the largest registration shift among them,
 pixels; j0_fit_a and j0_fit_b are the exponents of ``A x^a (1 - x)^b`` fitted to all its
 channels' (x_surf, j0), empty when fewer than four channels give a j0."""
-CHANNEL_COLUMNS = (
-    "uid",
-    "particle_id",
-    "direction",
-    "c_rate",
-    "frame_index",
-    "time_s",
-    "channel",
-    "x_surf",
-    "j_ch_mA_cm2",
-    "j0_mA_cm2",
-)
+CHANNEL_COLUMNS = ("uid", *CHANNEL_ROW_FIELDS)
 """channels.csv: every [010] channel of every analysed frame (the points of Fig. 4b)."""
 
 

@@ -15,7 +15,7 @@ from .live_callbacks.lines import assembled
 from .live_callbacks.series import ElectrochemistryLog, SeriesIndex, series_of
 from .storage import Catalog
 from .storage.replay import replay, replay_documents, unpacked_documents
-from .streams import DataKeys, particle_id_of
+from .streams import CHANNEL_ROW_FIELDS, DataKeys, particle_id_of
 
 LOG_QUANTITIES = (("voltage", "V"), ("current", "A"), ("charge", "C"))
 SENSOR_MEASUREMENTS = ("voltage", "current")
@@ -342,17 +342,12 @@ def export_csv(catalog: Catalog, uid: str, directory: str | Path) -> list[Path]:
         writer.writerows(rows)
     ordered = sorted(analysis.frames, key=lambda f: (f.frame_index, f.particle_id))
     channels_path = directory / "channels.csv"
-    _write_table(channels_path, CHANNEL_FIELDS, [r for f in ordered for r in f.channel_rows()])
+    _write_table(channels_path, CHANNEL_ROW_FIELDS, [r for f in ordered for r in f.channel_rows()])
     maps_path = directory / "li_maps.csv"
     _write_table(maps_path, MAP_FIELDS, [r for f in ordered for r in _map_rows(f)])
     return [ec_path, frames_path, channels_path, maps_path]
 
 
-CHANNEL_FIELDS = (
-    "frame_index", "particle_id", "time_s", "direction", "c_rate", "channel", "x_surf",
-    "j_ch_mA_cm2", "j0_mA_cm2",
-)  # fmt: skip
-"""channels.csv: every [010] channel of every frame (``FrameRecord.channel_rows``)."""
 MAP_FIELDS = ("frame_index", "particle_id", "time_s", "row", "column", "li_fraction")
 """li_maps.csv: the Li fraction of every particle pixel of every frame, by the pixel's row
 and column in the frame's raster (NXstxm's ``analysis/li_fraction`` holds the same maps on

@@ -93,3 +93,11 @@ class RunKeys:
     def of_event(self, event: dict) -> DataKeys:
         """The keys of an event's run (the default names if its start was never seen)."""
         return self._descriptors.get(event["descriptor"], DataKeys())
+
+
+CHANNEL_ROW_FIELDS = (
+    "particle_id", "direction", "c_rate", "frame_index", "time_s", "channel", "x_surf",
+    "j_ch_mA_cm2", "j0_mA_cm2",
+)  # fmt: skip
+"""The fields of one [010] channel of one analysed frame (``FrameRecord.channel_rows``):
+the columns of every per-channel table (the export's and the campaign's channels.csv)."""

@@ -137,7 +137,8 @@ def add_li_map_grid(
             item.setRect(0, 0, image.shape[1] * pixel_um, image.shape[0] * pixel_um)
             plot.addItem(item)
             if not scaled:  # on the first map
-                scaled = _scale_bar(pg, plot, length_um, height_um + 0.5 * below_um)
+                _scale_bar(pg, plot, length_um, height_um + 0.5 * below_um)
+                scaled = True
     for c, label in enumerate(column_labels):
         layout.addLabel(label, row=0, col=c + 1)
     bar = pg.ColorBarItem(
@@ -146,7 +147,7 @@ def add_li_map_grid(
     layout.addItem(bar, row=1, col=len(column_labels) + 1, rowspan=max(len(maps), 1))
 
 
-def _scale_bar(pg, plot, length_um: float, y_um: float) -> bool:
+def _scale_bar(pg, plot, length_um: float, y_um: float) -> None:
     """A scale bar in the map's own coordinates (um), under its left edge, labelled."""
     from .theme import FOREGROUND
 
@@ -155,7 +156,6 @@ def _scale_bar(pg, plot, length_um: float, y_um: float) -> bool:
     label = pg.TextItem(text, color=FOREGROUND, anchor=(0, 0.5))
     label.setPos(length_um * 1.1, y_um)
     plot.addItem(label)
-    return True
 
 
 def save_li_maps(

@@ -83,8 +83,9 @@ class FrameRecord:
         }
 
     def channel_rows(self) -> list[dict]:
-        """One row per [010] channel of the particle: its frame, x_surf, j_Ch and j0 (mA/cm2;
-        NaN without an earlier frame, or without a j0); none without a particle or j_Ch."""
+        """One row per [010] channel of the particle (``streams.CHANNEL_ROW_FIELDS``): its
+        frame, x_surf, j_Ch and j0 (mA/cm2; NaN without an earlier frame, or without a j0);
+        none without a particle or j_Ch."""
         particle = self.particle
         if particle is None or particle.j_ch is None:
             return []
