@@ -6,7 +6,7 @@ from bluesky.utils import ProgressBarManager
 
 from .devices import Beamline
 from .live_callbacks import ThreadedCallback
-from .live_callbacks.report import ProtocolReporter
+from .live_callbacks.report import ImageReporter, ProtocolReporter
 from .plans import switch_off_on_halt
 
 
@@ -24,8 +24,8 @@ def make_run_engine(
     ``Catalog.writer()``) before any other callback sees it. With ``catalog`` (the one the
     writer stores into) scan ids go on from the catalog's largest, so they stay unique
     across sessions. ``progress`` shows bluesky's progress bars for moves and holds, and
-    prints each protocol step's start and end with the time elapsed and left
-    (``ProtocolReporter``);
+    prints each protocol step's start and end and the images as they come in, with the time
+    elapsed and left (``ProtocolReporter``, ``ImageReporter``);
     ``run_engine_options`` go to ``RunEngine`` (e.g. ``context_managers=[]`` off the main
     thread).
     """
@@ -37,6 +37,7 @@ def make_run_engine(
     if progress:
         run_engine.waiting_hook = ProgressBarManager()
         run_engine.subscribe(ProtocolReporter())
+        run_engine.subscribe(ImageReporter())
     if writer is not None:
         run_engine.subscribe(writer)
     return run_engine

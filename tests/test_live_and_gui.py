@@ -298,6 +298,12 @@ def test_a_slow_monitor_loses_nothing_from_a_burst_and_counts_what_it_cannot_rea
         assert source.skipped == 1 and source.missing == 0
         publisher("event", {"descriptor": "d", "seq_num": burst + 5})  # 4 lost upstream
         qtbot.waitUntil(lambda: source.missing == 4, timeout=5000)
+        # messages that are not (name, document) pairs: counted, skipped, the source goes on
+        for garbage in (b" event 42", b" event " + b"[" * 100000 + b"]" * 100000, b"one"):
+            publisher._socket.send(garbage)
+        publisher("start", {"after": "garbage"})
+        qtbot.waitUntil(lambda: any(doc.get("after") for _, doc in got), timeout=10000)
+        assert source.skipped == 1 + 3 and source.isRunning()
     finally:
         publisher.close()
         pickling.close()

@@ -146,16 +146,22 @@ def test_a_stack_opens_with_the_spectrum_at_the_cursor(
     assert viewer.values.shape == (len(STACK_ENERGIES), 22, 34)
     assert np.allclose(viewer.energies, STACK_ENERGIES)
     box = viewer.view.getViewBox()
-    # on the particle: the Fe L3 peak of Fe2+ (708.2 eV) or Fe3+ (710.2 eV)
-    viewer.graphics.scene().sigMouseMoved.emit(box.mapViewToScene(pg_point(17.5, 11.5)))
+    # on the particle: the Fe L3 peak of Fe2+ (708.2 eV) or Fe3+ (710.2 eV); the image is on
+    # stage axes, pixel (11, 17) of the 34 x 22 ROI centred at (-0.9, 0.2) um at 40 nm
+    roi, step_um = ROIS[0], 0.04
+    x_um = roi.center_x_um + (17 - (roi.num_x - 1) / 2) * step_um
+    y_um = roi.center_y_um + (11 - (roi.num_y - 1) / 2) * step_um
+    viewer.graphics.scene().sigMouseMoved.emit(box.mapViewToScene(pg_point(x_um, y_um)))
     assert viewer.pixel == (11, 17)
     energies, od = viewer.spectrum_curve.getData()
     peak = energies[np.argmax(od)]
     assert min(abs(peak - 708.2), abs(peak - 710.2)) <= 0.2
     assert od.max() > 0.5
-    assert "stack (0.68, 0.44) um" in window.cursor_label.text()
+    read = re.search(r"stack at stage \((\S+), (\S+)\) um", window.cursor_label.text())
+    assert (float(read[1]), float(read[2])) == pytest.approx((x_um, y_um), abs=step_um / 2)
     # in the blank corner: no absorption beyond counting noise (~1 % at these counts)
-    viewer.graphics.scene().sigMouseMoved.emit(box.mapViewToScene(pg_point(1.5, 1.5)))
+    corner = viewer.pixel_to_um(1.5, 1.5)
+    viewer.graphics.scene().sigMouseMoved.emit(box.mapViewToScene(pg_point(*corner)))
     _, blank = viewer.spectrum_curve.getData()
     assert np.abs(blank).max() < 0.06
     viewer.slider.setValue(8)
@@ -164,8 +170,9 @@ def test_a_stack_opens_with_the_spectrum_at_the_cursor(
     assert np.array_equal(viewer.image.image, viewer.values[8])
     # a region inside the particle: its mean spectrum, fitted by the two phases' references,
     # gives the simulated platelet's thickness (150 nm; 15 % for the probe's blur and noise)
-    viewer.region.setPos((14, 9))
-    viewer.region.setSize((6, 4))
+    viewer.region.setPos(viewer.pixel_to_um(9, 14))  # rows 9-12, columns 14-19
+    viewer.region.setSize((6 * step_um, 4 * step_um))
+    assert viewer.region_pixels() == (slice(9, 13), slice(14, 20))
     energies, region = viewer.region_curve.getData()
     assert len(energies) == len(STACK_ENERGIES) and np.all(np.isfinite(region))
     _, fitted = viewer.fit_curve.getData()
@@ -175,6 +182,13 @@ def test_a_stack_opens_with_the_spectrum_at_the_cursor(
     assert thickness_nm == pytest.approx(150.0, rel=0.15)
     assert 0.0 <= viewer.fraction <= 1.0
     assert np.sqrt(np.mean((fitted - region) ** 2)) < 0.1 * region.max()  # two phases fit it
+    # each phase's reference, at its fitted thickness, overlaid across the measured energies
+    names = [label.text for _, label in viewer.spectrum_plot.getPlotItem().legend.items]
+    assert {"LiFePO4", "FePO4"} <= set(names)
+    for curve in viewer.phase_curves:
+        drawn, _ = curve.getData()
+        assert drawn.min() >= energies.min() and drawn.max() <= energies.max()
+        assert len(drawn) > len(energies)  # the tables' own grid, finer than the stack's
     saved = viewer.save_spectra(tmp_path / "spectra" / "stack.csv")
     rows = list(csv.DictReader(saved.open()))
     assert len(rows) == len(STACK_ENERGIES)
@@ -223,9 +237,50 @@ def test_the_raster_being_flown_fills_line_by_line(qtbot):
     flown = [line for page in pages[:2] for line in page["data"]["raster_counts"]]
     assert np.array_equal(drawn[:10], flown)
     assert np.isnan(drawn[10:]).all()
-    assert window.raster.plot.titleLabel.text == "particle_0 at 708.2 eV: 10/20 lines"
+    assert window.raster.plot.titleLabel.text == "particle 0 at 708.2 eV: 10/20 lines"
+    # drawn on fine-stage axes where the plan was told to put the raster (its pixels' edges)
+    rect = window.raster.rect_um
+    step_um = 0.04
+    assert (rect.left(), rect.top()) == pytest.approx((-0.9 - 50 * step_um, 0.2 - 10 * step_um))
+    assert (rect.width(), rect.height()) == pytest.approx((100 * step_um, 20 * step_um))
+    assert window.raster.plot.getAxis("bottom").labelText == "fine x (um)"
     for name, doc in documents[documents.index(("event_page", pages[1])) + 1 :]:
         window.document(name, doc)
     window.refresh()
-    assert window.raster.plot.titleLabel.text == "particle_0 at 710.2 eV: 20/20 lines"
+    assert window.raster.plot.titleLabel.text == "particle 0 at 710.2 eV: 20/20 lines"
     assert np.isfinite(window.raster.image.image).all()
+
+
+def test_the_field_find_particles_surveyed_shows_the_particles_it_found(qtbot):
+    """The overview is the find_particles run's thickness map on holder axes (um), with a
+    box for each particle: the ROIs the plan returned, around the simulated particles."""
+    from stxm_operando.plans import find_particles
+
+    bl = simulated_beamline()
+    documents = []
+    RE = RunEngine({}, call_returns_result=True)
+    RE.subscribe(lambda name, doc: documents.append((name, doc)))
+    rois = RE(find_particles(bl, num_x=80, num_y=60)).plan_result
+    window = MonitorWindow()
+    qtbot.addWidget(window)
+    window.show()
+    for name, doc in documents:
+        window.document(name, doc)
+    window.refresh()
+    overview = window.overview
+    assert window.overview_dock.isVisible()  # raised when a field is surveyed
+    assert overview.plot.titleLabel.text.endswith(": 2 particles found")
+    assert overview.plot.getAxis("bottom").labelText == "x on the holder (um)"
+    truth = [tuple(p.center_um) for p in bl.config.sim.particles]
+    step_um = 0.04
+    for roi, box, label in zip(rois, overview.boxes, overview.labels, strict=True):
+        (x, y), (width, height) = box.pos(), box.size()
+        assert (x + width / 2, y + height / 2) == pytest.approx((roi.center_x_um, roi.center_y_um))
+        assert (width, height) == pytest.approx((roi.num_x * step_um, roi.num_y * step_um))
+        assert label.textItem.toPlainText() == f"particle {roi.particle_id}"
+        assert any(  # around a simulated particle, 0.1 um at most from its centre
+            abs(x + width / 2 - cx) < 0.1 and abs(y + height / 2 - cy) < 0.1 for cx, cy in truth
+        )
+    image = overview.image.mapRectToParent(overview.image.boundingRect())  # um, pixel edges
+    assert (image.center().x(), image.center().y()) == pytest.approx((0.0, 0.0), abs=step_um)
+    assert (image.width(), image.height()) == pytest.approx((80 * step_um, 60 * step_um))

@@ -51,3 +51,37 @@ def test_time_left_bounds_the_truth_and_is_exact_once_only_a_rest_remains():
     assert lines[1].endswith("at most 5 min left")  # the lithiation is over: the rest's 300 s
     assert lines[-1].startswith("step 2/2 rest 300 s ended (duration 300 s)")
     assert lines[-1].endswith("at most 0 s left")
+
+
+def test_a_stack_reports_its_images_and_the_time_they_still_take():
+    """About ``lines`` lines, the first and the last image among them; the time left after
+    half the images (from the pace so far) is the time the rest then really took, to the
+    second the lines are printed in and a tenth for the energy moves' differences."""
+    import re
+
+    import numpy as np
+
+    from stxm_operando.live_callbacks.report import ImageReporter
+    from stxm_operando.plans import stack
+
+    bl = simulated_beamline()
+    RE = make_run_engine(bl, context_managers=[])
+    printed = io.StringIO()
+    RE.subscribe(ImageReporter(printed, lines=6))
+    energies = np.round(np.arange(705.0, 709.41, 0.4), 2)  # 12 energies
+    RE(stack(bl, ROI, energies, dwell_ms=4.0))
+    lines = printed.getvalue().splitlines()
+    pattern = (
+        r"stack: image (\d+)/12 \(particle 0 at ([\d.]+) eV\); "
+        r"(\d+) s elapsed, about (\d+) s left"
+    )
+    parsed = [re.fullmatch(pattern, line) for line in lines]
+    assert all(parsed), lines
+    done = [int(p[1]) for p in parsed]
+    assert done == [1, 2, 4, 6, 8, 10, 12]
+    assert [float(p[2]) for p in parsed] == [energies[k - 1] for k in done]
+    elapsed = {k: int(p[3]) for k, p in zip(done, parsed, strict=True)}
+    left = {k: int(p[4]) for k, p in zip(done, parsed, strict=True)}
+    assert left[12] == 0 and elapsed[12] >= 12 * ROI.num_x * ROI.num_y * 4e-3
+    truth = elapsed[12] - elapsed[6]
+    assert abs(left[6] - truth) <= 1 + 0.1 * truth

@@ -1,11 +1,12 @@
 """The operando monitor: live from 0MQ at beamtime, from the catalog afterwards.
 
 Docks a scientist can rearrange: per-particle raw images, Li map and dx/dt map; the raster
-being flown, line by line; the j_Ch profile with x_surf; j0 against x_surf with the skewed
-fit; voltage and current against time and capacity; the statistics table; protocol
-progress; a run browser and, for ``stack`` runs, a stack viewer. The window fits a 1280x800
-screen. It redraws from a timer (at most 10 Hz), never on every document; the analysis runs
-on the source's thread and the j0 fit on a thread of its own, never on the GUI thread.
+being flown, line by line; the field find_particles surveyed, with the particles found; the
+j_Ch profile with x_surf; j0 against x_surf with the skewed fit; voltage and current against
+time and capacity; the statistics table; protocol progress; a run browser and, for ``stack``
+runs, a stack viewer. The window fits a 1280x800 screen. It redraws from a timer (at most
+10 Hz), never on every document; the analysis runs on the source's thread and the j0 fit on
+a thread of its own, never on the GUI thread.
 """
 
 from functools import partial
@@ -21,6 +22,7 @@ from .browser import RunBrowser
 from .channel_plots import ChannelPlots
 from .electrochem_panel import ElectrochemistryPanel
 from .exchange_plot import ExchangeCurrentPlot
+from .overview_view import OverviewView
 from .panels import ParticlePanel
 from .raster_view import RasterView
 from .sources import ZmqDocumentSource
@@ -141,6 +143,8 @@ class MonitorWindow(QtWidgets.QMainWindow):
         )
         self.raster = RasterView()
         self._dock("raster", self.raster, "above", channels_dock, size=(450, 420))
+        self.overview = OverviewView()
+        self.overview_dock = self._dock("field", self.overview, "above", channels_dock)
         channels_dock.raiseDock()
         self.electrochemistry = ElectrochemistryPanel()
         echem_dock = self._dock(
@@ -212,7 +216,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
             self.stack_viewer.hovered.connect(self.cursor_label.setText)
             self.stack_dock = self._dock("stack", self.stack_viewer, "above", self.particles_dock)
             self.docks["stack"] = self.stack_dock
-        self.stack_viewer.show_stack(*collector.stack(), collector.step_nm)
+        self.stack_viewer.show_stack(*collector.stack(), collector.step_nm, collector.origin_um)
         self.stack_dock.setTitle(collector.title)
         self.stack_dock.raiseDock()
 
@@ -272,6 +276,10 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self._show_progress(progress)
         self._show_electrochemistry()
         self.raster.show_image(self.analysis.growing_image())
+        overview = self.analysis.overview()
+        if overview is not None and overview is not self.overview.shown:  # a field surveyed
+            self.overview.show_overview(overview)
+            self.overview_dock.raiseDock()
         if self.frame_indices:
             self.slider.blockSignals(True)
             self.slider.setRange(0, len(self.frame_indices) - 1)

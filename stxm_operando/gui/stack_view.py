@@ -1,6 +1,7 @@
-"""The stack viewer: a XANES stack (``stack`` plan) as an image at each energy, with the
-spectrum at the cursor, the mean spectrum of a region drawn on the image and its fit by the
-two phases' reference spectra, and the spectra saved as CSV."""
+"""The stack viewer: a XANES stack (``stack`` plan) as an image at each energy on stage axes
+(um), with the spectrum at the cursor, the mean spectrum of a region drawn on the image, its
+fit by the two phases' reference spectra with each phase's part overlaid, and the spectra
+saved as CSV."""
 
 import csv
 import threading
@@ -16,7 +17,15 @@ from ..analysis import blank_region, fill_missing, optical_density, place_by_pos
 from ..live_callbacks.lines import ImageAssembler
 from ..physics.spectra import ReferenceSpectra
 from ..streams import DataKeys
-from .theme import CURRENT_COLOR, FIT_COLOR, VOLTAGE_COLOR, fixed_lines, legend_below, pen
+from .theme import (
+    CURRENT_COLOR,
+    DIRECTION_COLORS,
+    FIT_COLOR,
+    VOLTAGE_COLOR,
+    fixed_lines,
+    legend_below,
+    pen,
+)
 
 
 class StackCollector(DocumentRouter):
@@ -31,6 +40,9 @@ class StackCollector(DocumentRouter):
         self._images: dict[float, np.ndarray] = {}
         self._keys = DataKeys()  # the stack run's, from its start document
         self.title = ""
+        self.origin_um = (0.0, 0.0)
+        """Stage (x, y) of the images' pixel (0, 0), um: the first image's smallest recorded
+        positions, where ``place_by_position`` starts its grid."""
 
     def __call__(self, name: str, doc: dict) -> None:
         for name_, doc_ in self._assembler(name, doc):
@@ -47,13 +59,11 @@ class StackCollector(DocumentRouter):
         data = doc["data"]
         if self._keys.key("raster", "image") not in data:
             return
-        image = place_by_position(
-            data[self._keys.key("raster", "image")],
-            data[self._keys.key("raster", "x_positions")],
-            data[self._keys.key("raster", "y_positions")],
-            self.step_nm,
-        )
+        x_um, y_um = (data[self._keys.key("raster", f"{axis}_positions")] for axis in "xy")
+        image = place_by_position(data[self._keys.key("raster", "image")], x_um, y_um, self.step_nm)
         with self._lock:
+            if not self._images:
+                self.origin_um = (float(np.min(x_um)), float(np.min(y_um)))
             self._images[float(data[self._keys.key("raster", "energy")])] = image
 
     def stack(self) -> tuple[np.ndarray, np.ndarray]:
@@ -84,7 +94,8 @@ def stack_optical_density(images: np.ndarray) -> tuple[np.ndarray, str]:
 class StackViewer(QtWidgets.QWidget):
     """The stack's image at one energy (an energy slider below it, a colour bar whose ends set
     the levels) beside the spectrum at the pixel under the cursor: moving the mouse over the
-    image picks it, and ``hovered`` tells its position, um, and value.
+    image picks it, and ``hovered`` tells its stage position, um, and value. The image is
+    drawn on stage axes (um); the region is drawn and read in um too.
 
     Built from PlotItem, ImageItem and ColorBarItem like the particle panels: pyqtgraph's
     ImageView registers named views whose destruction can crash the interpreter
@@ -97,9 +108,10 @@ class StackViewer(QtWidgets.QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.view = self.graphics.addPlot(title="stack")
         self.view.setAspectLocked(True)
-        self.view.invertY(True)
-        self.view.hideAxis("left")
-        self.view.hideAxis("bottom")
+        self.view.invertY(True)  # row 0 on top, as the particle panels draw it
+        for axis, label in (("bottom", "x"), ("left", "y")):
+            self.view.setLabel(axis, f"stage {label} (um)")
+            self.view.getAxis(axis).enableAutoSIPrefix(False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image)
         self.colorbar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), interactive=True)
@@ -119,6 +131,10 @@ class StackViewer(QtWidgets.QWidget):
         self.fit_curve = self.spectrum_plot.plot(
             pen=pen(FIT_COLOR, 1, dashed=True), name="reference fit"
         )
+        self.phase_curves = [  # each phase's reference spectrum at the thickness fitted
+            self.spectrum_plot.plot(pen=pen(DIRECTION_COLORS[direction], 1), name=phase)
+            for phase, direction in (("LiFePO4", "lithiation"), ("FePO4", "delithiation"))
+        ]
         self.region = pg.RectROI([0, 0], [1, 1], pen=pen(CURRENT_COLOR), movable=True)
         self.region.sigRegionChanged.connect(self.show_region_spectrum)
         self.references = ReferenceSpectra.load_default()
@@ -143,14 +159,22 @@ class StackViewer(QtWidgets.QWidget):
         self.values = np.empty((0, 0, 0))
         self.quantity = "OD"
         self.step_nm = 40.0
+        self.origin_um = (0.0, 0.0)
         self.pixel: tuple[int, int] | None = None
         self.slider.valueChanged.connect(self.show_energy)
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
 
-    def show_stack(self, energies: np.ndarray, images: np.ndarray, step_nm: float) -> None:
+    def show_stack(
+        self,
+        energies: np.ndarray,
+        images: np.ndarray,
+        step_nm: float,
+        origin_um: tuple[float, float] = (0.0, 0.0),
+    ) -> None:
         """Show a stack: energies (eV) and images (energy, row, column) of counts, taken
-        with pixels of ``step_nm``."""
+        with pixels of ``step_nm``, pixel (0, 0) centred at stage ``origin_um`` (x, y)."""
         self.energies, self.step_nm = np.asarray(energies, dtype=float), step_nm
+        self.origin_um = (float(origin_um[0]), float(origin_um[1]))
         if not len(self.energies):
             return
         self.values, self.quantity = stack_optical_density(np.asarray(images, dtype=float))
@@ -161,21 +185,43 @@ class StackViewer(QtWidgets.QWidget):
         self.slider.setRange(0, len(self.energies) - 1)
         self.slider.setValue(0)
         self.show_energy(0)
-        self.view.getViewBox().autoRange(padding=0.02)
         rows, columns = self.values.shape[1:]
+        corner, step_um = self.pixel_to_um(0, 0), self.step_nm / 1e3
+        self.image.setRect(QtCore.QRectF(*corner, columns * step_um, rows * step_um))
+        self.view.getViewBox().autoRange(padding=0.02)
         self.show_spectrum(rows // 2, columns // 2)
         if self.region.scene() is None:
             self.view.addItem(self.region)
-        self.region.setPos((columns / 4, rows / 4), finish=False)  # the middle half at first
-        self.region.setSize((columns / 2, rows / 2))
+        # the middle half at first
+        self.region.setPos(self.pixel_to_um(rows / 4, columns / 4), finish=False)
+        self.region.setSize((columns * step_um / 2, rows * step_um / 2))
+
+    def pixel_to_um(self, row: float, column: float) -> tuple[float, float]:
+        """Stage (x, y), um, of a point given in pixels: whole numbers are pixels' corners
+        (pixel (0, 0) spans 0 to 1), so (row + 0.5, column + 0.5) is a pixel's centre."""
+        step_um = self.step_nm / 1e3
+        return (
+            self.origin_um[0] + (column - 0.5) * step_um,
+            self.origin_um[1] + (row - 0.5) * step_um,
+        )
+
+    def um_to_pixel(self, x_um: float, y_um: float) -> tuple[float, float]:
+        """(row, column) in pixels of stage (x, y), um: ``pixel_to_um`` undone."""
+        step_um = self.step_nm / 1e3
+        return (
+            (y_um - self.origin_um[1]) / step_um + 0.5,
+            (x_um - self.origin_um[0]) / step_um + 0.5,
+        )
 
     def region_pixels(self) -> tuple[slice, slice]:
         """The (rows, columns) the region covers, clipped to the stack."""
         rows, columns = self.values.shape[1:]
         (x, y), (width, height) = self.region.pos(), self.region.size()
-        first_column, first_row = max(round(x), 0), max(round(y), 0)
-        last_column = min(round(x + width), columns)
-        last_row = min(round(y + height), rows)
+        top, left = self.um_to_pixel(x, y)
+        bottom, right = self.um_to_pixel(x + width, y + height)
+        first_column, first_row = max(round(left), 0), max(round(top), 0)
+        last_column = min(round(right), columns)
+        last_row = min(round(bottom), rows)
         return slice(first_row, max(last_row, first_row + 1)), slice(
             first_column, max(last_column, first_column + 1)
         )
@@ -197,11 +243,17 @@ class StackViewer(QtWidgets.QWidget):
         inside = (self.energies >= low) & (self.energies <= high) & np.isfinite(spectrum)
         self.fraction = None
         if self.quantity != "OD" or inside.sum() < 3:
-            self.fit_curve.setData([], [])
+            for curve in (self.fit_curve, *self.phase_curves):
+                curve.setData([], [])
             return
         mu = self.references.mu_matrix(self.energies[inside])
         thickness_um, *_ = np.linalg.lstsq(mu, spectrum[inside], rcond=None)
         self.fit_curve.setData(self.energies[inside], mu @ thickness_um)
+        tabulated = self.references.energy_eV
+        shown = tabulated[(tabulated >= self.energies[inside].min())]
+        shown = shown[shown <= self.energies[inside].max()]
+        for phase, curve in enumerate(self.phase_curves):
+            curve.setData(shown, self.references.mu_matrix(shown)[:, phase] * thickness_um[phase])
         total = thickness_um.sum()
         if total > 0:
             self.fraction = float(np.clip(thickness_um[0] / total, 0, 1))
@@ -265,11 +317,11 @@ class StackViewer(QtWidgets.QWidget):
         if not self.view.sceneBoundingRect().contains(scene_position):
             return
         point = self.view.getViewBox().mapSceneToView(scene_position)
-        row, column = int(np.floor(point.y())), int(np.floor(point.x()))
+        row, column = (int(np.floor(p)) for p in self.um_to_pixel(point.x(), point.y()))
         if self.show_spectrum(row, column):
-            step_um = self.step_nm / 1e3
+            x_um, y_um = self.pixel_to_um(row + 0.5, column + 0.5)
             value = self.values[self.slider.value(), row, column]
             self.hovered.emit(
-                f"stack ({column * step_um:.2f}, {row * step_um:.2f}) um: "
+                f"stack at stage ({x_um:.3f}, {y_um:.3f}) um: "
                 f"{self.quantity} = {value:.3g} at {self.shown_energy():.2f} eV"
             )

@@ -52,6 +52,24 @@ class GrowingImage:
         put together)."""
         return _stack(self._image, sorted(self._image.lines), "counts").astype(float)
 
+    def first_pixel_um(self) -> tuple[float, float]:
+        """Fine-stage (x, y) of pixel (0, 0)'s centre as the raster was set up, um."""
+        settings = self._image.settings
+        start, _ = raster_line(
+            settings["center_x"],
+            settings["center_y"],
+            int(settings["num_x"]),
+            int(settings["num_y"]),
+            settings["step"],
+            0,
+        )
+        return start
+
+    @property
+    def step_um(self) -> float:
+        """The raster's pixel size, um."""
+        return float(self._image.settings["step"]) / 1e3
+
 
 class ImageAssembler:
     """Call with each ``(name, doc)``; returns the documents to pass on: the document itself

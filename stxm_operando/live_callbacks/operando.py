@@ -20,6 +20,7 @@ from ..analysis import REFERENCE_OCV_V
 from ..physics.spectra import ReferenceSpectra
 from .frames import FrameAnalyser, FrameRecord
 from .lines import GrowingImage, ImageAssembler
+from .overview import FieldOverview, FieldSurveyor
 from .series import (
     ElectrochemistryLog,
     ImagingPass,
@@ -65,7 +66,14 @@ class OperandoAnalysis:
         self._electrochemistry = ElectrochemistryLog(self._index)
         self._tracker = ProgressTracker(self._index)
         self._passes = PassCollector(self._index)
-        self._routers = (self._index, self._electrochemistry, self._tracker, self._passes)
+        self._surveyor = FieldSurveyor(self._index, self.spectra)
+        self._routers = (
+            self._index,
+            self._electrochemistry,
+            self._tracker,
+            self._passes,
+            self._surveyor,
+        )
         self._analyse = FrameAnalyser(self.spectra, min_thickness_um, reference_V)
 
     @property
@@ -93,6 +101,11 @@ class OperandoAnalysis:
             with self.lock:  # counted once all it brought is in: a reader then sees it whole
                 self.documents_seen += 1
                 self._growing = growing
+
+    def overview(self) -> FieldOverview | None:
+        """The newest field surveyed by ``find_particles``, with the particles found."""
+        with self.lock:
+            return self._surveyor.overview
 
     def growing_image(self) -> GrowingImage | None:
         """The raster being flown (or the last one flown), as far as it has come."""

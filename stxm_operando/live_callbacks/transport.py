@@ -17,9 +17,28 @@ def serialize(doc: dict) -> bytes:
 
 
 def parse_message(message: bytes) -> tuple[bytes, str, dict]:
-    """Split a bluesky Publisher message into (prefix, name, document)."""
-    prefix, name, payload = message.split(b" ", 2)
-    return prefix, name.decode(), json.loads(payload)
+    """Split a bluesky Publisher message into (prefix, name, document); ValueError if it is
+    not one (no three parts, not JSON, JSON nested too deep to read, or not a JSON object).
+
+    >>> parse_message(b'p start {"uid": "a"}')
+    (b'p', 'start', {'uid': 'a'})
+    >>> parse_message(b"p event 42")
+    Traceback (most recent call last):
+    ...
+    ValueError: the event message is not a document (a JSON int)
+    """
+    parts = message.split(b" ", 2)
+    if len(parts) != 3:
+        raise ValueError("not a (prefix, name, document) message")
+    prefix, name, payload = parts
+    try:
+        doc = json.loads(payload)
+    except RecursionError:
+        raise ValueError("the document is nested too deep to read") from None
+    name = name.decode()
+    if not isinstance(doc, dict):
+        raise ValueError(f"the {name} message is not a document (a JSON {type(doc).__name__})")
+    return prefix, name, doc
 
 
 def json_publisher(address: str, prefix: bytes = b"") -> Publisher:

@@ -1,14 +1,13 @@
 """Finding particles: a coarse two-energy image of a field, thresholded into ROIs."""
 
 from collections.abc import Sequence
+from dataclasses import asdict
 
 import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
-import numpy as np
 from bluesky.utils import MsgGenerator
 
-from ..analysis import optical_density, particle_mask, unmix_two_energy
-from ..analysis.pipeline import blank_region
+from ..analysis.finding import check_margin, survey_field
 from ..devices import Beamline
 from ..physics.spectra import ReferenceSpectra
 from .dose import DoseTally
@@ -21,7 +20,13 @@ from .imaging import (
     pass_estimate,
 )
 from .lines import fly_raster
-from .validation import check_energies, check_positive, check_raster, eager_plan
+from .validation import (
+    PlanArgumentError,
+    check_energies,
+    check_positive,
+    check_raster,
+    eager_plan,
+)
 
 
 @eager_plan
@@ -40,13 +45,18 @@ def find_particles(
 ) -> MsgGenerator:
     """Coarse two-energy image of a field; returns one ParticleROI per particle found.
 
-    The ROIs enclose each particle of the thickness mask with ``margin_px`` to spare.
+    The ROIs enclose each particle of the thickness mask with ``margin_px`` to spare
+    (``analysis.survey_field``, which the monitor's overview applies to the recorded run).
     """
     energies = check_energies(beamline, energies, count=2)
     (coarse_x, coarse_y), _ = check_raster(
         beamline, center_x_um, center_y_um, num_x, num_y, step_nm, dwell_ms
     )
     check_positive(min_thickness_um, "min_thickness_um", "um")
+    try:
+        margin_px = check_margin(margin_px)
+    except ValueError as err:
+        raise PlanArgumentError(str(err)) from None
     field = ParticleROI(-1, center_x_um, center_y_um, num_x, num_y)
     mu = ReferenceSpectra.load_default().mu_matrix(energies)
 
@@ -82,33 +92,15 @@ def find_particles(
         yield from bps.close_run()
         if None in images:  # simulated without devices
             return []
-        od = [optical_density(i.counts, blank_mask=blank_region(i.counts)) for i in images]
-        _, thickness = unmix_two_energy(od[0], od[1], mu)
-        holder = (images[-1].x_um + coarse_x, images[-1].y_um + coarse_y)
-        return rois_from_labels(
-            particle_mask(thickness, min_thickness=min_thickness_um), holder, margin_px
+        survey = survey_field(
+            images[0].counts,
+            images[1].counts,
+            mu,
+            images[-1].x_um + coarse_x,  # on the sample holder
+            images[-1].y_um + coarse_y,
+            min_thickness_um,
+            margin_px,
         )
+        return [ParticleROI(k, **asdict(found)) for k, found in enumerate(survey.particles)]
 
     return bpp.stage_wrapper(plan(), [beamline.raster])
-
-
-def rois_from_labels(
-    labels: np.ndarray, positions: tuple[np.ndarray, np.ndarray], margin_px: int
-) -> list[ParticleROI]:
-    """A ROI per labelled particle, centred on it in sample-holder coordinates (um)."""
-    x_um, y_um = (np.asarray(p, dtype=float) for p in positions)
-    rois = []
-    for label in range(1, int(labels.max()) + 1):
-        rows, cols = np.nonzero(labels == label)
-        rows_span = rows.max() - rows.min() + 1 + 2 * margin_px
-        cols_span = cols.max() - cols.min() + 1 + 2 * margin_px
-        rois.append(
-            ParticleROI(
-                label - 1,
-                float(x_um[rows, cols].mean()),
-                float(y_um[rows, cols].mean()),
-                int(cols_span),
-                int(rows_span),
-            )
-        )
-    return rois
