@@ -13,6 +13,7 @@ from .live_callbacks import (
     AnalysisPublisher,
     OperandoAnalysis,
     SummaryRow,
+    check_address,
     json_publisher,
     print_summary,
 )
@@ -70,10 +71,17 @@ def run_demo(
     The analysis runs on its own thread and its results are stored as an analysis run;
     ``publish`` (host:port of a 0MQ proxy) also streams the documents to live monitors.
     """
-    from .gui.figures import save_li_maps, save_monitor_screenshot, save_voltage_curve
+    from .gui.figures import (
+        output_folder,
+        save_li_maps,
+        save_monitor_screenshot,
+        save_voltage_curve,
+    )
 
     started = time.perf_counter()
-    output = Path(output)
+    if publish is not None:
+        check_address(publish)
+    output = output_folder(output)  # before anything runs: its figures will have a place
     beamline = simulated_beamline(config)
     analysis = OperandoAnalysis()
     location = catalog or default_catalog()

@@ -104,6 +104,23 @@ def check_energy(config: BeamlineConfig, energy_eV: float) -> None:
         )
 
 
+MAX_LINE_POINTS = 8192
+"""Most points one fly-scanned line can hold (the controller's waveform length)."""
+
+
+MAX_DWELL_MS = 1000.0
+"""Longest dwell per point, ms: a second on one spot is more dose than any STXM image of a
+battery particle takes, and a typo (1e12) would otherwise hold the beam there for ever."""
+
+
+def check_dwell(dwell_ms: float) -> None:
+    """A dwell (ms) above 0 and at most ``MAX_DWELL_MS``."""
+    if not 0 < dwell_ms <= MAX_DWELL_MS:
+        raise LimitViolation(
+            f"dwell must be above 0 and at most {MAX_DWELL_MS:g} ms, got {dwell_ms}"
+        )
+
+
 def check_raster(
     config: BeamlineConfig,
     center_x_um: float,
@@ -113,9 +130,10 @@ def check_raster(
     step_nm: float,
     dwell_ms: float,
 ) -> None:
-    """A raster (centre um, pixels, pixel size nm, dwell ms) the fine stage and the detector
-    can do: whole positive pixel counts within the detector's largest raster, positive step
-    and dwell, every pixel inside the fine stage's travel."""
+    """A raster (centre um, pixels, pixel size nm, dwell ms) the fine stage, the line
+    controller and the detector can do: whole positive pixel counts within the detector's
+    largest raster, lines of at most ``MAX_LINE_POINTS``, positive step, a dwell
+    ``check_dwell`` takes, every pixel inside the fine stage's travel."""
     values = (center_x_um, center_y_um, num_x, num_y, step_nm, dwell_ms)
     if not all(
         isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in values
@@ -123,12 +141,17 @@ def check_raster(
         raise LimitViolation(f"raster settings must be finite numbers, got {values}")
     if int(num_x) != num_x or int(num_y) != num_y or num_x < 1 or num_y < 1:
         raise LimitViolation(f"num_x and num_y must be whole numbers >= 1, got {num_x}, {num_y}")
+    if num_x > MAX_LINE_POINTS:
+        raise LimitViolation(
+            f"num_x = {num_x}: a raster's line holds at most {MAX_LINE_POINTS} points"
+        )
     if num_x * num_y > config.detector.max_pixels:
         raise LimitViolation(
             f"{num_x} x {num_y} pixels exceeds the detector's {config.detector.max_pixels}"
         )
-    if not (step_nm > 0 and dwell_ms > 0):
-        raise LimitViolation(f"step ({step_nm} nm) and dwell ({dwell_ms} ms) must be positive")
+    if not step_nm > 0:
+        raise LimitViolation(f"step must be positive, got {step_nm} nm")
+    check_dwell(dwell_ms)
     low, high = config.stage.fine_travel_um
     for axis, centre, count in (("x", center_x_um, num_x), ("y", center_y_um, num_y)):
         half = (count - 1) * step_nm / 2e3
@@ -137,10 +160,6 @@ def check_raster(
                 f"raster {axis} from {centre - half:.3f} to {centre + half:.3f} um is beyond "
                 f"the fine stage travel [{low}, {high}] um"
             )
-
-
-MAX_LINE_POINTS = 8192
-"""Most points one fly-scanned line can hold (the controller's waveform length)."""
 
 
 def check_line(
@@ -160,8 +179,7 @@ def check_line(
         raise LimitViolation(f"line settings must be finite numbers, got {values}")
     if int(num_points) != num_points or not 1 <= num_points <= MAX_LINE_POINTS:
         raise LimitViolation(f"a line holds 1 to {MAX_LINE_POINTS} whole points, got {num_points}")
-    if not dwell_ms > 0:
-        raise LimitViolation(f"dwell must be positive, got {dwell_ms} ms")
+    check_dwell(dwell_ms)
     for axis, index in (("fine_x", 0), ("fine_y", 1)):
         for end in (start_um[index], stop_um[index]):
             check_travel(axis, end, config.stage.fine_travel_um, "um")

@@ -263,16 +263,15 @@ def tables(runs: dict[float, list[Run]], rested: Sequence[Run], reference_V: flo
 
 def main(output: str | Path = "paper-output", seeds: Sequence[int] = (0, 1, 2)) -> str:
     """Run the sweep, print the tables and save ``paper.png`` under ``output``."""
-    from .gui.figures import save_paper_figure
+    from .gui.figures import output_folder, save_paper_figure
 
+    output = output_folder(output)  # before the sweep: the figure will have a place
     runs = sweep(seeds=seeds)
     rested = [galvanostatic_run(rate, 0, rest_at_half=True) for rate in (4.0, -4.0)]
     text = tables(runs, rested, reference_voltage(seeds))
     print(text)
     fast = [r for rate, group in runs.items() if rate >= 1.0 for r in group]
     ratios = {rate: overpotential_ratio(group) for rate, group in runs.items()}
-    output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
     save_paper_figure(runs, ratios, j0_points(fast), output / "paper.png")
     print(f"figure: {output / 'paper.png'}")
     return text

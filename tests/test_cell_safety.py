@@ -26,8 +26,12 @@ from stxm_operando.plans import (
     PlanArgumentError,
     Rest,
     electrochemistry,
+    find_particles,
+    focus_scan,
     operando,
+    stack,
     switch_off_on_halt,
+    two_energy_image,
 )
 from stxm_operando.storage.journal import read_journal
 
@@ -156,12 +160,23 @@ def test_until_v_behind_the_cell_is_refused_before_current_flows(sim):
         (dict(particles=[ParticleROI("a b", -0.9, 0.2, 30, 20)]), "particle ids"),
         (dict(particles=[ParticleROI(0, -0.9, 0.2, True, 20)]), "num_x"),
         (dict(particles=[ParticleROI(0, math.nan, 0.2, 30, 20)]), "centre"),
-        (dict(every_s=0.01), "every_s must be at least"),
+        (dict(every_s=0.01), "every_s must be 1 to 3600 s"),
         (dict(beam_threshold_mA=math.nan), "beam_threshold_mA"),
         (dict(energies=(708.2, 708.2)), "distinct"),
         (dict(energies=(706.0, 708.2, 710.2)), "exactly 2"),
         (dict(protocol=[Galvanostatic(c_rate=True, duration_s=60.0)]), "finite number"),
         (dict(protocol=[Galvanostatic(c_rate=1e6, duration_s=60.0)]), "compliance"),
+        # hostile probes (issue 27): each reached plan code, moved or drove the cell before
+        (dict(particles=[ParticleROI(0, 0.0, 0.0, 10000, 1)], step_nm=1.0), "at most 8192"),
+        (dict(protocol=None), "a protocol is a list of steps"),
+        (dict(protocol="rest"), "a protocol is a list of steps"),
+        (dict(initial_soc="half"), "initial_soc must be within"),
+        (dict(md="foo"), "md must be a dict"),
+        (dict(track_drift="no"), "track_drift must be True or False"),
+        (dict(dwell_ms=1e12), "at most 1000 ms"),
+        (dict(every_s=1e9), "every_s must be 1 to 3600 s"),
+        (dict(protocol=[Rest(1e12)]), "duration_s must be at most"),
+        (dict(protocol=[Galvanostatic(c_rate=1.0, until_capacity=1e9)]), "until_capacity"),
     ],
 )
 def test_bad_operando_arguments_are_refused_before_anything_moves(sim, kwargs, message):
@@ -175,8 +190,28 @@ def test_bad_operando_arguments_are_refused_before_anything_moves(sim, kwargs, m
     assert documents == [] and sim.world.positions == positions and never_driven(sim)
 
 
+@pytest.mark.parametrize(
+    "make_plan, message",
+    [
+        (lambda bl: find_particles(bl, num_x=9000, num_y=10, step_nm=1.0), "at most 8192"),
+        (lambda bl: find_particles(bl, margin_px=-30), "margin_px must be a whole number"),
+        (lambda bl: find_particles(bl, margin_px="4"), "margin_px must be a whole number"),
+        (lambda bl: two_energy_image(bl, ParticleROI(0, 0.0, 0.0, 10000, 1), step_nm=1.0), "8192"),
+        (lambda bl: two_energy_image(bl, ROI, dwell_ms=1e12), "at most 1000 ms"),
+        (lambda bl: focus_scan(bl, ROI, ["a", 0.0, 1.0]), "defocus_um must be a list of numbers"),
+        (lambda bl: operando("bl", [Rest(60.0)], [ROI]), "first argument must be the beamline"),
+        (lambda bl: stack("bl", ROI, [708.2, 710.2]), "first argument must be the beamline"),
+    ],
+)
+def test_hostile_imaging_arguments_are_refused_before_anything_moves(sim, make_plan, message):
+    positions = dict(sim.world.positions)
+    with pytest.raises(PlanArgumentError, match=message):
+        make_plan(sim)
+    assert sim.world.positions == positions and never_driven(sim)
+
+
 def test_record_period_has_a_floor(sim):
-    with pytest.raises(PlanArgumentError, match="record_every_s must be at least"):
+    with pytest.raises(PlanArgumentError, match="record_every_s must be 1 to 3600 s"):
         electrochemistry(sim, [Rest(60.0)], record_every_s=1e-9)
 
 

@@ -228,6 +228,9 @@ def free_port() -> int:
         (["replay", "0123456789", "--catalog", "."], "no catalog"),
         (["ioc", "--host", "0.0.0.0"], "--allow-remote"),
         (["frobnicate"], "invalid choice"),
+        # refused before the demo runs (hostile probes, issue 27)
+        (["demo", "--output", "/proc/out"], "cannot write in /proc/out"),
+        (["demo", "--publish", "notaport"], "host:port"),
         (["queue-server", "--redis", f"127.0.0.1:{free_port()}"], "no Redis at 127.0.0.1"),
     ],
 )

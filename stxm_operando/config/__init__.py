@@ -83,6 +83,7 @@ class BeamlineConfig:
             self.zone_plate.check_a0(self.zone_plate.a0_um, self.mono.energy_limits_eV)
         except ValueError as err:
             raise ConfigError(f"zone_plate.a0_um: {err}") from None
+        self.zone_plate.check_focus_travel(self.mono.energy_limits_eV, "zone_plate.z_travel_um")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "BeamlineConfig":
@@ -111,6 +112,7 @@ class BeamlineConfig:
 
 ERROR_WORDING = {
     "float_type": "expected a number",
+    "finite_number": "expected a finite number",
     "int_type": "expected an integer",
     "string_type": "expected a string",
     "unexpected_keyword_argument": "unknown key",

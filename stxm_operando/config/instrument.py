@@ -88,6 +88,19 @@ class ZonePlateConfig:
                 "sample or the zone plate"
             )
 
+    def check_focus_travel(self, energy_limits_eV: Range, where: str) -> None:
+        """ConfigError unless the zone plate's Z travel holds its focus at every energy of
+        the monochromator's range (the zone plate follows energy)."""
+        focus = [self.focus_z_um(e) for e in energy_limits_eV]
+        low, high = self.z_travel_um
+        require(
+            low <= min(focus) and max(focus) <= high,
+            where,
+            f"the focus runs from {min(focus):.0f} to {max(focus):.0f} um over the "
+            f"monochromator's {energy_limits_eV[0]:g}-{energy_limits_eV[1]:g} eV, beyond the "
+            f"zone plate's travel [{low:g}, {high:g}] um",
+        )
+
     def validate(self, where: str) -> None:
         require(
             self.diameter_um > 0 and self.outer_zone_nm > 0,
@@ -103,6 +116,11 @@ class ZonePlateConfig:
             where,
             "min_a0_um and min_zp_osa_gap_um must not be negative",
         )
+
+
+MAX_LOG_INTERVAL_S = 60.0
+"""Longest interval between the potentiostat's log entries, s: a step is followed by its
+readings, and a minute between them is already coarse for a 13-minute lithiation."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +161,11 @@ class PotentiostatConfig:
         )
         require(0 <= self.watchdog_s < math.inf, where, "watchdog_s must be >= 0 and finite")
         check_range(self.voltage_limits_V, f"{where}.voltage_limits_V")
-        require(self.log_interval_s > 0, where, "log_interval_s must be positive")
+        require(
+            0 < self.log_interval_s <= MAX_LOG_INTERVAL_S,
+            where,
+            f"log_interval_s must be above 0 and at most {MAX_LOG_INTERVAL_S:g} s",
+        )
         require(self.log_length > 0, where, "log_length must be positive")
         require(
             self.backend in ("", "methodscript"),
@@ -180,6 +202,11 @@ class DetectorConfig:
         require(self.line_overhead_ms >= 0, where, "line_overhead_ms must not be negative")
 
 
+MAX_PARTICLE_CELLS = 1000
+"""Most channels ([010], ``n_010``) or cells along one ([001], ``n_001``) of a simulated
+platelet: tens of um at the default pixel, far beyond a real LiFePO4 platelet."""
+
+
 @dataclass(frozen=True)
 class ParticleConfig:
     """One simulated platelet: centre (um), [001] axis angle (deg), size (pixels), thickness."""
@@ -195,7 +222,9 @@ class ParticleConfig:
 
     def validate(self, where: str) -> None:
         require(
-            self.n_010 >= 3 and self.n_001 >= 1, where, "a particle needs n_010 >= 3 and n_001 >= 1"
+            3 <= self.n_010 <= MAX_PARTICLE_CELLS and 1 <= self.n_001 <= MAX_PARTICLE_CELLS,
+            where,
+            f"a particle needs n_010 from 3 and n_001 from 1, each at most {MAX_PARTICLE_CELLS}",
         )
         require(self.thickness_nm > 0, where, "thickness_nm must be positive")
         require(0 < self.x0 < 1, where, "x0 must be inside (0, 1)")

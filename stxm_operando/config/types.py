@@ -4,15 +4,15 @@ config that refuses unknown keys, and the checks that raise ``ConfigError`` nami
 import math
 from typing import Annotated
 
-from pydantic import ConfigDict, Strict
+from pydantic import AllowInfNan, ConfigDict, Strict
 
 
 class ConfigError(ValueError):
     """A beamline configuration is malformed; the message names the offending key."""
 
 
-Number = Annotated[float, Strict()]
-"""A float field: an int or float in a file, never a string or a boolean."""
+Number = Annotated[float, Strict(), AllowInfNan(False)]
+"""A float field: a finite int or float in a file, never inf, nan, a string or a boolean."""
 Count = Annotated[int, Strict()]
 """An int field: a whole number in a file, never 2.5 or a boolean."""
 Text = Annotated[str, Strict()]

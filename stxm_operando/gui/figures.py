@@ -2,6 +2,7 @@
 paper's figures from the model (a campaign's cross-run figure is ``campaign_figure``)."""
 
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,6 +33,19 @@ def li_rgba(x: np.ndarray, colormap=None) -> np.ndarray:
     rgba = rgba.reshape((*x.shape, 4))
     rgba[np.isnan(x)] = 255
     return rgba
+
+
+def output_folder(folder: str | Path) -> Path:
+    """``folder``, created if need be, once a file has been written in it and removed: call
+    it before long work whose figures go there. OSError naming it otherwise."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise OSError(f"cannot write in {folder}: {err.strerror or err}") from None
+    return folder
 
 
 def _writable(path: str | Path) -> Path:

@@ -7,7 +7,7 @@ the GUI thread) and emit ``received`` so the window knows something changed.
 import zmq
 from qtpy.QtCore import QThread, Signal
 
-from ..live_callbacks import parse_message
+from ..live_callbacks import check_address, parse_message
 from ..worker import Worker
 
 
@@ -31,7 +31,7 @@ class ZmqDocumentSource(QThread):
 
     def __init__(self, address: str, callbacks, prefix: bytes = b"", parent=None) -> None:
         super().__init__(parent)
-        self.address, self.callbacks, self.prefix = address, list(callbacks), prefix
+        self.address, self.callbacks, self.prefix = check_address(address), list(callbacks), prefix
         self._running = True
         self._worker: Worker | None = None
         self._last_seq: dict[str, int] = {}

@@ -6,7 +6,14 @@ from .operando import OperandoAnalysis
 from .publish import AnalysisPublisher
 from .series import Progress
 from .summary import SummaryRow, print_summary
-from .transport import ThreadedCallback, json_publisher, parse_message, run_proxy, serialize
+from .transport import (
+    ThreadedCallback,
+    check_address,
+    json_publisher,
+    parse_message,
+    run_proxy,
+    serialize,
+)
 
 __all__ = [
     "AnalysisPublisher",
@@ -17,6 +24,7 @@ __all__ = [
     "SummaryRow",
     "ThreadedCallback",
     "assembled",
+    "check_address",
     "json_publisher",
     "parse_message",
     "print_summary",

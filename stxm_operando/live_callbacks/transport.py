@@ -41,9 +41,26 @@ def parse_message(message: bytes) -> tuple[bytes, str, dict]:
     return prefix, name, doc
 
 
+def check_address(address: str) -> str:
+    """A 0MQ proxy's ``host:port`` as given; ValueError naming it if it is not one.
+
+    >>> check_address("127.0.0.1:5577")
+    '127.0.0.1:5577'
+    >>> check_address("notaport")
+    Traceback (most recent call last):
+    ...
+    ValueError: a 0MQ address is host:port (port 1-65535), got 'notaport'
+    """
+    host, _, port = str(address).rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"a 0MQ address is host:port (port 1-65535), got {address!r}")
+    return address
+
+
 def json_publisher(address: str, prefix: bytes = b"") -> Publisher:
-    """A bluesky Publisher to a 0MQ proxy that sends JSON instead of pickle."""
-    return Publisher(address, prefix=prefix, serializer=serialize)
+    """A bluesky Publisher to the 0MQ proxy at ``address`` (host:port) that sends JSON
+    instead of pickle."""
+    return Publisher(check_address(address), prefix=prefix, serializer=serialize)
 
 
 def run_proxy(in_port: int, out_port: int, host: str = DEFAULT_PROXY_HOST) -> None:

@@ -25,11 +25,12 @@ from .steps import (
     HoldPotential,
     Rest,
     Step,
+    arm_protocol,
     arm_step,
     step_as_dict,
     step_limits,
 )
-from .validation import check_period, eager_plan, require
+from .validation import check_md, check_period, eager_plan, require
 
 
 def _start(beamline: Beamline, armed: ArmedStep):
@@ -241,8 +242,7 @@ def electrochemistry(
     The cell is switched to OCV when the plan ends, fails or is aborted. The plan is not
     rewindable: after a pause it carries on where it stopped.
     """
-    armed = [arm_step(beamline, s) for s in steps]
-    require(len(armed) > 0, "at least one step is needed")
+    armed = arm_protocol(beamline, steps)
     check_period(record_every_s, "record_every_s")
     recorder = ElectrochemistryRecorder(beamline)
     metadata = standard_md(
@@ -260,7 +260,7 @@ def electrochemistry(
             "capacity_Ah": beamline.config.potentiostat.capacity_Ah,
             "estimated_duration_s": protocol_s(armed, beamline.config.potentiostat.capacity_C),
         }
-        | dict(md or {}),
+        | check_md(md),
     )
 
     def plan():
@@ -326,6 +326,7 @@ __all__ = [
     "HoldPotential",
     "Rest",
     "Step",
+    "arm_protocol",
     "arm_step",
     "electrochemistry",
     "galvanostatic",

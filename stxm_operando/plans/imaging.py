@@ -21,6 +21,8 @@ from .validation import (
     as_dataclass,
     check_count,
     check_energies,
+    check_md,
+    check_numbers,
     check_raster,
     eager_plan,
     is_count,
@@ -219,7 +221,7 @@ def image_md(
         {"beamline": beamline.name} | plan_args,
         [beamline.raster],
         dimensions,
-        searchable | dict(md or {}),
+        searchable | check_md(md),
     )
 
 
@@ -276,7 +278,7 @@ def focus_scan(
     (energy,) = check_energies(beamline, [energy], count=1)
     rois = check_rois(beamline, [roi], step_nm, dwell_ms)
     (roi,) = rois
-    offsets = [float(d) for d in defocus_um]
+    offsets = check_numbers(defocus_um, "defocus_um", "um")
     require(len(offsets) >= 3, "a focus scan needs at least three Z offsets")
     check_focus_travel(beamline.config.zone_plate.focus_z_um(energy), offsets, beamline)
 
@@ -295,7 +297,7 @@ def focus_scan(
         step_nm,
         dwell_ms,
         plan_args,
-        {"defocus_um": offsets} | dict(md or {}),
+        {"defocus_um": offsets} | check_md(md),
         dimensions=[([beamline.scanner.zp_z.name], "primary")],
     )
 

@@ -5,6 +5,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..streams import DEVICE_ROLES_KEY, device_roles
+from .validation import check_md
 
 
 def as_json(value):
@@ -45,4 +46,4 @@ def standard_md(
         "detectors": [detector.name for detector in detectors],
         "hints": {"dimensions": [[list(keys), stream] for keys, stream in dimensions]},
         DEVICE_ROLES_KEY: device_roles(beamline),
-    } | dict(md or {})
+    } | check_md(md)

@@ -22,7 +22,7 @@ from ..streams import ELECTROCHEMISTRY_STREAM
 from .dose import DoseTally
 from .electrochem import (
     Step,
-    arm_step,
+    arm_protocol,
     check_cutoff_ahead,
     run_step,
     step_as_dict,
@@ -35,7 +35,11 @@ from .records import ElectrochemistryRecorder
 from .tracking import RoiTracker
 from .validation import (
     PlanArgumentError,
+    check_dwell,
     check_energies,
+    check_flag,
+    check_fraction,
+    check_md,
     check_period,
     check_positive,
     eager_plan,
@@ -94,14 +98,13 @@ def operando(
         is_number(beam_threshold_mA) and beam_threshold_mA >= 0,
         f"beam_threshold_mA must be a number >= 0 mA, got {beam_threshold_mA!r}",
     )
-    check_positive(dwell_ms, "dwell_ms", "ms")
+    check_dwell(dwell_ms)
     check_positive(step_nm, "step_nm", "nm")
-    require(
-        initial_soc is None or 0 <= initial_soc <= 1,
-        f"initial_soc must be within [0, 1], got {initial_soc}",
-    )
-    armed = [arm_step(beamline, step) for step in protocol]
-    require(len(armed) > 0, "the protocol has no steps")
+    if initial_soc is not None:
+        check_fraction(initial_soc, "initial_soc")
+    track_drift = check_flag(track_drift, "track_drift")
+    md = check_md(md)
+    armed = arm_protocol(beamline, protocol)
     check_pass_fits(beamline, rois, energies, step_nm, dwell_ms, every_s)
     capacity = beamline.config.potentiostat.capacity_Ah
     series = {
@@ -118,7 +121,7 @@ def operando(
         "initial_soc": initial_soc,
         "estimated_duration_s": protocol_s(armed, beamline.config.potentiostat.capacity_C),
         "estimated_pass_s": imaging_pass_s(beamline.config, rois, energies, step_nm, dwell_ms),
-    } | dict(md or {})
+    } | md
     plan_args = {
         "beamline": beamline.name,
         "protocol": [step_as_dict(a.step) for a in armed],

@@ -18,7 +18,9 @@ from .metadata import standard_md
 from .validation import (
     as_dataclass,
     check_count,
+    check_dwell,
     check_energies,
+    check_md,
     check_positive,
     check_raster,
     eager_plan,
@@ -61,7 +63,7 @@ def check_regions(beamline: Beamline, regions: Sequence) -> list[tuple[float, fl
             f"region bounds must be numbers in eV, got {region}",
         )
         check_positive(region.step_eV, "step_eV", "eV")
-        check_positive(region.dwell_ms, "dwell_ms", "ms")
+        check_dwell(region.dwell_ms)
         require(region.stop_eV >= region.start_eV, f"a region must rise: {region}")
         energies = check_energies(beamline, region.energies())
         if points:
@@ -82,7 +84,7 @@ def _spectrum_md(plan_name, beamline, detector, plan_args, points, md):
         {"beamline": beamline.name} | plan_args,
         [detector],
         [([beamline.scanner.energy.name], "primary")],
-        {"energies": energies, "num_points": len(points)} | dict(md or {}),
+        {"energies": energies, "num_points": len(points)} | check_md(md),
     )
 
 

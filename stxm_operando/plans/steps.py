@@ -2,12 +2,20 @@
 queue server sends, validated against the potentiostat's configuration (``arm_step``)
 before anything flows."""
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from ..devices import Beamline
 from ..limits import ComplianceError, check_current, check_voltage, current_for_c_rate
 from .estimates import step_duration_s
-from .validation import PlanArgumentError, check_positive, is_number, require
+from .validation import (
+    PlanArgumentError,
+    check_duration,
+    check_fraction,
+    check_positive,
+    is_number,
+    require,
+)
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,18 @@ def as_step(value) -> Step:
         ) from None
 
 
+def arm_protocol(beamline: Beamline, steps) -> list[ArmedStep]:
+    """Every step of a protocol (a list of steps, or of dicts as a queue server sends
+    them) armed (``arm_step``); PlanArgumentError for anything else or no steps."""
+    require(
+        isinstance(steps, Sequence) and not isinstance(steps, str | bytes | Mapping),
+        f"a protocol is a list of steps, got {steps!r}",
+    )
+    armed = [arm_step(beamline, step) for step in steps]
+    require(len(armed) > 0, "the protocol has no steps")
+    return armed
+
+
 def arm_step(beamline: Beamline, step: Step) -> ArmedStep:
     """Validate a step against the potentiostat's configuration (compliance, window) before
     anything flows; reads no device (a plan may be built long before it runs)."""
@@ -132,16 +152,17 @@ def arm_step(beamline: Beamline, step: Step) -> ArmedStep:
         )
         if step.until_V is not None:
             _check_in_window(step.until_V, pconfig.voltage_limits_V, "until_V")
-        if step.until_capacity is not None:
-            check_positive(step.until_capacity, "until_capacity", "capacity fractions")
+        if step.until_capacity is not None:  # a share of the electrode's whole capacity
+            check_fraction(step.until_capacity, "until_capacity")
+            require(step.until_capacity > 0, "until_capacity must be above 0")
         if step.duration_s is not None:
-            check_positive(step.duration_s, "duration_s", "s")
+            check_duration(step.duration_s, "duration_s")
         rate = current / pconfig.capacity_Ah
         direction = "lithiation" if current > 0 else "delithiation"
         expected = step_duration_s(step, current, pconfig.capacity_C)
         return ArmedStep(step, float(current), f"{rate:+.3g}C {direction}", direction, expected)
     if isinstance(step, Rest):
-        check_positive(step.duration_s, "rest duration_s", "s")
+        check_duration(step.duration_s, "rest duration_s")
         return ArmedStep(step, 0.0, f"rest {step.duration_s:g} s", "rest", step.duration_s)
     if isinstance(step, HoldPotential):
         _check_in_window(step.voltage_V, pconfig.voltage_limits_V, "hold voltage")
@@ -152,7 +173,7 @@ def arm_step(beamline: Beamline, step: Step) -> ArmedStep:
         if step.until_current_A is not None:
             check_positive(step.until_current_A, "until_current_A", "A")
         if step.duration_s is not None:
-            check_positive(step.duration_s, "duration_s", "s")
+            check_duration(step.duration_s, "duration_s")
         return ArmedStep(step, 0.0, f"hold {step.voltage_V:.3f} V", "hold", step.duration_s)
     raise PlanArgumentError(f"unknown protocol step {step!r}")
 

@@ -1,8 +1,9 @@
 """Argument checks that run before a plan moves anything or lets any current flow."""
 
+import functools
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 
 import numpy as np
@@ -18,10 +19,21 @@ class PlanArgumentError(ValueError):
 def eager_plan(function):
     """Mark ``function`` as a bluesky plan, as ``bluesky.utils.plan`` does, so that
     ``bluesky.utils.is_plan`` (and with it the queue server) lists it; unlike that decorator
-    it does not wrap the function, so a bad call raises its ``PlanArgumentError`` there and
-    then, before any message."""
-    function._is_plan_ = True
-    return function
+    its wrapper is an ordinary function, so a bad call raises its ``PlanArgumentError``
+    there and then, before any message. The wrapper checks that the first argument is a
+    ``Beamline`` (a queue item naming something else is refused with its name)."""
+
+    @functools.wraps(function)
+    def checked(beamline, *args, **kwargs):
+        require(
+            isinstance(beamline, Beamline),
+            f"{function.__name__}'s first argument must be the beamline (a Beamline), got "
+            f"{beamline!r} ({type(beamline).__name__})",
+        )
+        return function(beamline, *args, **kwargs)
+
+    checked._is_plan_ = True
+    return checked
 
 
 def as_dataclass(cls: type, value):
@@ -46,6 +58,12 @@ def require(condition: bool, message: str) -> None:
 MIN_PERIOD_S = 1.0
 """Shortest recording or imaging period, s: the potentiostat logs once a second, and a
 shorter period would only flood the catalog with empty events."""
+MAX_PERIOD_S = 3600.0
+"""Longest recording or imaging period, s: a step is checked for its end (and for a cell
+that tripped) at least this often."""
+MAX_STEP_S = 7 * 24 * 3600.0
+"""Longest step duration, s: a week, beyond a C/100 cycle; a typo (1e12 s) would hold the
+beamline for ever."""
 
 
 def is_number(value) -> bool:
@@ -71,10 +89,61 @@ def check_positive(value, name: str, unit: str) -> float:
 
 
 def check_period(value, name: str) -> float:
-    """A period in s of at least ``MIN_PERIOD_S``."""
+    """A period in s from ``MIN_PERIOD_S`` to ``MAX_PERIOD_S``."""
     check_positive(value, name, "s")
-    require(value >= MIN_PERIOD_S, f"{name} must be at least {MIN_PERIOD_S:g} s, got {value!r}")
+    require(
+        MIN_PERIOD_S <= value <= MAX_PERIOD_S,
+        f"{name} must be {MIN_PERIOD_S:g} to {MAX_PERIOD_S:g} s, got {value!r}",
+    )
     return float(value)
+
+
+def check_duration(value, name: str) -> float:
+    """A step's duration in s: positive and at most ``MAX_STEP_S``."""
+    check_positive(value, name, "s")
+    require(value <= MAX_STEP_S, f"{name} must be at most {MAX_STEP_S:g} s, got {value!r}")
+    return float(value)
+
+
+def check_dwell(value, name: str = "dwell_ms") -> float:
+    """A dwell in ms that the detector takes (``limits.check_dwell``)."""
+    require(is_number(value), f"{name} must be a finite number of ms, got {value!r}")
+    try:
+        limits.check_dwell(value)
+    except limits.LimitViolation as err:
+        raise PlanArgumentError(f"{name}: {err}") from None
+    return float(value)
+
+
+def check_fraction(value, name: str) -> float:
+    """A number from 0 to 1 (a Li fraction, a share of the capacity)."""
+    require(is_number(value) and 0 <= value <= 1, f"{name} must be within [0, 1], got {value!r}")
+    return float(value)
+
+
+def check_flag(value, name: str) -> bool:
+    """True or False, nothing that merely looks like one ("no" is true in Python)."""
+    require(isinstance(value, bool | np.bool_), f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_numbers(values, name: str, unit: str) -> list[float]:
+    """A sequence (not a string) of finite numbers of ``unit``, as floats."""
+    ok = isinstance(values, Sequence | np.ndarray) and not isinstance(values, str | bytes)
+    require(
+        ok and all(is_number(v) for v in values),
+        f"{name} must be a list of numbers of {unit}, got {values!r}",
+    )
+    return [float(v) for v in values]
+
+
+def check_md(md) -> dict:
+    """The caller's start-document metadata: None or a dict (mapping) with string keys."""
+    require(
+        md is None or (isinstance(md, Mapping) and all(isinstance(k, str) for k in md)),
+        f"md must be a dict of metadata with string keys, got {md!r}",
+    )
+    return dict(md or {})
 
 
 def check_count(value, name: str) -> int:
