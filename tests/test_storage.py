@@ -845,3 +845,35 @@ def test_a_postgresql_catalog_server_stores_and_replays_an_operando_run(postgres
     finally:
         stop_server(server)
     assert not (tmp_path / "arrays" / "catalog.db").exists()  # the SQL catalog is PostgreSQL
+
+
+def test_a_cut_off_run_without_its_journal_is_read_as_far_as_the_catalog_has_it(tmp_path):
+    """A writer killed mid-run, its journal lost (another machine, a cleaned disk): the
+    catalog still holds the batches it took. Replay and export read them, image events of
+    the lines stored included, instead of failing on the stop tiled keeps empty."""
+    from stxm_operando.live_callbacks import assembled
+
+    documents = []
+    RE = RunEngine({})
+    RE.subscribe(lambda name, doc: documents.append((name, doc)))
+    RE(two_energy_image(simulated_beamline(), ParticleROI(0, -0.9, 0.2, 20, 14), dwell_ms=0.2))
+    path = tmp_path / "catalog"
+    with Catalog.embedded(path) as catalog:
+        writer = catalog.writer(batch_size=10)  # the lines reach tiled ten at a time
+        for name, doc in documents:
+            if name != "stop":  # killed before the end
+                writer(name, doc)
+        writer.flush()
+        uid = documents[0][1]["uid"]
+        catalog.journal_path(uid).unlink()
+    with Catalog.embedded(path) as catalog:
+        read = list(catalog.documents(uid))
+    names = [name for name, _ in read]
+    assert names[0] == "start" and "stop" not in names
+    lines = [d for n, d in read if n == "event" and "raster_row" in d["data"]]
+    assert len(lines) >= 20  # at least two of the 28 lines' batches of ten
+    images = [d for n, d in assembled(read) if n == "event" and "raster_image" in d["data"]]
+    assert images and sum(d["data"]["raster_lines"] for d in images) == len(lines)
+    out = tmp_path / "csv"
+    assert cli_main(["export", uid[:8], "--catalog", str(path), "--csv", str(out)]) == 0
+    assert (out / "frames.csv").is_file()

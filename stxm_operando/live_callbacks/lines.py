@@ -121,10 +121,14 @@ class ImageAssembler:
             images = [image for event in unpack_event_page(doc) for image in self._line(event)]
             return [(name, doc), *images]
         elif name == "stop":
-            run = doc["run_start"]
-            cut = [key for key in self._open if key[0] == run]
-            return [self._emit(self._open.pop(key)) for key in cut] + [(name, doc)]
+            return [*self.close(doc["run_start"]), (name, doc)]
         return [(name, doc)]
+
+    def close(self, run: str | None = None) -> list[tuple[str, dict]]:
+        """The image events of ``run``'s open images (of every run's: None), cut short:
+        at a run's stop, or at the end of a run read without one (cut off)."""
+        cut = [key for key in self._open if run is None or key[0] == run]
+        return [self._emit(self._open.pop(key)) for key in cut]
 
     def _line(self, event: dict) -> list[tuple[str, dict]]:
         data = event["data"]
@@ -202,7 +206,9 @@ def _stack(image: _Image, rows: list[int], name: str) -> np.ndarray:
 
 
 def assembled(documents: Iterable[tuple[str, dict]]) -> Iterator[tuple[str, dict]]:
-    """``documents`` with the image events an ``ImageAssembler`` adds."""
+    """``documents`` with the image events an ``ImageAssembler`` adds (at their end, those
+    of images a run without a stop left open)."""
     assembler = ImageAssembler()
     for name, doc in documents:
         yield from assembler(name, doc)
+    yield from assembler.close()

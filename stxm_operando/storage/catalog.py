@@ -251,15 +251,18 @@ class Catalog:
 
     def documents(self, uid: str) -> Iterator[tuple[str, dict]]:
         """The run's documents, stream by stream. A run with no stop document in the catalog
-        (cut off) is read from its journal when this machine has it."""
+        (cut off) is read from its journal when this machine has it, else as far as the
+        catalog has it (no stop: tiled keeps an empty one for a run that never ended)."""
         uid = self._uid(uid)
         journal = self.journal_path(uid)
-        stopped = self._reader.metadata(uid).get("stop") is not None
+        stopped = bool(self._reader.metadata(uid).get("stop"))
         if not stopped and journal is not None and journal.exists():
             yield from read_journal(journal)
             return
         try:
-            yield from self._reader.documents(uid)
+            for name, doc in self._reader.documents(uid):
+                if name != "stop" or doc:
+                    yield name, doc
         except Exception as err:  # damaged data files surface as the reader's errors
             journal_note = (
                 f"; its journal {journal} has a copy" if journal and journal.exists() else ""
