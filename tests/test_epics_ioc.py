@@ -200,3 +200,49 @@ def test_the_shutter_over_channel_access_gates_each_line_and_reports_the_dose(ep
     assert epics.shutter.is_open.get() == 1
     epics.shutter.set("auto").wait(5)
     assert epics.shutter.is_open.get() == 0
+
+
+def test_readings_taken_during_a_pause_are_kept_when_the_run_is_then_aborted(epics):
+    """Paused mid-image with the cell driven, 50 s of beamline time, then aborted: every
+    reading the IOC's potentiostat logged until the switch-off is in the run's
+    electrochemistry stream (the instrument's own log, read back, is the truth)."""
+    import threading
+
+    from bluesky import RunEngine
+    from bluesky.utils import RunEngineInterrupted
+
+    from stxm_operando.plans import Galvanostatic, ParticleROI, operando
+
+    roi = ParticleROI(0, -0.9, 0.2, 20, 14)
+    RE = RunEngine({}, context_managers=[])
+    documents = []
+    RE.subscribe(lambda name, doc: documents.append((name, doc)))
+
+    def pause_in_the_second_image(name, doc):
+        for line in unpacked(name, doc):
+            if "raster_counts" in line["data"] and line["seq_num"] == roi.num_y + 5:
+                threading.Thread(target=RE.request_pause, kwargs={"defer": False}).start()
+
+    RE.subscribe(pause_in_the_second_image)
+    with pytest.raises(RunEngineInterrupted):
+        RE(operando(epics, [Galvanostatic(c_rate=2.0, duration_s=600.0)], [roi], dwell_ms=0.2))
+    pstat = epics.potentiostat
+    assert pstat.output.get() == 1  # paused with the cell driven
+    epics.clock.set(50.0).wait(30)  # the step goes on while paused
+    RE.abort("the sample moved")
+    assert wait_for(lambda: pstat.output.get() == 0)
+    streams = {d["uid"]: d["name"] for n, d in documents if n == "descriptor"}
+    recorded = sorted(
+        {
+            int(index)
+            for n, d in documents
+            if n in ("event", "event_page")
+            for event in unpacked(n, d)
+            if streams[event["descriptor"]] == "electrochemistry"
+            for index in np.atleast_1d(event["data"]["ec_index"])
+        }
+    )
+    logged = pstat.read_log(since=recorded[0])
+    driven = logged["index"][logged["current"] != 0]  # up to the switch-off
+    assert driven.max() > recorded[0] + 40  # 50 s of readings, one a second
+    assert set(driven.astype(int)) <= set(recorded)

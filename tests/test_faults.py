@@ -79,6 +79,11 @@ def test_ioc_stopped_mid_run_fails_cleanly_keeps_data_and_restarts_at_ocv(tmp_pa
             (uid,) = catalog.search(plan_name="operando")
             documents = list(catalog.documents(uid))
             assert documents[-1][0] == "stop" and documents[-1][1]["exit_status"] == "fail"
+            # the cause is what the run and the user see, not the clean-up that failed after
+            # it (switching the dead IOC's cell off), which is noted on the cause
+            assert "Pstat:Mode" not in documents[-1][1]["reason"], documents[-1][1]["reason"]
+            notes = " ".join(getattr(failure.value, "__notes__", []))
+            assert "switching the cell off afterwards failed too" in notes, notes
             analysis = OperandoAnalysis()
             replay(catalog, uid, analysis)
             # what was taken before the IOC died

@@ -94,6 +94,40 @@ def switch_off(beamline: Beamline):
     yield from bps.mv(beamline.potentiostat.mode, "OCV", beamline.potentiostat.output, 0)
 
 
+def switched_off_afterwards(plan, beamline: Beamline, collect=None):
+    """``plan``, then the circuit opened (``switch_off``) however it ended (plan
+    preprocessor). If it failed or was aborted, the readings the instrument logged up to
+    the switch-off go into the run first (``collect()``: a plan that collects them, e.g.
+    during a pause before an abort), and the plan's own failure is what is raised: a
+    switch-off or collection that fails as well is noted on it, so the stop document and
+    the user see the cause, not the clean-up. A halt closes the plan without any clean-up
+    (``switch_off_on_halt`` opens the circuit then)."""
+    try:
+        result = yield from plan
+    except GeneratorExit:  # closed: nothing may be yielded now
+        raise
+    except BaseException as failure:
+        cleanups = [("switching the cell off", switch_off(beamline))]
+        if collect is not None:
+            collecting = _after_the_next_reading(beamline, collect)
+            cleanups.append(("collecting the instrument's log", collecting))
+        for what, cleanup in cleanups:
+            try:
+                yield from cleanup
+            except Exception as err:
+                failure.add_note(f"{what} afterwards failed too: {type(err).__name__}: {err}")
+        raise
+    yield from switch_off(beamline)
+    return result
+
+
+def _after_the_next_reading(beamline: Beamline, collect):
+    """``collect()`` after one log interval of beamline time, once the instrument has
+    logged the switch-off (plan stub)."""
+    yield from bps.mv(beamline.clock, beamline.config.potentiostat.log_interval_s)
+    yield from collect()
+
+
 HALT_REASON = "halted: the cell was switched to OCV"
 HALT_SWITCH_OFF_S = 10.0
 """Longest wait for the potentiostat to confirm the switch-off at a halt, s."""
@@ -275,7 +309,9 @@ def electrochemistry(
         return reasons
 
     # not rewindable: a resume must never replay a step's set-up and restart its current
-    return bpp.rewindable_wrapper(bpp.finalize_wrapper(plan(), switch_off(beamline)), False)
+    return bpp.rewindable_wrapper(
+        switched_off_afterwards(plan(), beamline, recorder.collect), False
+    )
 
 
 @eager_plan

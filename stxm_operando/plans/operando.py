@@ -26,7 +26,7 @@ from .electrochem import (
     check_cutoff_ahead,
     run_step,
     step_as_dict,
-    switch_off,
+    switched_off_afterwards,
 )
 from .estimates import imaging_pass_s, longest_dwell_ms, protocol_s, step_duration_s
 from .imaging import FE_L3_ENERGIES_EV, ParticleROI, check_rois, frame_counter, image_particles
@@ -221,7 +221,9 @@ def operando(
 
     plan = bpp.set_run_key_wrapper(outer(), OUTER)
     plan = bpp.stage_wrapper(plan, [beamline.raster])
-    plan = bpp.finalize_wrapper(plan, switch_off(beamline))
+    plan = switched_off_afterwards(
+        plan, beamline, lambda: bpp.set_run_key_wrapper(recorder.collect(), OUTER)
+    )
     return bpp.rewindable_wrapper(plan, False)
 
 
