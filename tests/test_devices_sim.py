@@ -85,7 +85,7 @@ def test_bad_positions_raise_before_anything_moves(sim):
         sim.scanner.fine_y.set(-51.0)
     with pytest.raises(LimitError, match="fine stage travel"):
         sim.raster.configure_raster(45.0, 0.0, 400, 10, 40.0, 1.0)
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="dwell must be above 0"):
         sim.raster.configure_raster(0.0, 0.0, 10, 10, 40.0, -1.0)
     assert world.positions == before and world.clock_s == clock
 

@@ -97,8 +97,9 @@ def switch_off(beamline: Beamline):
 def switched_off_afterwards(plan, beamline: Beamline, collect=None):
     """``plan``, then the circuit opened (``switch_off``) however it ended (plan
     preprocessor). If it failed or was aborted, the readings the instrument logged up to
-    the switch-off go into the run first (``collect()``: a plan that collects them, e.g.
-    during a pause before an abort), and the plan's own failure is what is raised: a
+    the switch-off go into the run (``collect()``: a plan that collects them, e.g.
+    ``ElectrochemistryRecorder.collect_after_switch_off``; those of a pause before an
+    abort are kept), and the plan's own failure is what is raised: a
     switch-off or collection that fails as well is noted on it, so the stop document and
     the user see the cause, not the clean-up. A halt closes the plan without any clean-up
     (``switch_off_on_halt`` opens the circuit then)."""
@@ -109,8 +110,7 @@ def switched_off_afterwards(plan, beamline: Beamline, collect=None):
     except BaseException as failure:
         cleanups = [("switching the cell off", switch_off(beamline))]
         if collect is not None:
-            collecting = _after_the_next_reading(beamline, collect)
-            cleanups.append(("collecting the instrument's log", collecting))
+            cleanups.append(("collecting the instrument's log", collect()))
         for what, cleanup in cleanups:
             try:
                 yield from cleanup
@@ -119,13 +119,6 @@ def switched_off_afterwards(plan, beamline: Beamline, collect=None):
         raise
     yield from switch_off(beamline)
     return result
-
-
-def _after_the_next_reading(beamline: Beamline, collect):
-    """``collect()`` after one log interval of beamline time, once the instrument has
-    logged the switch-off (plan stub)."""
-    yield from bps.mv(beamline.clock, beamline.config.potentiostat.log_interval_s)
-    yield from collect()
 
 
 HALT_REASON = "halted: the cell was switched to OCV"
@@ -310,7 +303,7 @@ def electrochemistry(
 
     # not rewindable: a resume must never replay a step's set-up and restart its current
     return bpp.rewindable_wrapper(
-        switched_off_afterwards(plan(), beamline, recorder.collect), False
+        switched_off_afterwards(plan(), beamline, recorder.collect_after_switch_off), False
     )
 
 

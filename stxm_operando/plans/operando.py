@@ -222,7 +222,7 @@ def operando(
     plan = bpp.set_run_key_wrapper(outer(), OUTER)
     plan = bpp.stage_wrapper(plan, [beamline.raster])
     plan = switched_off_afterwards(
-        plan, beamline, lambda: bpp.set_run_key_wrapper(recorder.collect(), OUTER)
+        plan, beamline, lambda: bpp.set_run_key_wrapper(recorder.collect_after_switch_off(), OUTER)
     )
     return bpp.rewindable_wrapper(plan, False)
 

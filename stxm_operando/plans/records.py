@@ -42,11 +42,22 @@ class ElectrochemistryRecorder:
         self.beamline = beamline
         self.log = PotentiostatLog(beamline.potentiostat, name="ec")
         self.milestone = ProtocolEvent(name="protocol")
+        self.started = False
 
     def start(self):
         """Inside an open run: declare the stream and start from the next logged reading."""
         yield from bps.declare_stream(self.log, name=ELECTROCHEMISTRY_STREAM, collect=True)
         yield from bps.kickoff(self.log, wait=True)
+        self.started = True
+
+    def collect_after_switch_off(self):
+        """After the cell was switched off in a failed or aborted run: one log interval of
+        beamline time, so that the instrument has logged the switch-off, then every reading
+        not yet collected (nothing if the log was never started)."""
+        if not self.started:
+            return
+        yield from bps.mv(self.beamline.clock, self.beamline.config.potentiostat.log_interval_s)
+        yield from self.collect()
 
     def set_step(self, index: int):
         """Tag what follows with protocol step ``index``."""
