@@ -16,7 +16,7 @@ import warnings
 import pytest
 from bluesky import RunEngine
 from bluesky.utils import RunEngineInterrupted
-from conftest import CA_PORT, start_ioc, stop_ioc
+from conftest import CA_PORT, connect_epics, start_ioc, stop_ioc
 
 from stxm_operando.config import BeamlineConfig, ConfigError, MonoConfig, PotentiostatConfig
 from stxm_operando.devices import simulated_beamline
@@ -263,6 +263,17 @@ RE(electrochemistry(bl, [Galvanostatic(c_rate=0.5, duration_s=36000.0)]))
 """
 
 
+def wait_for_beats(beamline, timeout_s: float = 10.0) -> bool:
+    """Whether ``beamline``'s potentiostat is heard beating its own token within the time."""
+    deadline = time.monotonic() + timeout_s
+    pstat = beamline.potentiostat
+    while time.monotonic() < deadline:
+        if pstat.heartbeat.get() == pstat.session_token:
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def test_a_killed_client_leaves_the_ioc_cell_at_ocv_within_the_watchdog(tmp_path):
     import epics
 
@@ -273,6 +284,10 @@ def test_a_killed_client_leaves_the_ioc_cell_at_ocv_within_the_watchdog(tmp_path
     ioc = start_ioc(prefix, config=config_file)
     client = None
     try:
+        # a second session, idle but connected, beating its own heartbeat all along: it
+        # must not keep the dead client's step running (it is not the cell's owner)
+        idle = connect_epics(prefix, ioc)
+        assert wait_for_beats(idle)
         client = subprocess.Popen(
             [sys.executable, "-c", CLIENT, prefix, str(CA_PORT)],
             stdout=subprocess.PIPE,
@@ -295,6 +310,7 @@ def test_a_killed_client_leaves_the_ioc_cell_at_ocv_within_the_watchdog(tmp_path
             time.sleep(0.1)
         reason = epics.caget(f"{prefix}Pstat:TripReason", as_string=True, timeout=2)
         assert "watchdog" in reason
+        assert idle.potentiostat.heartbeat.get() == idle.potentiostat.session_token
         assert epics.caget(f"{prefix}Pstat:Mode", as_string=True, timeout=2) == "OCV"
     finally:
         if client is not None and client.poll() is None:
@@ -338,6 +354,21 @@ def test_only_configured_hosts_may_write_the_potentiostat_over_channel_access(tm
         assert fine_x.write_access  # other devices are not restricted
         with pytest.raises(Exception, match=r"(?i)access"):
             output.put(1, wait=True, timeout=5)
+        assert output.get(timeout=5) == 0
+        # a client claiming to be the allowed host (CA trusts the name a client states) is
+        # refused too: its address is not one that beamline-control-1 resolves to
+        from caproto import AccessRights
+        from caproto.threading.client import Context
+
+        faking = Context(host_name="beamline-control-1")
+        try:
+            (claimed,) = faking.get_pvs(f"{prefix}Pstat:Output", timeout=10)
+            claimed.wait_for_connection(timeout=10)
+            assert AccessRights.WRITE in claimed.access_rights  # the claim alone was enough
+            claimed.write([1], wait=False)  # the IOC answers with an error (PUTFAIL)
+            time.sleep(1.0)
+        finally:
+            faking.disconnect()
         assert output.get(timeout=5) == 0
     finally:
         stop_ioc(ioc)

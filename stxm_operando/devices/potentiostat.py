@@ -9,11 +9,13 @@ Each step's own limits (``step_duration`` s, ``step_capacity`` C; 0 for none) ar
 programmed into the instrument, which ends the step by itself at the first limit reached.
 ``stop()`` (called by the RunEngine on pause and suspend) leaves the cell running;
 ``switch_off()`` is the explicit way to stop the current. The EPICS backend sends a
-``heartbeat`` every ``HEARTBEAT_S`` from a thread of its own while the client process lives;
-the IOC opens the circuit when it hears nothing for its ``watchdog`` time.
+``heartbeat`` (its session's token) every ``HEARTBEAT_S`` from a thread of its own while the
+client process lives; the IOC opens the circuit when it hears nothing for its ``watchdog``
+time from the session that switched the cell on.
 """
 
 import operator
+import secrets
 import threading
 
 import numpy as np
@@ -167,11 +169,28 @@ class SimPotentiostat(WorldReadbacks, Potentiostat):
         self._watch_world()
 
 
+class _OwnedOutput(EpicsSignal):
+    """The output switch: switching on names this session (its heartbeat token) as the
+    cell's owner first, so that only its heartbeats keep the step running."""
+
+    def put(self, value, *args, **kwargs):
+        if value:  # set() puts through here too
+            device = self.parent
+            device.owner.put(device.session_token, wait=True, timeout=5 * HEARTBEAT_S)
+        return super().put(value, *args, **kwargs)
+
+
 class EpicsPotentiostat(Potentiostat):
-    """Potentiostat over Channel Access, PVs ``{prefix}Mode``, ``{prefix}CurrentSP``, ..."""
+    """Potentiostat over Channel Access, PVs ``{prefix}Mode``, ``{prefix}CurrentSP``, ...
+
+    Each instance has a ``session_token`` (random): its heartbeats carry it, and switching
+    the output on writes it to ``{prefix}Owner``; the IOC's watchdog then listens to that
+    session's heartbeats only, so a second session left connected cannot keep a step
+    running whose client died."""
 
     mode = Cpt(EpicsSignal, "Mode", string=True, kind="config")
-    output = Cpt(EpicsSignal, "Output", kind="config")
+    output = Cpt(_OwnedOutput, "Output", kind="config")
+    owner = Cpt(EpicsSignal, "Owner", kind="omitted")
     current_setpoint = Cpt(EpicsSignal, "CurrentSP", limits=True, kind="config")
     voltage_setpoint = Cpt(EpicsSignal, "VoltageSP", limits=True, kind="config")
     lower_cutoff = Cpt(EpicsSignal, "LowerCutoff", limits=True, kind="config")
@@ -194,6 +213,7 @@ class EpicsPotentiostat(Potentiostat):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.session_token = secrets.randbelow(2**31 - 1) + 1
         self._ended = threading.Event()
         beat = threading.Thread(target=self._keep_alive, name=f"{self.name}-heartbeat")
         beat.daemon = True
@@ -201,11 +221,11 @@ class EpicsPotentiostat(Potentiostat):
 
     def _keep_alive(self) -> None:
         """Tell the IOC's watchdog this client lives, until the device is destroyed."""
-        beats = 0
         while not self._ended.wait(HEARTBEAT_S):
-            beats += 1
             try:
-                self.heartbeat.put(beats, connection_timeout=HEARTBEAT_S, use_complete=False)
+                self.heartbeat.put(
+                    self.session_token, connection_timeout=HEARTBEAT_S, use_complete=False
+                )
             except Exception:  # not connected (yet, or any more): the watchdog decides
                 continue
 

@@ -8,9 +8,10 @@ compliance are enforced by the simulated potentiostat inside the IOC.
 import asyncio
 import logging
 import os
+import socket
 import time
 
-from caproto import AccessRights, ChannelType
+from caproto import AccessRights, ChannelType, Forbidden
 from caproto.asyncio.server import run as run_asyncio_server
 from caproto.server import PVGroup, SubGroup, pvproperty
 
@@ -121,6 +122,9 @@ class PotentiostatPVs(PVGroup):
     step_duration = pvproperty(value=0.0, name="StepDuration", units="s", precision=3)
     step_capacity = pvproperty(value=0.0, name="StepCapacity", units="C", precision=9)
     heartbeat = pvproperty(value=0, name="Heartbeat")
+    owner = pvproperty(value=0, name="Owner")
+    """The heartbeat token of the session that switched the cell on (0: none given); only
+    its heartbeats feed the watchdog, not those of every session connected."""
     capacity = pvproperty(value=0.0, name="Capacity", units="Ah", read_only=True)
     max_current = pvproperty(value=0.0, name="MaxCurrent", units="A", read_only=True)
     watchdog = pvproperty(value=0.0, name="Watchdog", units="s", read_only=True)
@@ -179,6 +183,12 @@ class PotentiostatPVs(PVGroup):
 
     @heartbeat.putter
     async def heartbeat(self, instance, value):
+        if self.owner.value in (0, value):  # the driving session's beat (or no owner named)
+            self.heard_from_client()
+        return value
+
+    @owner.putter
+    async def owner(self, instance, value):
         return self._apply(lambda p, v: None, value)
 
     @step_duration.putter
@@ -304,18 +314,29 @@ class StxmIOC(PVGroup):
         self._restrict_potentiostat_writes(world.config.potentiostat.write_hosts)
 
     def _restrict_potentiostat_writes(self, hosts: tuple[str, ...]) -> None:
-        """Channel Access access security: only ``hosts`` may write the potentiostat."""
+        """Channel Access access security: only ``hosts`` may write the potentiostat.
+
+        A CA client states its own host name, which anyone can fake; so a write must also
+        come from an address that one of ``hosts`` resolves to (the peer address the
+        server sees, which the client cannot choose), or it is refused."""
         if not hosts:
             return
         allowed = set(hosts)
+        addresses = allowed_addresses(hosts)
         for pv in self.potentiostat.attr_pvdb.values():
-            default = pv.check_access
+            default_access, default_write = pv.check_access, pv.auth_write
 
-            def check_access(host, user, default=default):
+            def check_access(host, user, default=default_access):
                 rights = default(host, user)
                 return rights if host in allowed else rights & ~AccessRights.WRITE
 
-            pv.check_access = check_access
+            async def auth_write(host, user, *args, default=default_write, **kwargs):
+                peer = (kwargs.get("user_address") or ("",))[0]
+                if peer not in addresses:
+                    raise Forbidden(f"writes from {peer or 'an unknown address'} are refused")
+                return await default(host, user, *args, **kwargs)
+
+            pv.check_access, pv.auth_write = check_access, auth_write
 
     async def publish_exposure(self) -> None:
         """Push the clock and the shutter's record of an acquisition just done to the PVs
@@ -348,6 +369,18 @@ class _DropBeaconErrors(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "Failed to send beacon" not in record.getMessage()
+
+
+def allowed_addresses(hosts: tuple[str, ...]) -> set[str]:
+    """The IP addresses ``hosts`` (names or addresses) resolve to; a name that does not
+    resolve allows none."""
+    addresses = set()
+    for host in hosts:
+        try:
+            addresses |= {info[4][0] for info in socket.getaddrinfo(host, None)}
+        except OSError:
+            log.warning("write_hosts: %s does not resolve; no writes from it", host)
+    return addresses
 
 
 def run_ioc(
