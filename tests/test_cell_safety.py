@@ -109,6 +109,19 @@ def test_halt_at_a_pause_opens_the_circuit(sim):
     assert "switched to OCV" in stops[-1]["reason"]
 
 
+def test_halt_with_a_bare_run_engine_opens_the_circuit_too(sim):
+    """``RE = RunEngine({})`` as a user builds it, without ``switch_off_on_halt``: the plan
+    itself opens the circuit when the halt closes it."""
+    RE = RunEngine({}, context_managers=[])
+    RE.subscribe(pause_at_first_reading(RE))
+    run_until_paused(RE, electrochemistry(sim, [Galvanostatic(c_rate=4.0, duration_s=1800.0)]))
+    assert sim.world.potentiostat.output_on
+    RE.halt()
+    assert cell_is_open(sim)
+    sim.world.advance(600.0)
+    assert abs(sim.world.potentiostat.current_A) < 1e-15
+
+
 def test_a_capacity_limit_is_kept_by_the_instrument(sim):
     pstat = sim.world.potentiostat
     capacity_C = sim.config.potentiostat.capacity_Ah * 3600

@@ -101,11 +101,13 @@ def switched_off_afterwards(plan, beamline: Beamline, collect=None):
     ``ElectrochemistryRecorder.collect_after_switch_off``; those of a pause before an
     abort are kept), and the plan's own failure is what is raised: a
     switch-off or collection that fails as well is noted on it, so the stop document and
-    the user see the cause, not the clean-up. A halt closes the plan without any clean-up
-    (``switch_off_on_halt`` opens the circuit then)."""
+    the user see the cause, not the clean-up. A halt closes the plan, when no message may
+    be yielded: the potentiostat is then told directly (``Potentiostat.switch_off``), so
+    any RunEngine opens the circuit at a halt, with or without ``switch_off_on_halt``."""
     try:
         result = yield from plan
-    except GeneratorExit:  # closed: nothing may be yielded now
+    except GeneratorExit:  # closed (RE.halt()): no message may be yielded now
+        _switch_off_now(beamline, "at a halt")
         raise
     except BaseException as failure:
         cleanups = [("switching the cell off", switch_off(beamline))]
@@ -119,6 +121,15 @@ def switched_off_afterwards(plan, beamline: Beamline, collect=None):
         raise
     yield from switch_off(beamline)
     return result
+
+
+def _switch_off_now(beamline: Beamline, when: str) -> None:
+    """Open the circuit outside the RunEngine and wait for it (``HALT_SWITCH_OFF_S`` at
+    most); a failure is logged (the instrument's own limits and watchdog still apply)."""
+    try:
+        beamline.potentiostat.switch_off().wait(timeout=HALT_SWITCH_OFF_S)
+    except Exception:
+        logging.getLogger(__name__).exception("switching the cell off %s failed", when)
 
 
 HALT_REASON = "halted: the cell was switched to OCV"
@@ -137,11 +148,8 @@ def switch_off_on_halt(run_engine, beamline: Beamline) -> None:
     previous = run_engine.state_hook
 
     def hook(new_state, old_state) -> None:
-        if new_state == "halting":
-            try:  # wait: the circuit is open before the RunEngine goes on halting
-                beamline.potentiostat.switch_off().wait(timeout=HALT_SWITCH_OFF_S)
-            except Exception:  # the instrument's own limits and watchdog still apply
-                logging.getLogger(__name__).exception("switching the cell off at halt failed")
+        if new_state == "halting":  # the circuit open before the RunEngine goes on halting
+            _switch_off_now(beamline, "at a halt")
             run_engine._reason = HALT_REASON  # what RE.abort(reason) sets; halt has none
         if previous is not None:
             previous(new_state, old_state)
