@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from ..config import API_KEY_ENV
-from .catalog_dir import CatalogError, check_writable, database_for_reading, database_for_writing
+from .catalog_dir import (
+    CatalogError,
+    WriteTurn,
+    check_writable,
+    database_for_reading,
+    database_for_writing,
+)
 from .journal import read_journal
 from .reading import UID_PREFIX_MIN, AdapterReader, ClientReader
 from .tiled_app import build_catalog_app, catalog_adapter, shut_down
@@ -69,9 +75,9 @@ class Catalog:
         self._connecting = threading.Lock()
         self._writers: list[CatalogWriter] = []
         self._scratch: Path | None = None
-        self.storing = threading.Lock()
-        """Held by a writer while it stores: this process's writers take turns, so two of
-        them (a run's and its analysis') never contend for SQLite's write lock."""
+        self.storing = WriteTurn(None)
+        """Held by a writer while it stores: writers take turns (those of an embedded
+        catalog across processes too), so none fails on SQLite's write lock."""
 
     @classmethod
     def embedded(cls, path: str | Path, read_only: bool = False) -> "Catalog":
@@ -84,11 +90,12 @@ class Catalog:
         relocated copy of its database when reading.
         """
         path = Path(path).expanduser().resolve()
-        scratch = None
+        scratch, turn = None, None
         if read_only:
             database, scratch = database_for_reading(path)
         else:
             database = database_for_writing(path)
+            turn = WriteTurn(path)
 
         def connect():
             from tiled.client import Context, from_context
@@ -102,11 +109,12 @@ class Catalog:
         if read_only:
             reader, client = AdapterReader(catalog_adapter(path, database, read_only=True)), connect
         else:
-            client, context = connect()
+            with turn:  # two sessions creating one catalog: one creates, the other opens it
+                client, context = connect()
             reader = ClientReader(client)
         catalog = cls(reader, path / "journal", str(path), client, read_only)
         if not read_only:
-            catalog._context = context
+            catalog._context, catalog.storing = context, turn
         catalog._scratch = scratch
         threading._register_atexit(catalog.close)  # before tiled's own hook: bounded
         return catalog

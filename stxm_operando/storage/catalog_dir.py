@@ -5,16 +5,55 @@ tables in ``tables.db``). A directory that was moved or copied, e.g. to an analy
 machine, still points at the old place; ``relocate`` points it at where it is now.
 """
 
+import fcntl
+import os
 import shutil
 import sqlite3
 import tempfile
+import threading
 from pathlib import Path
 
 DATABASE = "catalog.db"
+WRITE_LOCK = ".write.lock"
+"""The file whose exclusive lock a writer of the catalog in the folder holds while it
+writes (created beside the database)."""
 
 
 class CatalogError(RuntimeError):
     """The catalog cannot be opened or written."""
+
+
+class WriteTurn:
+    """Writers of one catalog taking turns, in this process and across processes: a thread
+    lock, then an exclusive ``flock`` of the folder's ``WRITE_LOCK`` file (SQLite lets one
+    writer in at a time and makes the others fail with "database is locked" after a few
+    seconds; waiting for the lock instead never fails an acquisition). ``folder`` None: a
+    thread lock only (a catalog server orders its own writers)."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.path = None if folder is None else Path(folder) / WRITE_LOCK
+        self._thread_lock = threading.Lock()
+        self._descriptor: int | None = None
+
+    def __enter__(self) -> "WriteTurn":
+        self._thread_lock.acquire()
+        if self.path is not None:
+            try:
+                self._descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                fcntl.flock(self._descriptor, fcntl.LOCK_EX)
+            except BaseException:
+                self._release()
+                raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        if self._descriptor is not None:
+            os.close(self._descriptor)  # closing drops the flock
+            self._descriptor = None
+        self._thread_lock.release()
 
 
 def check_writable(path: Path) -> None:
