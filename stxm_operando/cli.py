@@ -1,10 +1,10 @@
 """Command line: ``stxm-operando demo | paper | ipython | ioc | monitor | proxy | runs |
-replay | export | queue-server | catalog-server | potentiostat-sim | campaign``."""
+replay | export | queue-server | control | catalog-server | potentiostat-sim |
+campaign``."""
 
 import argparse
 import gc
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from .config import (
     default_catalog,
     tiled_api_key,
 )
+from .queue import commands as queue_commands
 from .storage import CatalogError, UnknownRunError
 
 
@@ -196,43 +197,6 @@ def _catalog_server(args: argparse.Namespace) -> None:
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
-def _queue_server(args: argparse.Namespace) -> None:
-    import shutil
-    import tempfile
-    from importlib import resources
-
-    from .queue import check_redis
-
-    beside = Path(sys.executable).with_name("start-re-manager")  # this environment's
-    manager = str(beside) if beside.exists() else shutil.which("start-re-manager")
-    if manager is None:
-        raise OSError("bluesky-queueserver's start-re-manager is not installed")
-    if args.config:
-        _load_config(args.config)  # a bad config fails here, not in the worker
-        os.environ["STXM_OPERANDO_CONFIG"] = str(Path(args.config).resolve())
-    if args.catalog:
-        os.environ["STXM_OPERANDO_CATALOG"] = args.catalog
-    check_redis(args.redis)
-    state = Path(tempfile.mkdtemp(prefix="stxm-operando-queue-"))
-    permissions = resources.files("stxm_operando.queue") / "user_group_permissions.yaml"
-    command = [
-        manager,
-        "--startup-module", "stxm_operando.queue.startup",
-        "--redis-addr", args.redis,
-        "--zmq-control-addr", f"tcp://127.0.0.1:{args.control_port}",
-        "--zmq-info-addr", f"tcp://127.0.0.1:{args.info_port}",
-        "--update-existing-plans-devices", "ENVIRONMENT_OPEN",
-        "--existing-plans-devices", str(state / "existing_plans_and_devices.yaml"),
-        "--user-group-permissions", str(permissions),
-    ]  # fmt: skip
-    print(
-        f"stxm-operando: queue server on tcp://127.0.0.1:{args.control_port} "
-        f"(info :{args.info_port}), Redis {args.redis}",
-        flush=True,
-    )
-    os.execv(manager, command)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stxm-operando", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -327,16 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--nxstxm", help="write NXstxm HDF5 to this file")
             sub.add_argument("--csv", help="write electrochemistry and frame CSVs here")
 
-    queue = commands.add_parser(
-        "queue-server", help="run bluesky-queueserver's RE manager with the beamline's plans"
-    )
-    queue.add_argument("--config", help="beamline TOML config (default: simulated beamline)")
-    queue.add_argument("--catalog", help="catalog directory or tiled URI (default: the config's)")
-    queue.add_argument("--redis", default="127.0.0.1:6379", help="Redis host:port")
-    queue.add_argument("--control-port", type=port, default=60615, help="0MQ control port")
-    queue.add_argument("--info-port", type=port, default=60625, help="0MQ console output port")
-    queue.set_defaults(func=_queue_server)
-
+    queue_commands.add_commands(commands, port)
     potentiostat_sim.add_command(commands, port)
     campaign.add_command(commands)
     server = commands.add_parser("catalog-server", help="serve a catalog over tiled (HTTP)")

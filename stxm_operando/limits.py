@@ -200,6 +200,23 @@ def raster_line(
     return (center_x_um - half_x, y), (center_x_um + half_x, y)
 
 
+def place_raster(
+    config: BeamlineConfig,
+    center_x_um: float,
+    center_y_um: float,
+    num_x: int,
+    num_y: int,
+    step_nm: float,
+    dwell_ms: float,
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """A raster centred anywhere the coarse and fine stages reach (um, px, nm, ms) that the
+    line controller and the detector can do: (coarse position, fine centre), um
+    (``stage_placement``); LimitViolation naming the limit otherwise. Plans and the
+    control window check regions by this rule."""
+    check_raster(config, 0.0, 0.0, num_x, num_y, step_nm, dwell_ms)
+    return stage_placement(config, center_x_um, center_y_um, num_x, num_y, step_nm)
+
+
 def stage_placement(
     config: BeamlineConfig,
     center_x_um: float,

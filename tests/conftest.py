@@ -2,11 +2,13 @@
 
 import itertools
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -191,3 +193,49 @@ def monitor_catalog(tmp_path_factory):
         )
         writer.flush()
     return path, documents, series.run_start_uids, stack_run.run_start_uids[0]
+
+
+@pytest.fixture
+def redis():
+    """A Redis server of the test's own on loopback (no persistence); yields host:port."""
+    server = shutil.which("redis-server")
+    assert server, "redis-server is not installed (scripts/ensure-system-libs.sh test)"
+    port = free_port()
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    yield f"127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def start_queue_manager(redis: str, catalog: Path, *options: str):
+    """``stxm-operando queue-server`` on free loopback ports, writing to ``catalog``, once it
+    answers: (process, REManagerAPI); the process's ``control_address`` and ``info_address``
+    say where it listens. Terminate the process when done."""
+    from bluesky_queueserver_api.zmq import REManagerAPI
+
+    control, info = free_port(), free_port()
+    manager = subprocess.Popen(
+        [sys.executable, "-m", "stxm_operando.cli", "queue-server", "--redis", redis,
+         "--control-port", str(control), "--info-port", str(info), "--catalog", str(catalog),
+         *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    api = REManagerAPI(
+        zmq_control_addr=f"tcp://127.0.0.1:{control}", zmq_info_addr=f"tcp://127.0.0.1:{info}"
+    )
+    manager.control_address = f"tcp://127.0.0.1:{control}"
+    manager.info_address = f"tcp://127.0.0.1:{info}"
+    deadline = time.monotonic() + 60
+    while True:
+        assert manager.poll() is None, manager.stdout.read()[-3000:]
+        try:
+            api.status()
+            return manager, api
+        except Exception:  # not listening yet
+            assert time.monotonic() < deadline, "the RE manager did not answer"
+            time.sleep(0.5)

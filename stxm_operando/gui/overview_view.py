@@ -27,6 +27,8 @@ class OverviewView(pg.PlotWidget):
         self.colorbar = pg.ColorBarItem(colorMap=grey_colormap(), interactive=True, width=10)
         self.colorbar.setImageItem(self.image, insert_in=self.plot)
         self.colorbar.axis.setLabel("thickness (um)")
+        self.colorbar.axis.enableAutoSIPrefix(False)  # um, not a prefixed "mum"
+        self.colorbar.axis.setWidth(72)  # ticks such as "0.15" beside the label, not under it
         self.plot.setTitle("no field surveyed yet (find_particles)")
         self.boxes: list[pg.RectROI] = []
         self.labels: list[pg.TextItem] = []
@@ -47,11 +49,21 @@ class OverviewView(pg.PlotWidget):
         if finite.size:
             high = float(np.percentile(finite, 99.5))
             self.colorbar.setLevels(rounded_levels(0.0, max(high, 0.01)))
+        self.draw_particles(overview.particles, step)
+        energies = ", ".join(f"{e:.1f}" for e in overview.energies_eV)
+        self.plot.setTitle(  # short: the title's width is the plot's narrowest
+            f"field {overview.run_uid[:8]} ({energies} eV): "
+            f"{len(overview.particles)} particles found"
+        )
+        self.plot.autoRange(padding=0.02)
+
+    def draw_particles(self, particles: list, step_um: float) -> None:
+        """Box and number each particle found (in place of the previous field's)."""
         for item in (*self.boxes, *self.labels):
             self.plot.removeItem(item)
         self.boxes, self.labels = [], []
-        for number, found in enumerate(overview.particles):
-            width, height = found.num_x * step, found.num_y * step
+        for number, found in enumerate(particles):
+            width, height = found.num_x * step_um, found.num_y * step_um
             corner = (found.center_x_um - width / 2, found.center_y_um - height / 2)
             color = particle_color(number)
             box = pg.RectROI(corner, (width, height), pen=pen(color), movable=False)
@@ -63,9 +75,3 @@ class OverviewView(pg.PlotWidget):
             self.plot.addItem(label)
             self.boxes.append(box)
             self.labels.append(label)
-        energies = " and ".join(f"{e:.1f}" for e in overview.energies_eV)
-        self.plot.setTitle(
-            f"find_particles {overview.run_uid[:8]} at {energies} eV: "
-            f"{len(overview.particles)} particles found"
-        )
-        self.plot.autoRange(padding=0.02)

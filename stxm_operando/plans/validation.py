@@ -188,10 +188,10 @@ def check_raster(
     step_nm: float,
     dwell_ms: float,
 ) -> tuple[tuple[float, float], tuple[float, float]]:
-    """A raster centred anywhere the coarse and fine stages reach (um, px, nm, ms) that the
-    detector can do; returns (coarse position, fine centre), um (``limits.stage_placement``)."""
+    """``limits.place_raster``, refused as a plan argument."""
     try:
-        limits.check_raster(beamline.config, 0.0, 0.0, num_x, num_y, step_nm, dwell_ms)
-        return limits.stage_placement(beamline.config, center_x, center_y, num_x, num_y, step_nm)
+        return limits.place_raster(
+            beamline.config, center_x, center_y, num_x, num_y, step_nm, dwell_ms
+        )
     except limits.LimitViolation as err:
         raise PlanArgumentError(str(err)) from None

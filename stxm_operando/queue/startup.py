@@ -8,6 +8,7 @@ by name (``"bl"``) and steps and ROIs as dicts, e.g. ``BPlan("two_energy_image",
 {"particle_id": 0, "center_x_um": -0.9, "center_y_um": 0.2, "num_x": 34, "num_y": 22})``.
 bluesky's standard plans (``count``, ``scan``, ``rel_scan``, ``list_scan``, ``grid_scan``,
 ``mv``, ``mvr``) take the devices under their configured names (``point``, ``scanner``, ...).
+``cell_state`` is the one function queue clients may run (the control window's cell view).
 """
 
 import os
@@ -33,4 +34,22 @@ catalog = open_catalog(
     os.environ.get("STXM_OPERANDO_CATALOG") or config.session.catalog,
     api_key=tiled_api_key(config.session.api_key_env),
 )
-RE = make_run_engine(bl, catalog.writer(), catalog=catalog)
+RE = make_run_engine(
+    bl, catalog.writer(), catalog=catalog, progress=True, bars=False, returns_result=False
+)
+
+
+def cell_state() -> dict:
+    """The cell as the potentiostat reports it, for queue clients (``function_execute``
+    with ``run_in_background``, also while a plan runs): mode, output (1: driven), voltage
+    (V), current (A), charge (C), why its last step ended, and the current compliance (A)."""
+    pstat = bl.potentiostat
+    return {
+        "mode": str(pstat.mode.get()),
+        "output": int(pstat.output.get()),
+        "voltage_V": float(pstat.voltage.get()),
+        "current_A": float(pstat.current.get()),
+        "charge_C": float(pstat.charge.get()),
+        "trip_reason": str(pstat.trip_reason.get()),
+        "max_current_A": float(config.potentiostat.max_current_A),
+    }
