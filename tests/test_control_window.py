@@ -76,6 +76,16 @@ def test_a_protocol_drawn_and_queued_in_the_window_runs_with_those_regions(qtbot
     assert window.submit()
     qtbot.waitUntil(lambda: len(snapshot(window).queue) == 1, timeout=WAIT_MS)
     assert window.queue.queue_table.item(0, 0).text() == "operando"
+    editor.sample.setText("second")  # a second item: moved up, then deleted
+    assert window.submit()
+    qtbot.waitUntil(lambda: len(snapshot(window).queue) == 2, timeout=WAIT_MS)
+    window.queue.queue_table.setCurrentCell(1, 0)
+    click(qtbot, window, "item up")
+    qtbot.waitUntil(lambda: snapshot(window).queue[0]["kwargs"]["sample"] == "second")
+    window.queue.queue_table.setCurrentCell(0, 0)
+    click(qtbot, window, "delete item")
+    qtbot.waitUntil(lambda: len(snapshot(window).queue) == 1, timeout=WAIT_MS)
+    assert snapshot(window).queue[0]["kwargs"]["sample"] == "drawn"
 
     click(qtbot, window, "start queue")
     qtbot.waitUntil(lambda: snapshot(window).running is not None, timeout=WAIT_MS)
@@ -89,7 +99,8 @@ def test_a_protocol_drawn_and_queued_in_the_window_runs_with_those_regions(qtbot
     )
     paused = snapshot(window).status.get("manager_state") == "paused"
     assert paused, "the run ended before the pause reached it"
-    assert "output ON" in window.cell.text()  # a pause leaves the cell driven
+    qtbot.waitUntil(lambda: "output ON" in window.cell.text(), timeout=10_000)  # still driven
+    assert " left" in window.queue.progress.text()  # the console's progress line
     click(qtbot, window, "resume")
     qtbot.waitUntil(lambda: len(snapshot(window).history) == 1, timeout=WAIT_MS)
     result = snapshot(window).history[0]["result"]

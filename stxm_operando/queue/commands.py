@@ -35,6 +35,7 @@ def queue_server(args: argparse.Namespace) -> None:
         "--redis-addr", args.redis,
         "--zmq-control-addr", f"tcp://127.0.0.1:{args.control_port}",
         "--zmq-info-addr", f"tcp://127.0.0.1:{args.info_port}",
+        "--zmq-publish-console", "ON",  # progress lines for the control window
         "--update-existing-plans-devices", "ENVIRONMENT_OPEN",
         "--existing-plans-devices", str(state / "existing_plans_and_devices.yaml"),
         "--user-group-permissions", str(permissions),
