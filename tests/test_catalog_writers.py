@@ -8,11 +8,13 @@ import textwrap
 import time
 
 import numpy as np
+import pytest
 from bluesky import RunEngine
 
 from stxm_operando.devices import simulated_beamline
 from stxm_operando.plans import Galvanostatic, electrochemistry
-from stxm_operando.storage import Catalog
+from stxm_operando.storage import Catalog, CatalogError
+from stxm_operando.storage.journal import read_journal
 
 
 def assert_whole(documents: list, duration_s: float) -> None:
@@ -35,7 +37,8 @@ TWO_WRITERS = textwrap.dedent("""
     from bluesky import RunEngine
     from stxm_operando.devices import simulated_beamline
     from stxm_operando.plans import Galvanostatic, electrochemistry
-    from stxm_operando.storage import Catalog
+    from stxm_operando.storage import Catalog, CatalogError
+from stxm_operando.storage.journal import read_journal
     path, start_at = sys.argv[1], float(sys.argv[2])
     time.sleep(max(start_at - time.time(), 0))  # both open (and create) the catalog at once
     with Catalog.embedded(path) as catalog:
@@ -106,3 +109,27 @@ def test_a_run_the_catalog_cannot_take_goes_on_and_its_journal_keeps_it(tmp_path
         assert next_uid not in writer.unstored
         catalog.journal_path(next_uid).unlink()  # read from the catalog alone
         assert_whole(list(catalog.documents(next_uid)), 100.0)
+
+
+def test_a_run_the_catalog_cannot_start_does_not_begin_and_no_current_flows(tmp_path):
+    """The database locked before the run opens: the start document cannot be stored, so
+    the run is refused at its start with the catalog's reason and the cell is never driven;
+    the journal still holds the start."""
+    path = tmp_path / "catalog"
+    with Catalog.embedded(path) as catalog:
+        writer = catalog.writer()
+        RE = RunEngine({}, context_managers=[])
+        RE.subscribe(writer)
+        bl = simulated_beamline()
+        driven = []
+        RE.subscribe(lambda name, doc: driven.append(bl.potentiostat.output.get()))
+        locker = sqlite3.connect(path / "catalog.db", isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        try:
+            with pytest.raises(CatalogError, match=r"cannot take run .*locked"):
+                RE(electrochemistry(bl, [Galvanostatic(c_rate=1.0, duration_s=60.0)]))
+        finally:
+            locker.execute("ROLLBACK")
+        assert bl.potentiostat.output.get() == 0 and set(driven) <= {0}
+        (journal,) = catalog.journal_dir.glob("*.jsonl")
+        assert [name for name, _ in read_journal(journal)][:1] == ["start"]

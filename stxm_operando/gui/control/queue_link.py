@@ -154,11 +154,15 @@ class QueueLink(QObject):
             return None
         from bluesky_queueserver_api import BFunc
 
-        reply = self.api.function_execute(BFunc(CELL_FUNCTION), run_in_background=True)
-        if not reply.get("success"):
+        try:
+            reply = self.api.function_execute(BFunc(CELL_FUNCTION), run_in_background=True)
+            if not reply.get("success"):
+                return None
+            self.api.wait_for_completed_task(reply["task_uid"], timeout=5 * self.poll_s + 5)
+            result = self.api.task_result(reply["task_uid"])["result"]
+        except Exception as err:  # the environment is closing, or busy past the timeout
+            log.info("cell state not read: %s", err)
             return None
-        self.api.wait_for_completed_task(reply["task_uid"], timeout=5 * self.poll_s + 5)
-        result = self.api.task_result(reply["task_uid"])["result"]
         return result.get("return_value") if result.get("success") else None
 
     def _progress(self, previous: str) -> str:
