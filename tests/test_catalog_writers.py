@@ -37,8 +37,7 @@ TWO_WRITERS = textwrap.dedent("""
     from bluesky import RunEngine
     from stxm_operando.devices import simulated_beamline
     from stxm_operando.plans import Galvanostatic, electrochemistry
-    from stxm_operando.storage import Catalog, CatalogError
-from stxm_operando.storage.journal import read_journal
+    from stxm_operando.storage import Catalog
     path, start_at = sys.argv[1], float(sys.argv[2])
     time.sleep(max(start_at - time.time(), 0))  # both open (and create) the catalog at once
     with Catalog.embedded(path) as catalog:

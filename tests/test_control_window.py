@@ -35,7 +35,7 @@ def window(qtbot, redis, tmp_path):
 
 
 def snapshot(window):
-    return window.link.snapshot
+    return window.queue.snapshot  # what the window shows (the link's, once delivered)
 
 
 def click(qtbot, window, text: str) -> None:
@@ -183,11 +183,11 @@ def wait_for(condition, timeout_s=120):
         app.processEvents()
         time.sleep(0.02)
 
-wait_for(lambda: window.link.snapshot.cell is not None)
+wait_for(lambda: window.queue.snapshot.cell is not None)
 assert window.load_newest_field()
 found = len(window.regions.regions)
 submitted = window.submit()
-wait_for(lambda: len(window.link.snapshot.queue) == 1)
+wait_for(lambda: len(window.queue.snapshot.queue) == 1)
 for _ in range(30):
     app.processEvents()
 screen.grabWindow(0).save(str(Path(shots) / "control.png"))  # the X framebuffer

@@ -54,6 +54,8 @@ class PotentiostatLog(Device):
         super().__init__(name=name, **kwargs)
         self.potentiostat = potentiostat
         self.next_index = 0
+        self.last_current_A: float | None = None
+        """The current of the newest reading collected, A (None before the first)."""
 
     def kickoff(self) -> StatusBase:
         """Start with the next reading the instrument logs."""
@@ -98,6 +100,7 @@ class PotentiostatLog(Device):
         if not count:
             return
         self.next_index = int(log["index"][-1]) + 1
+        self.last_current_A = float(log["current"][-1])
         data = {f"{self.name}_{field}": log[field].tolist() for field in LOG_FIELDS}
         data[f"{self.name}_index"] = log["index"].tolist()
         data[f"{self.name}_step"] = [int(self.step.get())] * count

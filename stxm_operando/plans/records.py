@@ -10,6 +10,10 @@ from ..devices.potentiostat_log import PotentiostatLog
 from ..devices.status import finished_status
 from ..streams import ELECTROCHEMISTRY_STREAM, PROTOCOL_STREAM
 
+SWITCH_OFF_TRIES = 5
+"""Log intervals the clean-up waits at most for the instrument to log the switch-off (an
+IOC's log runs on its own clock, a tick behind the switch-off)."""
+
 
 class Record(Signal):
     """A recorded value: set is done once it is put, NaN included (a reading an instrument
@@ -51,13 +55,17 @@ class ElectrochemistryRecorder:
         self.started = True
 
     def collect_after_switch_off(self):
-        """After the cell was switched off in a failed or aborted run: one log interval of
-        beamline time, so that the instrument has logged the switch-off, then every reading
-        not yet collected (nothing if the log was never started)."""
+        """After the cell was switched off in a failed or aborted run: every reading not yet
+        collected, up to the one that shows the switch-off (zero current), waiting a log
+        interval of beamline time before each try, at most ``SWITCH_OFF_TRIES`` (nothing if
+        the log was never started)."""
         if not self.started:
             return
-        yield from bps.mv(self.beamline.clock, self.beamline.config.potentiostat.log_interval_s)
-        yield from self.collect()
+        for _ in range(SWITCH_OFF_TRIES):
+            yield from bps.mv(self.beamline.clock, self.beamline.config.potentiostat.log_interval_s)
+            yield from self.collect()
+            if self.log.last_current_A == 0.0:
+                return
 
     def set_step(self, index: int):
         """Tag what follows with protocol step ``index``."""
