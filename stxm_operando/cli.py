@@ -86,7 +86,7 @@ def _demo(args: argparse.Namespace) -> None:
 def _paper(args: argparse.Namespace) -> None:
     from .paper import main as redraw_paper
 
-    redraw_paper(output=args.output)
+    redraw_paper(output=args.output, seeds=range(args.seeds), assignments=args.set)
 
 
 def _runs(args: argparse.Namespace) -> None:
@@ -212,9 +212,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
 
     paper = commands.add_parser(
-        "paper", help="redraw the paper's figures from the particle model (tables and PNG)"
+        "paper", help="redraw the paper's figures from the particle model (tables, CSV, figure)"
     )
-    paper.add_argument("--output", default="paper-output", help="folder for paper.png")
+    paper.add_argument(
+        "--output", default="paper-output", help="folder for the figure and the tables"
+    )
+    paper.add_argument(
+        "--seeds", type=int, default=3, help="particles (seeds) per rate and direction (3)"
+    )
+    paper.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a model parameter (PlateletParameters), e.g. surface_layer_nm=10; repeatable",
+    )
     paper.set_defaults(func=_paper)
 
     runs = commands.add_parser("runs", help="list the catalog's runs, oldest first")

@@ -33,7 +33,7 @@ def test_toml_config_is_loaded_with_defaults_for_the_rest(tmp_path):
     assert len(config.sim.particles) == 1 and config.sim.particles[0].n_001 == 20
     world = SimulatedBeamline(config)
     assert world.limits("energy") == (702.0, 718.0)
-    assert world.particles[0].model.c.shape == (8, 20)
+    assert world.particles[0].model.fraction_map().shape == (8, 20)
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """The particle model's trajectories, pinned: any speed-up must leave them unchanged.
 
-``tests/data/particle_trajectory.npz`` holds trajectories computed by the model before it was
-optimised (commit c6f4291). Run this file as a script to write it again, only when a change
+``tests/data/particle_trajectory.npz`` holds trajectories computed by the surface-layer model
+(issue 29). Run this file as a script to write it again, only when a change
 to the physics is meant.
 """
 
@@ -29,7 +29,7 @@ def trajectories() -> dict[str, np.ndarray]:
         reading = electrode.step(dt, current_A=current)
         readings.append((reading.current_A, reading.voltage_V))
         if step % 500 == 499:
-            snapshots.append(electrode.particles[0].c.copy())
+            snapshots.append(electrode.particles[0].fraction_map())
     out["one_1C_c"] = np.array(snapshots)
     out["one_1C_current"], out["one_1C_voltage"] = np.array(readings).T
     particles = [
@@ -50,7 +50,7 @@ def trajectories() -> dict[str, np.ndarray]:
             else:
                 reading = electrode.step(dt, voltage_V=voltage)
             readings.append((reading.current_A, reading.voltage_V))
-    out["two_c0"], out["two_c1"] = particles[0].c.copy(), particles[1].c.copy()
+    out["two_c0"], out["two_c1"] = particles[0].fraction_map(), particles[1].fraction_map()
     out["two_current"], out["two_voltage"] = np.array(readings).T
     out["two_uptake"] = particles[0].end_uptake.copy()
     return out

@@ -7,7 +7,7 @@ from stxm_operando.physics.constants import OCV_PLATEAU_V, thermal_voltage
 from stxm_operando.physics.electrode import Electrode
 from stxm_operando.physics.kinetics import j0_skewed
 from stxm_operando.physics.optics import focal_length_um, probe_sigma_nm
-from stxm_operando.physics.particle import PlateletModel, PlateletParameters
+from stxm_operando.physics.particle import MA_CM2_PER_NM_S, PlateletModel, PlateletParameters
 from stxm_operando.physics.spectra import ReferenceSpectra
 
 CAPACITY_AH = 1e-6
@@ -57,25 +57,34 @@ def test_zone_plate_focal_length_follows_energy():
 
 
 def test_slow_rate_delithiation_goes_channel_by_channel_lithiation_stays_uniform():
-    params = PlateletParameters()
-    slow_c_rate = 0.1 * 3600 / params.time_unit_s  # 0.1 in diffusion units
-    lithiated, _ = run_to_half(slow_c_rate)
-    delithiated, _ = run_to_half(-slow_c_rate)
-    spread_lith = lithiated.c.mean(axis=0).std()
-    spread_delith = delithiated.c.mean(axis=0).std()
+    lithiated, _ = run_to_half(0.15)
+    delithiated, _ = run_to_half(-0.15)
+    spread_lith = lithiated.bulk.std()
+    spread_delith = delithiated.bulk.std()
     assert spread_delith > 2.5 * spread_lith
     assert spread_delith > 0.2
+
+
+def surface_minus_interior(p: PlateletModel) -> float:
+    seen = p.fraction_map()
+    return seen[[0, -1], :].mean() - seen[1:-1, :].mean()
 
 
 def test_high_rate_surface_is_li_rich_on_lithiation_and_li_poor_on_delithiation():
     lithiated, _ = run_to_half(4.0)
     delithiated, _ = run_to_half(-4.0)
-
-    def surface_minus_interior(p: PlateletModel) -> float:
-        return p.c[[0, -1], :].mean() - p.c[2:-2, :].mean()
-
     assert surface_minus_interior(lithiated) > 0.08
     assert surface_minus_interior(delithiated) < -0.08
+
+
+def test_the_surface_layer_is_part_of_the_end_pixel_and_of_the_mass():
+    particle, _ = run_to_half(4.0)
+    seen = particle.fraction_map()
+    share = particle.params.surface_layer_nm / particle.pixel_nm
+    assert seen[0] == pytest.approx(share * particle.layer[0] + (1 - share) * particle.bulk)
+    assert seen[1:-1] == pytest.approx(np.repeat(particle.bulk[None, :], 8, axis=0))
+    # the image's mean is the particle's mean: the layers sit inside the end pixels
+    assert seen.mean() == pytest.approx(particle.mean_fraction, abs=1e-12)
 
 
 def test_galvanostatic_charge_is_conserved():
@@ -116,7 +125,7 @@ def test_model_is_deterministic_for_a_seed_and_heterogeneous_across_seeds():
     a, _ = run_to_half(4.0, seed=3)
     b, _ = run_to_half(4.0, seed=3)
     c, _ = run_to_half(4.0, seed=4)
-    assert np.array_equal(a.c, b.c)
+    assert np.array_equal(a.fraction_map(), b.fraction_map())
     assert not np.allclose(a.k0, c.k0)
     assert a.k0.std() > 0  # per-channel rate heterogeneity
 
@@ -125,7 +134,7 @@ def test_lim_exchange_current_is_the_default_and_bv_an_option():
     assert PlateletParameters().j0_form == "lim"
     lim, _ = run_to_half(4.0)
     bv, _ = run_to_half(4.0, params=PlateletParameters(j0_form="bv"))
-    assert not np.allclose(lim.c, bv.c, atol=1e-3)
+    assert not np.allclose(lim.fraction_map(), bv.fraction_map(), atol=1e-3)
     assert j0_skewed(0.25) == pytest.approx(1.0)
     assert j0_skewed(0.64) == pytest.approx(0.52, abs=0.02)
     assert j0_skewed(0.41) == pytest.approx(0.87, abs=0.03)
@@ -138,14 +147,15 @@ def test_true_channel_current_matches_electrode_current():
     for _ in range(50):
         electrode.step(dt, current_A=4e-6)
         t += dt
-    flux = (particle.end_uptake - uptake0) / (t / particle.params.time_unit_s)
+    flux = (particle.end_uptake - uptake0) / t  # nm/s
     j_ch = particle.channel_current_mA_cm2(flux)
     assert j_ch.shape == (25,)
     assert np.all(j_ch > 0)  # lithiation is positive
-    # mean over channels of (flux per end) relates to the mean Li uptake:
-    # d<c>/dt * n_010 * h = sum of both ends
-    rate = 4.0 / 3600 * particle.params.time_unit_s
-    assert (2 * flux.mean()) == pytest.approx(rate * particle.n_010 * particle.h, rel=0.02)
+    # both ends of a channel together fill its n_010 pixels at 4C: 2 <flux> = 4/3600 * L
+    rate = 4.0 / 3600
+    assert (2 * flux.mean()) == pytest.approx(rate * particle.n_010 * particle.pixel_nm, rel=1e-6)
+    # and that is the cell's current density over the reacting faces
+    assert j_ch.mean() == pytest.approx(flux.mean() * MA_CM2_PER_NM_S)
 
 
 @pytest.mark.parametrize(
@@ -155,6 +165,8 @@ def test_true_channel_current_matches_electrode_current():
         dict(omega_kT=0.0),
         dict(diffusivity_cm2_s=-1.0),
         dict(surface_strain_fraction=1.5),
+        dict(surface_diffusivity_cm2_s=0.0),
+        dict(rate_spread=-0.1),
     ],
 )
 def test_bad_material_parameters_are_rejected(kwargs):
@@ -171,3 +183,5 @@ def test_bad_electrode_inputs_are_rejected():
         electrode.step(1.0)
     with pytest.raises(ValueError):
         PlateletModel(2, 5)
+    with pytest.raises(ValueError, match="thinner than a pixel"):
+        PlateletModel(5, 5, pixel_nm=10.0)

@@ -147,7 +147,7 @@ def test_galvanostatic_until_cutoff_records_the_log_and_the_reason(sim, RE):
 
 def test_rest_and_hold_potential(sim, RE):
     assert RE(rest(sim, 120.0)).plan_result == ["duration 120 s"]
-    result = RE(hold_potential(sim, 3.20, until_current_A=1e-6, duration_s=4000.0))
+    result = RE(hold_potential(sim, 3.35, until_current_A=1e-6, duration_s=4000.0))
     assert result.plan_result[0].startswith("current below")
     currents = [e["data"]["ec_current"] for e in RE.recorder.events("electrochemistry")]
     assert max(currents) > 2e-6 and abs(currents[-1]) < 1e-6  # driven, then decayed

@@ -28,7 +28,7 @@ def test_time_left_bounds_the_truth_and_is_exact_once_only_a_rest_remains():
             samples.append((progress.time_s, progress.elapsed_s, progress.left_s, progress.step))
 
     RE.subscribe(sample)
-    protocol = [Galvanostatic(c_rate=6, until_V=3.0), Rest(300.0)]
+    protocol = [Galvanostatic(c_rate=6, until_V=3.3), Rest(300.0)]  # 6C dips below 3.3 V
     RE(operando(bl, protocol, [ROI], every_s=EVERY_S, dwell_ms=0.2))
     progress = analysis.progress
     end_s = progress.time_s
@@ -47,7 +47,7 @@ def test_time_left_bounds_the_truth_and_is_exact_once_only_a_rest_remains():
     assert [line.split(" ", 2)[1] for line in lines] == ["1/2", "1/2", "2/2", "2/2"]
     assert lines[0].startswith("step 1/2 +6C lithiation started; cell 3.")
     assert lines[0].endswith("0 s elapsed, at most 15 min left")  # 6C: 600 s at most, + 300 s
-    assert "ended (lower cutoff 3.000 V crossed" in lines[1]
+    assert "ended (lower cutoff 3.300 V crossed" in lines[1]
     assert lines[1].endswith("at most 5 min left")  # the lithiation is over: the rest's 300 s
     assert lines[-1].startswith("step 2/2 rest 300 s ended (duration 300 s)")
     assert lines[-1].endswith("at most 0 s left")

@@ -5,6 +5,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..physics.optics import focal_length_um
+from ..physics.particle import J0_FORMS, PlateletParameters
 from .types import KEYS_AND_TYPES, Count, Number, Range, Text, check_range, require
 
 
@@ -252,10 +253,10 @@ class SimConfig:
     drift_nm_per_min: Number = 6.0
     piezo_jitter_nm: Number = 2.0
     sample_z_offset_um: Number = 0.0
-    diffusivity_cm2_s: Number = 6e-13
-    rate_constant: Number = 0.05
-    rate_spread: Number = 0.3
-    j0_form: Text = "bv"
+    diffusivity_cm2_s: Number = PlateletParameters.diffusivity_cm2_s
+    exchange_current_mA_cm2: Number = PlateletParameters.exchange_current_mA_cm2
+    rate_spread: Number = PlateletParameters.rate_spread
+    j0_form: Text = PlateletParameters.j0_form
     particles: tuple[ParticleConfig, ...] = field(default_factory=_default_particles)
 
     def validate(self, where: str) -> None:
@@ -265,7 +266,7 @@ class SimConfig:
             where,
             "membrane_od and drift_nm_per_min must not be negative",
         )
-        require(self.j0_form in ("bv", "lim"), where, "j0_form must be 'bv' or 'lim'")
+        require(self.j0_form in J0_FORMS, where, f"j0_form must be one of {J0_FORMS}")
         require(len(self.particles) > 0, where, "at least one particle is needed")
         for i, particle in enumerate(self.particles):
             particle.validate(f"{where}.particles[{i}]")

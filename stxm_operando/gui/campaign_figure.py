@@ -82,8 +82,9 @@ def save_campaign_figure(
     return [png] if pdf is None else [png, Path(pdf)]
 
 
-def _rate_curves(pg, plot, chosen: Sequence[dict], quantities, colour) -> None:
-    """Mean and spread across particles against |C-rate| of each quantity, n by the points."""
+def _rate_curves(pg, plot, chosen: Sequence[dict], quantities, colour, counts=True) -> None:
+    """Mean and spread across particles against |C-rate| of each quantity, n by the points
+    (with ``counts``)."""
     rates = sorted({abs(float(r["c_rate"])) for r in chosen})
     for key, style, scale in quantities:
         groups = [
@@ -96,7 +97,7 @@ def _rate_curves(pg, plot, chosen: Sequence[dict], quantities, colour) -> None:
             rates, means, pen=pg.mkPen(colour, width=2, style=style), symbol="o", symbolBrush=colour
         )
         plot.addItem(pg.ErrorBarItem(x=np.array(rates), y=means, height=2 * spread, pen=colour))
-        if style == 1:  # lithiation's counts above its points, delithiation's below
+        if counts and style == 1:  # lithiation's counts above, delithiation's below
             anchor = (0.5, 1.3) if colour == COLOURS["lithiation"] else (0.5, -0.3)
             for rate, mean, group in zip(rates, means, groups, strict=True):
                 count = pg.TextItem(f"n={len(group)}", color=colour, anchor=anchor)

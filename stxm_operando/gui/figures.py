@@ -1,5 +1,5 @@
-"""Static figures (PNG) drawn with pyqtgraph offscreen: Li maps, the voltage curve and the
-paper's figures from the model (a campaign's cross-run figure is ``campaign_figure``)."""
+"""Static figures (PNG) drawn with pyqtgraph offscreen: Li maps and the voltage curve (the
+paper's figures are ``paper_figure``, a campaign's cross-run figure ``campaign_figure``)."""
 
 import os
 import tempfile
@@ -65,11 +65,13 @@ def _written(path: Path) -> Path:
     return path
 
 
-def _export(widget, item, path: str | Path, pdf: str | Path | None = None) -> Path:
+def _export(
+    widget, item, path: str | Path, pdf: str | Path | None = None, svg: str | Path | None = None
+) -> Path:
     """Show ``widget`` offscreen, save ``item`` (its scene or a plot item) as PNG and, with
-    ``pdf``, the widget's scene as a vector PDF of the same layout; close it. OSError if a
-    file was not written."""
-    from pyqtgraph.exporters import ImageExporter
+    ``pdf`` and ``svg``, the widget's scene as vector PDF and SVG of the same layout; close
+    it. OSError if a file was not written."""
+    from pyqtgraph.exporters import ImageExporter, SVGExporter
 
     path = _writable(path)
     widget.show()
@@ -77,6 +79,9 @@ def _export(widget, item, path: str | Path, pdf: str | Path | None = None) -> Pa
     ImageExporter(item).export(str(path))
     if pdf is not None:
         _export_pdf(widget, _writable(pdf))
+    if svg is not None:
+        SVGExporter(widget.scene()).export(str(_writable(svg)))
+        _written(Path(svg))
     widget.close()
     return _written(path)
 
@@ -284,36 +289,3 @@ def save_monitor_screenshot(analysis, path: str | Path) -> Path:
     image.save(str(path))
     window.close()
     return _written(path)
-
-
-def save_paper_figure(runs, ratios, j0_points, path: str | Path) -> Path:
-    """The paper's figures from ``paper.sweep``: overpotential ratio against C-rate (Fig. 1c),
-    <x_surf> and <x_int> against C-rate (Fig. 5b) and j0 against x_surf (Fig. 4b), as PNG."""
-    pg, _ = _application()
-    from ..analysis import fit_j0
-
-    layout = pg.GraphicsLayoutWidget()
-    rates = np.array(sorted(runs))
-    ratio_plot = layout.addPlot(title="|eta_lith| / |eta_delith| at SoC 0.5 (Fig. 1c)")
-    ratio_plot.plot(rates, [ratios[r] for r in rates], pen="k", symbol="o")
-    ratio_plot.setLabel("bottom", "C-rate")
-    surface_plot = layout.addPlot(title="mean x_surf (solid), x_int (dashed), SoC 0.5 (Fig. 5b)")
-    surface_plot.addLegend()
-    for direction, colour in (("lithiation", (210, 0, 0)), ("delithiation", (0, 150, 0))):
-        stats = [[r.statistics() for r in runs[c] if r.direction == direction] for c in rates]
-        for attribute, style in (("mean_surface", None), ("mean_internal", 2)):
-            pen = pg.mkPen(colour, width=2, style=style or 1)
-            values = [np.mean([getattr(s, attribute) for s in group]) for group in stats]
-            name = direction if style is None else None
-            surface_plot.plot(rates, values, pen=pen, symbol="o", symbolBrush=colour, name=name)
-    surface_plot.setLabel("bottom", "C-rate")
-    j0_plot = layout.addPlot(title="j0 against x_surf, >= 1C (Fig. 4b)")
-    x, j0 = j0_points
-    j0_plot.plot(x, j0, pen=None, symbol="o", symbolSize=4, symbolBrush=(60, 60, 200))
-    fit = fit_j0(x, j0)
-    grid = np.linspace(0.01, 0.99, 99)
-    j0_plot.plot(grid, fit(grid), pen=pg.mkPen("k", width=2))
-    j0_plot.setLabel("bottom", "x_surf")
-    j0_plot.setLabel("left", "j0 (mA/cm2)")
-    layout.resize(1500, 450)
-    return _export(layout, layout.scene(), path)

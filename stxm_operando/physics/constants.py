@@ -23,7 +23,7 @@ REFERENCE_OCV_V = 3.428
 """Overpotential reference, V vs Li: as the paper defines it, the middle of the 0.2C
 lithiation and delithiation plateaus of LiFePO4 (Koo et al. 2023)."""
 
-OCV_PLATEAU_V = 3.4189
+OCV_PLATEAU_V = 3.4284
 """Cell voltage (V vs Li) at zero electrode chemical potential in the particle model,
 calibrated so that the middle of the model's own 0.2C plateaus (``paper.reference_voltage``)
 is ``REFERENCE_OCV_V``; ``tests/test_paper.py`` checks it."""

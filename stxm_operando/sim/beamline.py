@@ -63,7 +63,7 @@ class SimulatedBeamline:
         self.spectra = ReferenceSpectra.load_default()
         params = PlateletParameters(
             diffusivity_cm2_s=sim.diffusivity_cm2_s,
-            rate_constant=sim.rate_constant,
+            exchange_current_mA_cm2=sim.exchange_current_mA_cm2,
             rate_spread=sim.rate_spread,
             j0_form=sim.j0_form,
         )
@@ -293,7 +293,7 @@ class SimulatedBeamline:
     def true_fraction_maps(self) -> list[np.ndarray]:
         """Li fraction grid of every particle now (axis 0 = [010], axis 1 = [001])."""
         with self.lock:
-            return [p.model.c.copy() for p in self.particles]
+            return [p.model.fraction_map() for p in self.particles]
 
     def true_end_uptake(self) -> list[np.ndarray]:
         """Integrated end flux of every particle (model units); differences give j_Ch."""

@@ -50,12 +50,12 @@ class PlacedParticle:
         """The (lithiated, delithiated) thickness grids, padded by 2 pixels and blurred by
         the probe; kept until the model's composition or the probe changes (a line takes
         milliseconds, the composition changes once per model step)."""
-        composition, sigma, maps = self._blurred
-        if composition is not self.model.c or sigma != probe_sigma_nm:
-            c = self.model.c
+        steps, sigma, maps = self._blurred
+        if steps != self.model.steps or sigma != probe_sigma_nm:
+            c = self.model.fraction_map()
             maps = np.pad(c * self.thickness_nm, 2), np.pad((1 - c) * self.thickness_nm, 2)
             sigma_px = probe_sigma_nm / self.model.pixel_nm
             if sigma_px > 0.05:
                 maps = tuple(ndimage.gaussian_filter(m, sigma_px, mode="constant") for m in maps)
-            self._blurred = (c, probe_sigma_nm, maps)
+            self._blurred = (self.model.steps, probe_sigma_nm, maps)
         return maps
