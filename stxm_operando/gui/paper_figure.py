@@ -174,7 +174,7 @@ def _channel_panels(pg, grid, result) -> None:
         f"f  Fig. 4a: one particle at {slow:g}C delithiation, SoC 0.5", row=0, col=0, colspan=3
     )
     maps = grid.addLayout(row=1, col=0)
-    add_li_map_grid(maps, [[run.fraction_half]], ["x"], [""], PIXEL_NM)
+    add_li_map_grid(maps, [[run.fraction_half]], [""], [""], PIXEL_NM, captions=[["x"]])
     rate = maps.addPlot(row=2, col=1)
     _rate_image(pg, maps, rate, run.rate_map(), PIXEL_NM)
     profile = grid.addPlot(row=1, col=1)
@@ -182,12 +182,12 @@ def _channel_panels(pg, grid, result) -> None:
         profile,
         "j<sub>Ch</sub> and x<sub>surf</sub> per channel",
         ("channel along [001]", ""),
-        ("j<sub>Ch</sub>", "mA/cm2"),
+        ("j<sub>Ch</sub>", "µA/cm2"),
     )
     channels = np.arange(run.fraction_half.shape[1])
     profile.plot(
         channels,
-        run.channel_currents(),
+        1e3 * run.channel_currents(),  # mA/cm2 to µA/cm2: readable ticks at 0.15C
         pen=pg.mkPen((60, 60, 200), width=2),
         symbol="o",
         symbolBrush=(60, 60, 200),
