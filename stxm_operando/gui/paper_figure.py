@@ -85,7 +85,7 @@ def _overpotential_panel(pg, plot, result) -> None:
 
 
 def _ratio_panel(pg, plot, result) -> None:
-    from ..paper import overpotential_ratio
+    from ..paper import PAPER, overpotential_ratio, seed_ratios
 
     _style(
         plot,
@@ -95,8 +95,15 @@ def _ratio_panel(pg, plot, result) -> None:
     )
     rates = np.array(sorted(result.runs))
     ratios = [overpotential_ratio(result.runs[r], result.reference_V) for r in rates]
+    spread = [np.std(seed_ratios(result.runs[r], result.reference_V)) for r in rates]
     plot.plot(rates, ratios, pen=pg.mkPen("k", width=2), symbol="o", symbolBrush="k")
+    plot.addItem(pg.ErrorBarItem(x=rates, y=np.array(ratios), height=2 * np.array(spread)))
     _paper_line(pg, plot, 1.0, "symmetric")
+    lith, delith = PAPER["j0_at_x_surf_4C"].values()  # at x_surf 0.64 and 0.41
+    # Butler-Volmer's overpotential is concave in i / j0: the ratio cannot exceed this
+    _paper_line(
+        pg, plot, delith / lith, f"paper's j0 ratio {delith:g} / {lith:g}: Butler-Volmer's ceiling"
+    )
 
 
 def _j0_panel(pg, plot, result) -> None:

@@ -16,6 +16,7 @@ from .runs import (
     overpotential_ratio,
     parameters,
     reference_voltage,
+    seed_ratios,
     sweep,
 )
 
@@ -35,6 +36,7 @@ __all__ = [
     "overpotential_ratio",
     "parameters",
     "reference_voltage",
+    "seed_ratios",
     "summary",
     "sweep",
     "tables",

@@ -24,6 +24,7 @@ from .runs import (
     parameters,
     reference_voltage,
     run_rows,
+    seed_ratios,
     sweep,
 )
 
@@ -140,14 +141,15 @@ def tables(result: PaperResult) -> str:
         "Fig. 1b/1c: capacity to cutoff and overpotential at SoC 0.5 (paper: |eta| grows much",
         "faster on lithiation; ratio ~1 at slow rate, rising with rate)",
         f"{'C-rate':>6} {'cap lith':>9} {'cap delith':>10} {'eta lith mV':>12} "
-        f"{'eta delith mV':>14} {'ratio':>6}",
+        f"{'eta delith mV':>14} {'ratio':>6} {'sd seeds':>8}",
     ]
     for rate, group in result.runs.items():
         lith, delith = by_key[(rate, "lithiation")], by_key[(rate, "delithiation")]
         lines.append(
             f"{rate:6.2f} {lith['capacity_to_cutoff']:9.2f} {delith['capacity_to_cutoff']:10.2f} "
             f"{1e3 * lith['overpotential_V']:12.1f} {1e3 * delith['overpotential_V']:14.1f} "
-            f"{overpotential_ratio(group, result.reference_V):6.2f}"
+            f"{overpotential_ratio(group, result.reference_V):6.2f} "
+            f"{np.std(seed_ratios(group, result.reference_V)):8.2f}"
         )
     slow = min(result.runs)
     lines += [

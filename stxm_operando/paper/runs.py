@@ -258,6 +258,14 @@ def overpotential_ratio(runs: Sequence[Run], reference_V: float) -> float:
     return float(abs(eta[0]) / abs(eta[1]))
 
 
+def seed_ratios(runs: Sequence[Run], reference_V: float) -> np.ndarray:
+    """|eta_lith| / |eta_delith| at SoC 0.5 of each seed that ran both directions: their
+    spread is the ratio's seed-to-seed uncertainty."""
+    eta = {(r.seed, r.direction): abs(r.voltage_half_V - reference_V) for r in runs}
+    both = sorted({s for s, _ in eta if all((s, d) in eta for d in DIRECTIONS)})
+    return np.array([eta[(s, "lithiation")] / eta[(s, "delithiation")] for s in both])
+
+
 def current_weighted_j0(run: Run) -> float:
     """Mean exchange rate of the reacting surface, weighted by each end's |flux| (truth)."""
     weights = np.abs(run.end_flux_half)
