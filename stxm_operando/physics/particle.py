@@ -57,7 +57,12 @@ class PlateletParameters:
     surface_layer_nm : thickness of the (010) surface layer at each channel end, nm; it is
         part of the end pixel, which an image sees as the layer and the bulk behind it.
     surface_strain_fraction : share of the coherency strain the surface layer keeps (0: the
-        free surface relaxes it, and the layer keeps the full miscibility gap of omega).
+        free surface relaxes it, and the layer keeps its full miscibility gap).
+    surface_omega_kT : regular-solution interaction of the surface layer, kT (default the
+        bulk's 4.5 kT). A layer a few nm thick may have a narrower miscibility gap than the
+        bulk (size-dependent gap: Meethong et al., Electrochem. Solid-State Lett. 2007; Burch
+        & Bazant, Nano Lett. 2009): 3.7 kT puts its binodals at 0.03 / 0.97 and its spinodal
+        barrier at 0.86 kT instead of 1.42 kT. Tried and not adopted (``MODEL.md``).
     """
 
     omega_kT: float = 4.5
@@ -71,6 +76,7 @@ class PlateletParameters:
     interface_width_px: float = 1.0
     surface_layer_nm: float = 13.0
     surface_strain_fraction: float = 0.15
+    surface_omega_kT: float = 4.5
 
     def __post_init__(self) -> None:
         if self.j0_form not in J0_FORMS:
@@ -83,6 +89,7 @@ class PlateletParameters:
             "exchange_current_mA_cm2",
             "interface_width_px",
             "surface_layer_nm",
+            "surface_omega_kT",
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
@@ -195,10 +202,10 @@ class PlateletModel:
         return mu
 
     def layer_potential(self) -> np.ndarray:
-        """Chemical potential of the (2, n_001) surface layers, kT: ideal mixing, the full
-        regular solution and the share of coherency strain a free surface keeps."""
+        """Chemical potential of the (2, n_001) surface layers, kT: ideal mixing, the layer's
+        own regular solution and the share of coherency strain a free surface keeps."""
         p, s = self.params, self.layer
-        mu = np.log(s / (1.0 - s)) + p.omega_kT * (1.0 - 2.0 * s)
+        mu = np.log(s / (1.0 - s)) + p.surface_omega_kT * (1.0 - 2.0 * s)
         return mu + p.surface_strain_fraction * p.coherency_kT * (s - self.bulk.mean())
 
     def surface_exchange(self) -> np.ndarray:
