@@ -1,8 +1,8 @@
 """The particle model's trajectories, pinned: any speed-up must leave them unchanged.
 
 ``tests/data/particle_trajectory.npz`` holds trajectories computed by the surface-layer model
-(issue 29). Run this file as a script to write it again, only when a change
-to the physics is meant.
+(issue 29; each channel end's own layer thickness since 2026-12-06). Run this file as a
+script to write it again, only when a change to the physics is meant.
 """
 
 from pathlib import Path

@@ -80,11 +80,26 @@ def test_high_rate_surface_is_li_rich_on_lithiation_and_li_poor_on_delithiation(
 def test_the_surface_layer_is_part_of_the_end_pixel_and_of_the_mass():
     particle, _ = run_to_half(4.0)
     seen = particle.fraction_map()
-    share = particle.params.surface_layer_nm / particle.pixel_nm
-    assert seen[0] == pytest.approx(share * particle.layer[0] + (1 - share) * particle.bulk)
+    share = particle.layer_nm / particle.pixel_nm  # each end's own layer
+    for end, row in ((0, 0), (1, -1)):
+        expected = share[end] * particle.layer[end] + (1 - share[end]) * particle.bulk
+        assert seen[row] == pytest.approx(expected)
     assert seen[1:-1] == pytest.approx(np.repeat(particle.bulk[None, :], 8, axis=0))
     # the image's mean is the particle's mean: the layers sit inside the end pixels
     assert seen.mean() == pytest.approx(particle.mean_fraction, abs=1e-12)
+
+
+def test_thick_surface_layers_read_as_transformed_pixels_at_high_rate():
+    # Fig. 5c: the layer's thickness varies from face to face; at 4C the ends whose
+    # transformed layer fills most of the end pixel read transformed (x >= 0.85, the
+    # analysis's threshold), with one thickness for all ends none does
+    particle, _ = run_to_half(4.0)
+    transformed = particle.fraction_map()[[0, -1]] >= 0.85
+    assert 0.02 < transformed.mean() < 0.25  # the paper: ~10 %
+    thickness = particle.layer_nm
+    assert thickness[transformed].min() > np.median(thickness[~transformed])
+    uniform, _ = run_to_half(4.0, params=PlateletParameters(surface_layer_spread=0.0))
+    assert not (uniform.fraction_map()[[0, -1]] >= 0.85).any()
 
 
 def test_galvanostatic_charge_is_conserved():
@@ -177,6 +192,7 @@ def test_a_surface_phase_persists_at_rest_only_inside_a_miscibility_gap():
     [
         dict(j0_form="tafel"),
         dict(surface_omega_kT=-1.0),
+        dict(surface_layer_spread=-0.5),
         dict(omega_kT=0.0),
         dict(diffusivity_cm2_s=-1.0),
         dict(surface_strain_fraction=1.5),

@@ -18,6 +18,8 @@ from .constants import FARADAY_C_MOL, LFP_SITE_DENSITY_MOL_CM3
 from .kinetics import j0_skewed_of
 
 J0_FORMS = ("bv", "lim")
+MAX_LAYER_SHARE = 0.9
+"""The thickest surface layer, as a share of the end pixel."""
 _C_MIN, _C_MAX = 1e-5, 1 - 1e-5
 NM2_PER_CM2 = 1e14
 MA_CM2_PER_NM_S = FARADAY_C_MOL * LFP_SITE_DENSITY_MOL_CM3 * 1e-7 * 1e3
@@ -54,8 +56,13 @@ class PlateletParameters:
         "bv" for ``(1-x) exp(mu/2)`` (Bazant 2013).
     interface_width_px : width of a phase boundary between channels, pixels (gradient
         energy kappa = omega (width * pixel)**2).
-    surface_layer_nm : thickness of the (010) surface layer at each channel end, nm; it is
-        part of the end pixel, which an image sees as the layer and the bulk behind it.
+    surface_layer_nm : median thickness of the (010) surface layer at a channel end, nm; it
+        is part of the end pixel, which an image sees as the layer and the bulk behind it.
+    surface_layer_spread : log-normal sigma of the layer's thickness over channel ends
+        (seeded; at most ``MAX_LAYER_SHARE`` of a pixel). Antisite defects, which make the
+        layer, vary from face to face (Malik et al. 2010); where a layer is thick, its
+        transformed phase fills most of the end pixel, which then reads as a transformed
+        surface pixel (the paper's Fig. 5c: ~10 % at 4C in both directions).
     surface_strain_fraction : share of the coherency strain the surface layer keeps (0: the
         free surface relaxes it, and the layer keeps its full miscibility gap).
     surface_omega_kT : regular-solution interaction of the surface layer, kT (default the
@@ -74,7 +81,8 @@ class PlateletParameters:
     rate_spread: float = 0.15
     j0_form: str = "lim"
     interface_width_px: float = 1.0
-    surface_layer_nm: float = 13.0
+    surface_layer_nm: float = 11.0
+    surface_layer_spread: float = 0.8
     surface_strain_fraction: float = 0.15
     surface_omega_kT: float = 4.5
 
@@ -93,8 +101,9 @@ class PlateletParameters:
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.coherency_kT < 0 or self.rate_spread < 0:
-            raise ValueError("coherency_kT and rate_spread must not be negative")
+        for name in ("coherency_kT", "rate_spread", "surface_layer_spread"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
         if not 0 <= self.surface_strain_fraction <= 1:
             raise ValueError(
                 f"surface_strain_fraction must be in [0, 1], got {self.surface_strain_fraction}"
@@ -141,13 +150,15 @@ class PlateletModel:
                 f"surface_layer_nm ({p.surface_layer_nm}) must be thinner than a pixel "
                 f"({self.pixel_nm} nm)"
             )
-        h, ell = self.pixel_nm, p.surface_layer_nm
-        self._bulk_length = self.n_010 * h - 2 * ell  # nm of bulk per channel
-        self._ell = ell
-        self._share = ell / h  # the layer's part of the end pixel
+        h = self.pixel_nm
         rng = np.random.default_rng(self.seed)
         peak_nm_s = p.exchange_current_mA_cm2 / MA_CM2_PER_NM_S
         self.k0 = peak_nm_s * np.exp(p.rate_spread * rng.standard_normal((2, self.n_001)))
+        spread = np.exp(p.surface_layer_spread * rng.standard_normal((2, self.n_001)))
+        ell = np.minimum(p.surface_layer_nm * spread, MAX_LAYER_SHARE * h)
+        self._ell = ell  # nm, each end's layer
+        self._share = ell / h  # the layer's part of the end pixel
+        self._bulk_length = self.n_010 * h - ell.sum(axis=0)  # nm of bulk per channel
         self._butler_volmer = p.j0_form == "bv"
         # from the layer's middle to the bulk behind it: s/nm of resistance per unit mobility
         self._resistance = ell / (2 * p.surface_diffusivity_cm2_s * NM2_PER_CM2) + h / (
@@ -173,6 +184,11 @@ class PlateletModel:
         return self._uptake.copy()
 
     @property
+    def layer_nm(self) -> np.ndarray:
+        """Thickness of each (2, n_001) channel end's surface layer, nm (ground truth)."""
+        return self._ell.copy()
+
+    @property
     def sites(self) -> int:
         """Pixels of the particle."""
         return self.n_010 * self.n_001
@@ -180,7 +196,7 @@ class PlateletModel:
     @property
     def mean_fraction(self) -> float:
         """Particle-averaged Li fraction."""
-        total = self._bulk_length * self.bulk.sum() + self._ell * self.layer.sum()
+        total = self._bulk_length.dot(self.bulk) + (self._ell * self.layer).sum()
         return float(total) / (self.n_001 * self.n_010 * self.pixel_nm)
 
     def fraction_map(self) -> np.ndarray:
@@ -280,20 +296,23 @@ class PlateletModel:
         """Advance by ``dt`` (s) after ``prepare``, at u = exp(mu_e / 2) (mu_e the electrode
         potential, kT): the reaction feeds the surface layers (``layer_step``), the bulk
         takes exactly what the layers pass, and across channels the bulk diffuses
-        (Cahn-Hilliard, linearly stabilised semi-implicit step)."""
+        (Cahn-Hilliard, linearly stabilised semi-implicit step on each channel's Li amount,
+        so that Li is conserved between channels of different bulk length)."""
         reaction, change, _ = self.layer_step(dt, u)
         passed = reaction - change * (self._ell / dt)
         self._uptake += reaction * dt
         self.layer = self.layer + change
         bulk = self.bulk
-        rhs = passed.sum(axis=0) / self._bulk_length + self._cross_flow(bulk)
-        change = self._modes.dot(self._solver(dt) * self._modes.T.dot(rhs))
+        rhs = passed.sum(axis=0) + self._cross_flow(bulk)  # nm of Li fraction per s
+        change = self._modes.dot(self._solver(dt) * self._modes.T.dot(rhs)) / self._bulk_length
         self.bulk = np.clip(bulk + change, _C_MIN, _C_MAX)
         self.steps += 1
 
     def _cross_flow(self, x: np.ndarray) -> np.ndarray:
-        """div(D M grad mu) across channels, 1/s, mobility M = x(1-x) on the faces."""
+        """div(D M grad mu) across channels times each channel's bulk length, nm/s, mobility
+        M = x(1-x) and the two channels' mean bulk length on the faces."""
         faces = 0.5 * (x[1:] * (1 - x[1:]) + x[:-1] * (1 - x[:-1]))
+        faces *= 0.5 * (self._bulk_length[1:] + self._bulk_length[:-1])
         flux = np.zeros(self.n_001 + 1)
         flux[1:-1] = self._cross_d * faces * np.diff(self._mu_bulk) / self.pixel_nm
         return np.diff(flux) / self.pixel_nm
