@@ -59,10 +59,10 @@ class PlateletParameters:
     surface_layer_nm : median thickness of the (010) surface layer at a channel end, nm; it
         is part of the end pixel, which an image sees as the layer and the bulk behind it.
     surface_layer_spread : log-normal sigma of the layer's thickness over channel ends
-        (seeded; at most ``MAX_LAYER_SHARE`` of a pixel). Antisite defects, which make the
-        layer, vary from face to face (Malik et al. 2010); where a layer is thick, its
-        transformed phase fills most of the end pixel, which then reads as a transformed
-        surface pixel (the paper's Fig. 5c: ~10 % at 4C in both directions).
+        (seeded; at most ``MAX_LAYER_SHARE`` of a pixel). The antisite defects that make the
+        layer sit at random (Malik et al. 2010), so its depth varies from face to face; where
+        a layer is thick, its transformed phase fills most of the end pixel, which then reads
+        as a transformed surface pixel (the paper's Fig. 5c: ~10 % at 4C in both directions).
     surface_strain_fraction : share of the coherency strain the surface layer keeps (0: the
         free surface relaxes it, and the layer keeps its full miscibility gap).
     surface_omega_kT : regular-solution interaction of the surface layer, kT (default the
