@@ -99,7 +99,8 @@ def _ratio_panel(pg, plot, result) -> None:
     plot.plot(rates, ratios, pen=pg.mkPen("k", width=2), symbol="o", symbolBrush="k")
     plot.addItem(pg.ErrorBarItem(x=rates, y=np.array(ratios), height=2 * np.array(spread)))
     _paper_line(pg, plot, 1.0, "symmetric")
-    lith, delith = PAPER["j0_at_x_surf_4C"].values()  # at x_surf 0.64 and 0.41
+    j0, x_surf = PAPER["j0_at_x_surf_4C"], PAPER["x_surf_4C"]
+    lith, delith = j0[x_surf["lithiation"]], j0[x_surf["delithiation"]]
     # Butler-Volmer's overpotential is concave in i / j0: the ratio cannot exceed this
     _paper_line(
         pg, plot, delith / lith, f"paper's j0 ratio {delith:g} / {lith:g}: Butler-Volmer's ceiling"
